@@ -1,0 +1,34 @@
+"""llmeter-widget: a live, notebook-first load tester for OpenAI-compatible LLM endpoints.
+
+Example:
+    >>> from llmeter_widget import Runner, Result
+    >>> from llmeter_widget.endpoints import OpenAIChatEndpoint
+    >>> from llmeter_widget.simulator import SimulatedServer
+    >>> async def main():                                             # doctest: +SKIP
+    ...     async with SimulatedServer() as server:
+    ...         ep = OpenAIChatEndpoint(base_url=server.base_url, model="sim")
+    ...         runner = Runner(ep, OpenAIChatEndpoint.create_payload("Hi"), output_path="runs")
+    ...         result = await runner.run(clients=8, run_duration=10)
+    ...         return Result.load(result.output_path)
+"""
+
+from .callbacks import Callback
+from .display import DisplaySpec, StatSpec, TerminalView
+from .endpoints.base import InvocationResponse
+from .results import Result
+from .runner import Runner
+from .stats import RunningStats
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Callback",
+    "DisplaySpec",
+    "InvocationResponse",
+    "Result",
+    "Runner",
+    "RunningStats",
+    "StatSpec",
+    "TerminalView",
+    "__version__",
+]

@@ -1,0 +1,161 @@
+"""The `llmeter-widget` command: `run` a load test, `simulate` a server, or `demo` both.
+
+Parsing uses the standard library's argparse (sub-commands, types and help for free).
+
+Examples:
+    llmeter-widget demo --duration 20 --clients 16
+    llmeter-widget simulate --port 8000 --max-batch 16
+    llmeter-widget run --url http://127.0.0.1:8000/v1 --model sim --clients 8 --duration 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Sequence
+
+from .endpoints import OpenAIChatEndpoint, OpenAICompletionEndpoint
+from .runner import Runner
+from .simulator import cli as simulator_cli
+
+DEFAULT_PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: it must be 1 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be more than 0 seconds")
+    return value
+
+
+def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `run` and `demo`: how much load, for how long, where results go."""
+    parser.add_argument("--clients", type=_positive_int, default=8,
+                        help="concurrent closed-loop clients (default 8)")
+    bound = parser.add_mutually_exclusive_group()
+    bound.add_argument("--duration", type=_positive_float,
+                       help="time-bound run: seconds of sending")
+    bound.add_argument("--requests", type=_positive_int,
+                       help="count-bound run: requests per client")
+    parser.add_argument("--output", default="runs",
+                        help="folder for result folders (default ./runs); '' keeps them in memory")
+    parser.add_argument("--run-name", help="name of the result folder (default: a timestamp)")
+    parser.add_argument("--low-memory", action="store_true",
+                        help="keep responses on disk only (sketched percentiles, 1%% error)")
+    parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="the prompt every request sends")
+    parser.add_argument("--max-tokens", type=_positive_int, default=128,
+                        help="max_tokens of every request (default 128)")
+    parser.add_argument("--payload", help="a .jsonl (or .json) file of request bodies, instead of --prompt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmeter-widget",
+        description="Load-test OpenAI-compatible LLM endpoints with a live statistics table.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="load-test an OpenAI-compatible endpoint",
+                              description="Load-test an OpenAI-compatible endpoint.")
+    run.add_argument("--url", required=True,
+                     help="base URL of the API, e.g. http://127.0.0.1:8000/v1")
+    run.add_argument("--model", required=True, help="model name the server serves")
+    run.add_argument("--api", choices=("chat", "completions"), default="chat",
+                     help="which API to call (default chat)")
+    run.add_argument("--api-key-env", metavar="NAME",
+                     help="name of the environment variable holding the API key (never the key itself)")
+    run.add_argument("--no-stream", action="store_true", help="do not stream (TTFT = TTLT)")
+    run.add_argument("--timeout", type=_positive_float, default=600.0,
+                     help="seconds a whole request may take (default 600)")
+    _add_load_arguments(run)
+
+    demo = commands.add_parser(
+        "demo", help="start the simulated server in its own process and load-test it",
+        description="Start the embedded simulated LLM server and run a live load test against it.",
+    )
+    _add_load_arguments(demo)
+    demo.set_defaults(duration=None)
+    demo.add_argument("--max-batch", type=_positive_int, default=16,
+                      help="batch slots of the simulated server (default 16)")
+
+    simulate = commands.add_parser(
+        "simulate", help="serve the simulated OpenAI-compatible LLM",
+        description="Serve the embedded simulated OpenAI-compatible LLM until interrupted.",
+    )
+    simulator_cli.add_arguments(simulate)
+    return parser
+
+
+def _runner(args: argparse.Namespace, endpoint) -> Runner:  # noqa: ANN001
+    payload = args.payload or type(endpoint).create_payload(args.prompt, max_tokens=args.max_tokens)
+    return Runner(endpoint, payload, output_path=args.output or None, live_view=True)
+
+
+async def _run_load(args: argparse.Namespace, endpoint) -> int:  # noqa: ANN001
+    runner = _runner(args, endpoint)
+    try:
+        result = await runner.run(
+            clients=args.clients, n_requests=args.requests, run_duration=args.duration,
+            run_name=args.run_name, low_memory=args.low_memory,
+        )
+    except asyncio.CancelledError:
+        last = runner.last_result
+        if last is not None and last.output_path:
+            print(f"\nInterrupted: what was measured is saved in {last.output_path}", file=sys.stderr)
+        raise
+    if result.output_path:
+        print(f"Result saved in {result.output_path}", file=sys.stderr)
+    return 0 if result.status == "completed" else 1
+
+
+def _endpoint_from_args(args: argparse.Namespace):  # noqa: ANN202
+    cls = OpenAIChatEndpoint if args.api == "chat" else OpenAICompletionEndpoint
+    return cls(base_url=args.url, model=args.model, api_key_env=args.api_key_env,
+               stream=not args.no_stream, timeout=args.timeout)
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from .simulator import SimulatedServer
+
+    if args.duration is None and args.requests is None:
+        args.duration = 20.0
+    with SimulatedServer.spawn(max_batch=args.max_batch) as server:
+        print(f"Simulated LLM server (max_batch={args.max_batch}) at {server.base_url}",
+              file=sys.stderr)
+        endpoint = OpenAIChatEndpoint(base_url=server.base_url, model="sim")
+        return await _run_load(args, endpoint)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `llmeter-widget` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "simulate":
+        return simulator_cli.main(args)
+    try:
+        if args.command == "demo":
+            return asyncio.run(_demo(args))
+        endpoint = _endpoint_from_args(args)
+        return asyncio.run(_run_load(args, endpoint))
+    except ValueError as exc:  # bad input: name the problem and the fix, no traceback
+        parser.exit(2, f"llmeter-widget: error: {exc}\n")
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

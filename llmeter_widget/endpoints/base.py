@@ -1,0 +1,176 @@
+"""What every endpoint shares: the measured response of one request, and the Endpoint protocol.
+
+An `InvocationResponse` keeps the raw timestamps of a request (wall-clock send time, and the
+monotonic send / first byte / first token / last token / end), so any metric can be derived
+later; the usual ones (TTFT, TTLT, TPOT) are filled in by `finalize()`.
+
+Field names follow llmeter's `InvocationResponse`, so llmeter can read our `responses.jsonl`
+(fields it does not know land in its `annotations`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import aiohttp
+
+# Error classes a failed request can carry (`InvocationResponse.error_type`).
+ERROR_TYPES = (
+    "timeout",        # the whole request, connecting, or a silence between bytes took too long
+    "connect",        # no connection (refused, DNS, reset before a response)
+    "http_4xx",       # the server answered with a 4xx other than 429
+    "rate_limited",   # HTTP 429
+    "http_5xx",       # the server answered with a 5xx
+    "broken_stream",  # the connection dropped after the response started
+    "protocol",       # the body was not what the API promises (bad JSON, not SSE, ...)
+    "cancelled",      # the run was stopped or interrupted while the request was in flight
+)
+
+# Where num_tokens_output came from: the server's usage block, or our count of content chunks
+# (most servers send one token per chunk, but it is an estimate).
+TOKEN_SOURCES = ("usage", "counted")
+
+
+def utc_now() -> datetime:
+    """Wall-clock time in UTC, with microseconds."""
+    return datetime.now(timezone.utc)
+
+
+def datetime_to_str(value: datetime) -> str:
+    """ISO 8601 in UTC with microseconds and a `Z` suffix (the format llmeter writes)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+def str_to_datetime(value: str) -> datetime:
+    """Parse what `datetime_to_str` (or llmeter) wrote; naive values are taken as UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+@dataclass
+class InvocationResponse:
+    """The measured outcome of one request.
+
+    Times named `t_*` are `time.perf_counter()` readings (seconds, monotonic, comparable within
+    one process only); `request_time` is the wall-clock send time in UTC. Durations are seconds.
+
+    Example:
+        >>> r = InvocationResponse(response_text="hi", t_send=10.0, t_first_token=10.25,
+        ...                        t_last_token=10.75, num_tokens_output=3)
+        >>> r.finalize().time_to_first_token, r.time_per_output_token
+        (0.25, 0.25)
+    """
+
+    response_text: str | None = None
+    input_payload: dict | None = None
+    id: str | None = None
+    input_prompt: str | None = None
+    time_to_first_token: float | None = None
+    time_to_last_token: float | None = None
+    num_tokens_input: int | None = None
+    num_tokens_output: int | None = None
+    num_tokens_input_cached: int | None = None
+    num_tokens_output_reasoning: int | None = None
+    time_per_output_token: float | None = None
+    error: str | None = None
+    retries: int | None = None
+    request_time: datetime | None = None
+    annotations: dict[str, Any] = field(default_factory=dict)
+    # -- our additions (raw timings and provenance) --
+    error_type: str | None = None
+    http_status: int | None = None
+    finish_reason: str | None = None
+    token_source: str | None = None
+    chunks: int = 0
+    t_send: float | None = None
+    t_first_byte: float | None = None
+    t_first_token: float | None = None
+    t_last_token: float | None = None
+    t_end: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the request succeeded."""
+        return self.error is None
+
+    def finalize(self) -> InvocationResponse:
+        """Derive TTFT, TTLT and TPOT from the raw timestamps; returns self.
+
+        TPOT = (TTLT - TTFT) / (output tokens - 1): the mean gap between output tokens. It is
+        left empty with fewer than two tokens. A request that failed after its first token keeps
+        its TTFT (what was measured is not thrown away).
+        """
+        if self.t_send is not None and self.t_first_token is not None:
+            self.time_to_first_token = self.t_first_token - self.t_send
+        if self.ok and self.t_send is not None and self.t_last_token is not None:
+            self.time_to_last_token = self.t_last_token - self.t_send
+        if (
+            self.time_to_first_token is not None
+            and self.time_to_last_token is not None
+            and self.num_tokens_output is not None
+            and self.num_tokens_output > 1
+        ):
+            self.time_per_output_token = (self.time_to_last_token - self.time_to_first_token) / (
+                self.num_tokens_output - 1
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (datetimes as ISO strings)."""
+        data = asdict(self)
+        if self.request_time is not None:
+            data["request_time"] = datetime_to_str(self.request_time)
+        return data
+
+    def to_json(self) -> str:
+        """One line of `responses.jsonl`."""
+        return json.dumps(self.to_dict(), default=str, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InvocationResponse:
+        """Rebuild a response from `to_dict()` output (or from a line llmeter wrote).
+
+        Keys we do not know go to `annotations`, so newer or foreign files still load.
+        """
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        extras = {k: v for k, v in data.items() if k not in known}
+        if extras:
+            values["annotations"] = {**extras, **(values.get("annotations") or {})}
+        if isinstance(values.get("request_time"), str):
+            values["request_time"] = str_to_datetime(values["request_time"])
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, line: str) -> InvocationResponse:
+        """Parse one line of `responses.jsonl`."""
+        return cls.from_dict(json.loads(line))
+
+
+@runtime_checkable
+class Endpoint(Protocol):
+    """How one request is made and timed. The runner owns the HTTP session and passes it in.
+
+    An endpoint never raises for a failed request: it returns an `InvocationResponse` with
+    `error` and `error_type` set, keeping whatever it measured before the failure.
+    """
+
+    model_id: str
+    endpoint_name: str
+    provider: str
+
+    async def invoke(self, session: aiohttp.ClientSession, payload: dict) -> InvocationResponse:
+        """Send `payload`, stream the answer, and return the measured response."""
+        ...
+
+    def to_config(self) -> dict[str, Any]:
+        """A JSON-ready description for run_config.json, with every secret left out."""
+        ...

@@ -1,0 +1,447 @@
+"""OpenAI-compatible chat and completions endpoints over aiohttp, streaming by default.
+
+Timestamps are taken when bytes arrive, before any JSON parsing:
+- first byte: the response headers are in;
+- first token: the first SSE event whose choice carries content or reasoning text (not the
+  role-only chunk, whose content is "" or null, and not the first byte);
+- last token: the last event that carried text.
+Usage comes from the server when it sends it (on the finish chunk, or a final chunk with empty
+`choices`); otherwise output tokens are counted as content-carrying chunks and marked "counted".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+import aiohttp
+
+from .base import InvocationResponse, utc_now
+from .http import RequestTrace
+from .sse import SSEParser
+
+_ERROR_BODY_LIMIT = 64 * 1024  # read at most this much of an error body
+_MESSAGE_LIMIT = 300  # keep saved error messages short
+
+
+class RequestCancelled(asyncio.CancelledError):
+    """A request was cancelled in flight; carries what was measured up to then.
+
+    It is a CancelledError, so cancellation still propagates; the runner catches it to record
+    the partial response before re-raising.
+    """
+
+    def __init__(self, response: InvocationResponse) -> None:
+        super().__init__("request cancelled")
+        self.response = response
+
+
+class _RequestFailed(Exception):
+    """Internal: ends a request with an error class and message."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def _validate_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"base_url {base_url!r} needs a scheme and a host, "
+            "e.g. 'http://127.0.0.1:8000/v1' or 'https://api.openai.com/v1'."
+        )
+    return base_url.rstrip("/")
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+
+
+def _http_error_type(status: int) -> str:
+    if status == 429:
+        return "rate_limited"
+    return "http_5xx" if status >= 500 else "http_4xx"
+
+
+def _error_message(status: int, reason: str | None, body: bytes) -> str:
+    """'HTTP 404 Not Found: <the server's own message>' from an OpenAI-style error body."""
+    detail = body.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(detail)
+        err = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
+        if isinstance(err, dict):
+            detail = str(err.get("message") or err)
+        elif isinstance(err, str):
+            detail = err
+    except ValueError:
+        pass
+    head = f"HTTP {status} {reason or ''}".strip()
+    return _short(f"{head}: {detail}") if detail.strip() else head
+
+
+class _OpenAIEndpoint:
+    """Shared request/measure logic; subclasses say which API path and where the text lives."""
+
+    api_path = ""
+    provider = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        api_key_env: str | None = None,
+        stream: bool = True,
+        include_usage: bool = True,
+        timeout: float | None = 600.0,
+        connect_timeout: float | None = 10.0,
+        read_timeout: float | None = 120.0,
+        headers: dict[str, str] | None = None,
+        endpoint_name: str | None = None,
+    ) -> None:
+        self.base_url = _validate_base_url(base_url)
+        if not model:
+            raise ValueError("model is empty: pass the model name the server serves, e.g. model='sim'.")
+        self.model_id = model
+        self.endpoint_name = endpoint_name or urlsplit(self.base_url).netloc
+        self.stream = stream
+        self.include_usage = include_usage
+        for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout),
+                            ("read_timeout", read_timeout)):
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}.")
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.api_key_env = api_key_env
+        if api_key is None and api_key_env:
+            api_key = os.environ.get(api_key_env)
+            if api_key is None:
+                raise ValueError(
+                    f"Environment variable {api_key_env!r} is not set: export it, or pass api_key=."
+                )
+        # The key lives only here, never in config, repr or traits.
+        self._api_key = api_key
+        self._extra_headers = dict(headers or {})
+        self.url = self.base_url + self.api_path
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model_id!r})"
+
+    # -- what subclasses define ----------------------------------------------------------------
+    @staticmethod
+    def _prompt_of(payload: dict) -> str | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _choice_text(choice: dict) -> str | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _message_text(choice: dict) -> str | None:
+        raise NotImplementedError
+
+    # -- config ----------------------------------------------------------------------------------
+    def to_config(self) -> dict[str, Any]:
+        """What run_config.json records of this endpoint; the API key and headers are left out."""
+        return {
+            "endpoint_type": type(self).__name__,
+            "endpoint_name": self.endpoint_name,
+            "model_id": self.model_id,
+            "provider": self.provider,
+            "base_url": self.base_url,
+            "stream": self.stream,
+            "include_usage": self.include_usage,
+            "timeout": self.timeout,
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            "api_key_env": self.api_key_env,
+            "header_names": sorted(self._extra_headers),  # names only: values may be secret
+        }
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", **self._extra_headers}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        if self.stream:
+            headers["Accept"] = "text/event-stream"
+        return headers
+
+    def _body(self, payload: dict) -> dict:
+        body = dict(payload)
+        body.setdefault("model", self.model_id)
+        body["stream"] = self.stream
+        if self.stream and self.include_usage:
+            body.setdefault("stream_options", {"include_usage": True})
+        return body
+
+    def _client_timeout(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(
+            total=self.timeout, sock_connect=self.connect_timeout, sock_read=self.read_timeout
+        )
+
+    # -- one request -----------------------------------------------------------------------------
+    async def invoke(self, session: aiohttp.ClientSession, payload: dict) -> InvocationResponse:
+        """Send one request and measure it. Never raises for a failed request.
+
+        Raises RequestCancelled (a CancelledError) if cancelled in flight.
+        """
+        response = InvocationResponse(
+            id=uuid4().hex, input_payload=payload, input_prompt=self._prompt_of(payload)
+        )
+        body = self._body(payload)
+        response.request_time = utc_now()
+        response.t_send = time.perf_counter()
+        try:
+            try:
+                await self._attempt(session, body, response)
+            except _StaleConnection:
+                # The pooled connection was dead before the server saw us: resend once.
+                response.annotations["reconnected"] = True
+                await self._attempt(session, body, response, allow_stale_retry=False)
+        except _RequestFailed as failure:
+            response.error_type = failure.error_type
+            response.error = str(failure)
+        except asyncio.CancelledError:
+            response.error_type = "cancelled"
+            response.error = "cancelled while in flight"
+            response.t_end = time.perf_counter()
+            raise RequestCancelled(response.finalize()) from None
+        response.t_end = time.perf_counter()
+        return response.finalize()
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        body: dict,
+        response: InvocationResponse,
+        allow_stale_retry: bool = True,
+    ) -> None:
+        trace = RequestTrace()
+        try:
+            async with session.post(
+                self.url,
+                json=body,
+                headers=self._headers(),
+                timeout=self._client_timeout(),
+                trace_request_ctx=trace,
+            ) as http:
+                response.t_first_byte = time.perf_counter()
+                response.http_status = http.status
+                if http.status >= 400:
+                    raw = await http.content.read(_ERROR_BODY_LIMIT)
+                    raise _RequestFailed(
+                        _http_error_type(http.status), _error_message(http.status, http.reason, raw)
+                    )
+                if self.stream:
+                    await self._read_stream(http, response)
+                else:
+                    await self._read_whole(http, response)
+        except _RequestFailed:
+            raise
+        except asyncio.TimeoutError as exc:  # aiohttp's timeouts subclass it
+            raise _RequestFailed("timeout", _short(f"timed out: {type(exc).__name__} {exc}".strip())) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise _RequestFailed("connect", _short(f"cannot connect: {exc}")) from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
+                aiohttp.ClientPayloadError) as exc:
+            if response.http_status is None:
+                if allow_stale_retry and trace.reused_connection:
+                    raise _StaleConnection() from None
+                raise _RequestFailed("connect", _short(f"connection lost before a response: {exc!r}")) from None
+            raise _RequestFailed("broken_stream", _short(f"connection lost mid-response: {exc!r}")) from None
+        except aiohttp.ClientResponseError as exc:
+            raise _RequestFailed("protocol", _short(f"malformed response: {exc.message}")) from None
+        except aiohttp.ClientError as exc:
+            raise _RequestFailed("connect", _short(f"{type(exc).__name__}: {exc}")) from None
+
+    async def _read_stream(self, http: aiohttp.ClientResponse, response: InvocationResponse) -> None:
+        content_type = http.headers.get("Content-Type", "")
+        if "text/event-stream" not in content_type:
+            raw = await http.content.read(_ERROR_BODY_LIMIT)
+            raise _RequestFailed(
+                "protocol",
+                _short(f"expected an event stream, got {content_type or 'no content type'}: "
+                       f"{raw[:120].decode('utf-8', errors='replace')}"),
+            )
+        parser = SSEParser()
+        parts: list[str] = []
+        content_chunks = 0
+        done = False
+        async for raw in http.content.iter_any():
+            now = time.perf_counter()
+            for data in parser.feed(raw):
+                if data == "[DONE]":
+                    done = True
+                    break
+                content_chunks += self._consume_event(data, now, response, parts)
+            if done:
+                break
+        if not done:
+            for data in parser.close():
+                if data == "[DONE]":
+                    done = True
+                else:
+                    content_chunks += self._consume_event(data, time.perf_counter(), response, parts)
+        response.response_text = "".join(parts)
+        if response.token_source is None:
+            response.num_tokens_output = content_chunks
+            response.token_source = "counted"
+        if not done and response.finish_reason is None:
+            raise _RequestFailed("broken_stream", "stream ended before a finish_reason or [DONE]")
+
+    def _consume_event(
+        self, data: str, now: float, response: InvocationResponse, parts: list[str]
+    ) -> int:
+        """Apply one SSE event; returns 1 if it carried output text."""
+        response.chunks += 1
+        try:
+            event = json.loads(data)
+        except ValueError:
+            raise _RequestFailed("protocol", _short(f"invalid JSON in stream: {data[:120]}")) from None
+        if not isinstance(event, dict):
+            raise _RequestFailed("protocol", _short(f"unexpected event in stream: {data[:120]}"))
+        if event.get("error"):
+            err = event["error"]
+            message = err.get("message", err) if isinstance(err, dict) else err
+            raise _RequestFailed("broken_stream", _short(f"server error mid-stream: {message}"))
+        if event.get("usage"):
+            self._apply_usage(event["usage"], response)
+        carried = 0
+        choices = event.get("choices") or []
+        if choices and isinstance(choices[0], dict):
+            choice = choices[0]
+            text = self._choice_text(choice)
+            if text:
+                if response.t_first_token is None:
+                    response.t_first_token = now
+                response.t_last_token = now
+                parts.append(text)
+                carried = 1
+            if choice.get("finish_reason"):
+                response.finish_reason = choice["finish_reason"]
+        return carried
+
+    async def _read_whole(self, http: aiohttp.ClientResponse, response: InvocationResponse) -> None:
+        raw = await http.read()
+        now = time.perf_counter()
+        try:
+            body = json.loads(raw)
+            choice = body["choices"][0]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise _RequestFailed(
+                "protocol", _short(f"not an OpenAI response: {raw[:120].decode('utf-8', 'replace')}")
+            ) from None
+        response.chunks = 1
+        response.response_text = self._message_text(choice) or ""
+        response.finish_reason = choice.get("finish_reason")
+        # Without streaming the whole answer arrives at once: first token = last token.
+        response.t_first_token = response.t_last_token = now
+        if body.get("usage"):
+            self._apply_usage(body["usage"], response)
+
+    @staticmethod
+    def _apply_usage(usage: dict, response: InvocationResponse) -> None:
+        if not isinstance(usage, dict):
+            return
+        response.num_tokens_input = usage.get("prompt_tokens", response.num_tokens_input)
+        if usage.get("completion_tokens") is not None:
+            response.num_tokens_output = usage["completion_tokens"]
+            response.token_source = "usage"
+        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+        if cached is not None:
+            response.num_tokens_input_cached = cached
+        reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        if reasoning is not None:
+            response.num_tokens_output_reasoning = reasoning
+
+
+class _StaleConnection(Exception):
+    """Internal: a reused pooled connection died before the server answered."""
+
+
+class OpenAIChatEndpoint(_OpenAIEndpoint):
+    """`/chat/completions` of any OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama, ...).
+
+    Example:
+        >>> ep = OpenAIChatEndpoint(base_url="http://127.0.0.1:8000/v1", model="sim")
+        >>> payload = OpenAIChatEndpoint.create_payload("Tell me a story", max_tokens=64)
+        >>> payload["messages"][0]
+        {'role': 'user', 'content': 'Tell me a story'}
+    """
+
+    api_path = "/chat/completions"
+
+    @staticmethod
+    def create_payload(
+        user_message: str | list[str], max_tokens: int = 256, **kwargs: Any
+    ) -> dict | list[dict]:
+        """A chat payload for one message, or a list of payloads for a list of messages."""
+        if isinstance(user_message, list):
+            return [OpenAIChatEndpoint.create_payload(m, max_tokens, **kwargs) for m in user_message]
+        return {
+            "messages": [{"role": "user", "content": user_message}],
+            "max_tokens": max_tokens,
+            **kwargs,
+        }
+
+    @staticmethod
+    def _prompt_of(payload: dict) -> str | None:
+        messages = payload.get("messages") or []
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                content = message.get("content")
+                return content if isinstance(content, str) else json.dumps(content)
+        return None
+
+    @staticmethod
+    def _choice_text(choice: dict) -> str | None:
+        delta = choice.get("delta") or {}
+        # Reasoning models stream their thinking first; it is output the user waits for.
+        return delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning")
+
+    @staticmethod
+    def _message_text(choice: dict) -> str | None:
+        message = choice.get("message") or {}
+        return message.get("content") or message.get("reasoning_content")
+
+
+class OpenAICompletionEndpoint(_OpenAIEndpoint):
+    """`/completions` (the legacy text API that vLLM, TGI and llama.cpp still serve).
+
+    Example:
+        >>> OpenAICompletionEndpoint.create_payload("Once upon a time", max_tokens=32)
+        {'prompt': 'Once upon a time', 'max_tokens': 32}
+    """
+
+    api_path = "/completions"
+
+    @staticmethod
+    def create_payload(
+        prompt: str | list[str], max_tokens: int = 256, **kwargs: Any
+    ) -> dict | list[dict]:
+        """A completions payload for one prompt, or a list of payloads for a list of prompts."""
+        if isinstance(prompt, list):
+            return [OpenAICompletionEndpoint.create_payload(p, max_tokens, **kwargs) for p in prompt]
+        return {"prompt": prompt, "max_tokens": max_tokens, **kwargs}
+
+    @staticmethod
+    def _prompt_of(payload: dict) -> str | None:
+        prompt = payload.get("prompt")
+        return prompt if isinstance(prompt, str) else None
+
+    @staticmethod
+    def _choice_text(choice: dict) -> str | None:
+        return choice.get("text")
+
+    @staticmethod
+    def _message_text(choice: dict) -> str | None:
+        return choice.get("text")

@@ -1,0 +1,266 @@
+"""A run's result, and the folder it lives in.
+
+One folder per run, laid out like llmeter's so its users recognise it (and its `Result.load`
+reads ours):
+
+    <output_path>/<run_name>/
+        run_config.json    how the run was set up (written first; no secrets)
+        responses.jsonl    one line per request, appended and flushed as responses arrive
+        stats.json         the final statistics (canonical keys + contributed stats)
+        summary.json       the run's metadata: exactly llmeter's Result fields
+        run_status.json    how the run ended: completed, stopped, interrupted or failed
+
+A folder from a run that crashed has no summary.json and a run_status.json still saying
+"running": it loads anyway, stats rebuilt from responses.jsonl (a truncated last line is
+skipped with a warning). Loading never executes anything from the folder: JSON only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from .endpoints.base import InvocationResponse, datetime_to_str, str_to_datetime
+from .stats import stats_from_responses
+
+logger = logging.getLogger(__name__)
+
+RUN_STATUSES = ("running", "completed", "stopped", "interrupted", "failed")
+
+# The fields llmeter 0.2.0's Result takes; summary.json holds exactly these.
+_LLMETER_SUMMARY_FIELDS = (
+    "total_requests", "clients", "n_requests", "total_test_time", "model_id", "output_path",
+    "endpoint_name", "provider", "run_name", "run_description", "start_time",
+    "first_request_time", "last_request_time", "end_time",
+)
+# Ours, kept in run_status.json.
+_STATUS_FIELDS = ("status", "error", "run_duration", "low_memory")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return datetime_to_str(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        json.dump(data, f, indent=4, default=_json_default, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    with path.open("r", encoding="utf-8") as f:
+        return json.load(f)
+
+
+class ResponseWriter:
+    """Appends responses to responses.jsonl as they arrive, one flushed line each.
+
+    Writes go to the OS page cache (microseconds), so doing them on the event loop does not
+    stall it; a crash loses at most the line being written.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("a", encoding="utf-8")
+        self.count = 0
+
+    def append(self, response: InvocationResponse) -> None:
+        self._file.write(response.to_json() + "\n")
+        self._file.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def iter_responses(path: Path) -> Iterator[InvocationResponse]:
+    """Read responses.jsonl lazily, skipping (with a warning) lines that do not parse."""
+    with path.open("r", encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
+                yield InvocationResponse.from_dict(data)
+            except (ValueError, TypeError) as exc:
+                logger.warning(
+                    "Skipping unreadable line %d of %s (a run cut short mid-write leaves one): %s",
+                    number, path, exc,
+                )
+
+
+@dataclass
+class Result:
+    """The outcome of one run: metadata, final stats and (unless low-memory) the responses.
+
+    Example:
+        >>> result = await runner.run(clients=8, run_duration=30)      # doctest: +SKIP
+        >>> result.stats["time_to_first_token-p50"], result.status     # doctest: +SKIP
+        (0.183, 'completed')
+        >>> Result.load(result.output_path).stats["total_requests"]    # doctest: +SKIP
+        412
+    """
+
+    responses: list[InvocationResponse] = field(default_factory=list)
+    total_requests: int | None = None
+    clients: int = 1
+    n_requests: int | None = None
+    total_test_time: float | None = None
+    model_id: str | None = None
+    output_path: str | None = None
+    endpoint_name: str | None = None
+    provider: str | None = None
+    run_name: str | None = None
+    run_description: str | None = None
+    start_time: datetime | None = None
+    first_request_time: datetime | None = None
+    last_request_time: datetime | None = None
+    end_time: datetime | None = None
+    # -- ours --
+    status: str = "completed"
+    error: str | None = None
+    run_duration: float | None = None
+    low_memory: bool = False
+
+    def __post_init__(self) -> None:
+        self._stats: dict[str, Any] | None = None
+        self._contributed_stats: dict[str, Any] = {}
+
+    # -- stats -----------------------------------------------------------------------------------
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Canonical stat keys (see DESIGN.md), the run's metadata, and contributed stats."""
+        if self._stats is None:
+            self._stats = stats_from_responses(self.responses).to_stats()
+        return {**self.summary(), **self._stats, **self._contributed_stats}
+
+    def _update_contributed_stats(self, stats: dict[str, Any]) -> None:
+        """Add or replace stats a callback contributes (llmeter's name for it)."""
+        if not isinstance(stats, dict):
+            raise ValueError(f"contributed stats must be a dict of name -> value, got {type(stats).__name__}")
+        self._contributed_stats.update(stats)
+
+    add_stats = _update_contributed_stats
+
+    # -- saving ----------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """The llmeter-compatible metadata (what summary.json holds)."""
+        return {name: getattr(self, name) for name in _LLMETER_SUMMARY_FIELDS}
+
+    def status_record(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _STATUS_FIELDS}
+
+    def save(self, output_path: str | os.PathLike | None = None) -> Path:
+        """Write summary.json, stats.json and run_status.json (and responses.jsonl if absent)."""
+        target = output_path or self.output_path
+        if target is None:
+            raise ValueError("No output folder: pass output_path= to save(), or set it on the Runner.")
+        folder = Path(target)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.output_path = str(folder)
+        responses_path = folder / "responses.jsonl"
+        if not responses_path.exists():
+            writer = ResponseWriter(responses_path)
+            for response in self.responses:
+                writer.append(response)
+            writer.close()
+        write_json(folder / "stats.json", self.stats)
+        write_json(folder / "summary.json", self.summary())
+        write_json(folder / "run_status.json", self.status_record())
+        return folder
+
+    # -- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, result_path: str | os.PathLike, load_responses: bool = True) -> Result:
+        """Load a result folder written by us or by llmeter, complete or cut short.
+
+        Args:
+            result_path: the run's folder (the one holding responses.jsonl).
+            load_responses: read every response into memory (False: stats only, fast).
+
+        Raises:
+            FileNotFoundError: the folder has none of summary.json, stats.json, responses.jsonl.
+        """
+        folder = Path(result_path)
+        responses_path = folder / "responses.jsonl"
+        summary_path = folder / "summary.json"
+        stats_path = folder / "stats.json"
+        if not folder.is_dir():
+            raise FileNotFoundError(f"No result folder at {folder}: check the path.")
+        if not (summary_path.exists() or stats_path.exists() or responses_path.exists()):
+            raise FileNotFoundError(
+                f"{folder} holds no result: expected summary.json, stats.json or responses.jsonl."
+            )
+        metadata: dict[str, Any] = {}
+        if summary_path.exists():
+            metadata.update(read_json(summary_path))
+        elif (folder / "run_config.json").exists():
+            config = read_json(folder / "run_config.json")
+            for name in ("clients", "n_requests", "run_name", "run_description", "model_id",
+                         "endpoint_name", "provider"):
+                if config.get(name) is not None:
+                    metadata[name] = config[name]
+            endpoint = config.get("endpoint") or {}
+            for name in ("model_id", "endpoint_name", "provider"):
+                if isinstance(endpoint, dict) and endpoint.get(name) is not None:
+                    metadata.setdefault(name, endpoint[name])
+        status_path = folder / "run_status.json"
+        if status_path.exists():
+            metadata.update(read_json(status_path))
+        if not summary_path.exists():
+            # No summary: the run never finished writing (a crash, a killed process).
+            metadata["status"] = "interrupted"
+            logger.warning("%s has no summary.json: the run was cut short; loading what was saved.", folder)
+
+        known = {f.name for f in fields(cls)} - {"responses"}
+        kwargs = {k: v for k, v in metadata.items() if k in known}
+        for name in ("start_time", "first_request_time", "last_request_time", "end_time"):
+            if isinstance(kwargs.get(name), str):
+                kwargs[name] = str_to_datetime(kwargs[name])
+        kwargs["output_path"] = str(folder)
+        result = cls(**kwargs)
+
+        saved_stats = read_json(stats_path) if stats_path.exists() else None
+        need_responses = load_responses or saved_stats is None
+        responses = list(iter_responses(responses_path)) if need_responses and responses_path.exists() else []
+        if saved_stats is not None:
+            computed_keys = set(result.summary())
+            result._stats = {k: v for k, v in saved_stats.items() if k not in computed_keys}
+        else:
+            rebuilt = stats_from_responses(responses)
+            result._stats = rebuilt.to_stats()
+            result.total_requests = rebuilt.total_requests
+            sends = [r.request_time for r in responses if r.request_time is not None]
+            if sends:
+                result.first_request_time, result.last_request_time = min(sends), max(sends)
+                result.start_time = result.start_time or result.first_request_time
+        if load_responses:
+            result.responses = responses
+        return result
+
+    def load_responses(self) -> list[InvocationResponse]:
+        """Read responses.jsonl from the result folder into `responses` (e.g. after low-memory)."""
+        if not self.output_path:
+            raise ValueError("This result has no output_path to read responses.jsonl from.")
+        self.responses = list(iter_responses(Path(self.output_path) / "responses.jsonl"))
+        return self.responses
+
+    def __repr__(self) -> str:
+        return (
+            f"Result(run_name={self.run_name!r}, status={self.status!r}, "
+            f"total_requests={self.total_requests}, output_path={self.output_path!r})"
+        )

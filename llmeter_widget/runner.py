@@ -1,0 +1,507 @@
+"""The Runner: many closed-loop clients on one event loop, for a count or for a time.
+
+Each client is an asyncio task that sends a request, waits for the answer, records it and
+sends the next (a closed loop). All clients share one aiohttp session. Every response goes,
+as it arrives, to RunningStats, to responses.jsonl and to the callbacks. While the run goes
+on, the number of clients and the duration can change, and `stop()` ends it early; however it
+ends, the result folder is complete and loadable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from .callbacks import Callback
+from .endpoints.base import Endpoint, InvocationResponse, utc_now
+from .endpoints.http import create_session
+from .endpoints.openai import RequestCancelled
+from .payloads import load_payloads
+from .results import ResponseWriter, Result, write_json
+from .stats import RunningStats
+
+logger = logging.getLogger(__name__)
+
+SnapshotListener = Callable[[dict[str, Any]], None]
+
+
+def _seconds(run_duration: float | timedelta | None) -> float | None:
+    if run_duration is None:
+        return None
+    seconds = run_duration.total_seconds() if isinstance(run_duration, timedelta) else run_duration
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+        raise ValueError(f"run_duration must be seconds (a number) or a timedelta, got {run_duration!r}.")
+    if seconds <= 0:
+        raise ValueError(f"run_duration must be positive, got {seconds} s: e.g. run_duration=30.")
+    return float(seconds)
+
+
+def _check_clients(clients: Any) -> int:
+    if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
+        raise ValueError(f"clients must be a whole number >= 1, got {clients!r}.")
+    return clients
+
+
+def _prepare_folder(output_path: str | os.PathLike, run_name: str) -> Path:
+    """Create the run's folder (a new one: an existing name gets a -2, -3 ... suffix)."""
+    base = Path(output_path)
+    folder = base / run_name
+    suffix = 2
+    while folder.exists():
+        folder = base / f"{run_name}-{suffix}"
+        suffix += 1
+    try:
+        folder.mkdir(parents=True)
+        probe = folder / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(
+            f"Cannot write results under {base} ({exc.strerror or exc}): choose a writable "
+            "output_path, or output_path=None to keep results in memory only."
+        ) from None
+    return folder
+
+
+@dataclass
+class RunSettings:
+    """One run's validated settings."""
+
+    clients: int
+    n_requests: int | None
+    run_duration: float | None
+    payloads: list[dict]
+    run_name: str
+    run_description: str | None
+    folder: Path | None
+    low_memory: bool
+    callbacks: list[Callback] = field(default_factory=list)
+
+    def to_config(self, endpoint: Endpoint) -> dict[str, Any]:
+        """run_config.json: llmeter's keys where they exist, no secrets."""
+        return {
+            "endpoint": endpoint.to_config(),
+            "model_id": endpoint.model_id,
+            "endpoint_name": endpoint.endpoint_name,
+            "provider": endpoint.provider,
+            "clients": self.clients,
+            "n_requests": self.n_requests,
+            "run_duration": self.run_duration,
+            "run_name": self.run_name,
+            "run_description": self.run_description,
+            "low_memory": self.low_memory,
+            "payload": "payload.jsonl" if self.folder else None,
+            "payload_count": len(self.payloads),
+            "callbacks": [cb.to_config() for cb in self.callbacks],
+            "output_path": str(self.folder) if self.folder else None,
+        }
+
+
+class Runner:
+    """Load-tests one endpoint with concurrent closed-loop clients.
+
+    Args:
+        endpoint: what to call (e.g. an `OpenAIChatEndpoint`).
+        payload: a dict, a list of dicts, or a .jsonl/.json path; clients cycle through them.
+        output_path: folder under which each run writes `<run_name>/`; None keeps results in
+            memory only.
+        clients, n_requests, run_duration, run_name, run_description, callbacks, low_memory:
+            defaults for `run()`, which can override each.
+        live_view: show the live terminal table (None: only when stderr is a terminal).
+        snapshot_interval: seconds between live snapshots sent to listeners.
+
+    Example:
+        >>> ep = OpenAIChatEndpoint(base_url="http://127.0.0.1:8000/v1", model="sim")  # doctest: +SKIP
+        >>> runner = Runner(ep, OpenAIChatEndpoint.create_payload("Hi"), output_path="runs")  # doctest: +SKIP
+        >>> result = await runner.run(clients=8, run_duration=30)                  # doctest: +SKIP
+        >>> result.stats["requests_per_minute"]                                     # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        payload: Any = None,
+        output_path: str | os.PathLike | None = None,
+        *,
+        clients: int = 1,
+        n_requests: int | None = None,
+        run_duration: float | timedelta | None = None,
+        run_name: str | None = None,
+        run_description: str | None = None,
+        callbacks: list[Callback] | None = None,
+        low_memory: bool = False,
+        live_view: bool | None = None,
+        snapshot_interval: float = 0.25,
+    ) -> None:
+        if not hasattr(endpoint, "invoke"):
+            raise ValueError(f"endpoint must have an async invoke(session, payload), got {endpoint!r}.")
+        self.endpoint = endpoint
+        self.payload = payload
+        self.output_path = output_path
+        self.clients = clients
+        self.n_requests = n_requests
+        self.run_duration = run_duration
+        self.run_name = run_name
+        self.run_description = run_description
+        self.callbacks = list(callbacks or [])
+        self.low_memory = low_memory
+        self.live_view = live_view
+        self.snapshot_interval = snapshot_interval
+        self.listeners: list[SnapshotListener] = []
+        self._run: _Run | None = None
+
+    # -- settings --------------------------------------------------------------------------------
+    def _settings(self, **overrides: Any) -> RunSettings:
+        opts = {
+            "clients": self.clients, "n_requests": self.n_requests,
+            "run_duration": self.run_duration, "payload": self.payload,
+            "output_path": self.output_path, "run_name": self.run_name,
+            "run_description": self.run_description, "callbacks": self.callbacks,
+            "low_memory": self.low_memory,
+        }
+        opts.update({k: v for k, v in overrides.items() if v is not None})
+        # An explicit override of one bound replaces the Runner's default of the other.
+        if overrides.get("n_requests") is not None and overrides.get("run_duration") is None:
+            opts["run_duration"] = None
+        if overrides.get("run_duration") is not None and overrides.get("n_requests") is None:
+            opts["n_requests"] = None
+        clients = _check_clients(opts["clients"])
+        n_requests, run_duration = opts["n_requests"], opts["run_duration"]
+        if n_requests is not None and run_duration is not None:
+            raise ValueError(
+                "n_requests and run_duration are mutually exclusive: give n_requests for a "
+                "count-bound run (requests per client) or run_duration for a time-bound run."
+            )
+        if n_requests is not None and (
+            isinstance(n_requests, bool) or not isinstance(n_requests, int) or n_requests < 1
+        ):
+            raise ValueError(f"n_requests must be a whole number >= 1 (per client), got {n_requests!r}.")
+        seconds = _seconds(run_duration)
+        payloads = load_payloads(opts["payload"])
+        if opts["low_memory"] and opts["output_path"] is None:
+            raise ValueError(
+                "low_memory=True keeps responses on disk only, so it needs output_path= a folder."
+            )
+        run_name = opts["run_name"] or datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = _prepare_folder(opts["output_path"], run_name) if opts["output_path"] else None
+        return RunSettings(
+            clients=clients, n_requests=n_requests, run_duration=seconds, payloads=payloads,
+            run_name=folder.name if folder else run_name,
+            run_description=opts["run_description"], folder=folder,
+            low_memory=bool(opts["low_memory"]), callbacks=list(opts["callbacks"] or []),
+        )
+
+    # -- running ---------------------------------------------------------------------------------
+    async def run(
+        self,
+        *,
+        clients: int | None = None,
+        n_requests: int | None = None,
+        run_duration: float | timedelta | None = None,
+        payload: Any = None,
+        output_path: str | os.PathLike | None = None,
+        run_name: str | None = None,
+        run_description: str | None = None,
+        callbacks: list[Callback] | None = None,
+        low_memory: bool | None = None,
+        live_view: bool | None = None,
+    ) -> Result:
+        """Run a load test and return its Result (also saved under output_path, if set).
+
+        Give `n_requests` (per client) for a count-bound run, or `run_duration` (seconds or a
+        timedelta) for a time-bound run; with neither, each client sends each payload once.
+        """
+        if self.running:
+            raise RuntimeError("This runner is already running: stop() it or await the run first.")
+        settings = self._settings(
+            clients=clients, n_requests=n_requests, run_duration=run_duration, payload=payload,
+            output_path=output_path, run_name=run_name, run_description=run_description,
+            callbacks=callbacks, low_memory=low_memory,
+        )
+        listeners = list(self.listeners)
+        show_terminal = self.live_view if live_view is None else live_view
+        if show_terminal is None:
+            show_terminal = sys.stderr.isatty()
+        view = None
+        if show_terminal:
+            from .display import TerminalView
+
+            view = TerminalView(title=f"{self.endpoint.model_id} @ {self.endpoint.endpoint_name}")
+            listeners.append(view.update)
+        self._run = _Run(self.endpoint, settings, listeners, self.snapshot_interval)
+        try:
+            return await self._run.execute()
+        finally:
+            if view is not None:
+                view.close()
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None and self._run.running
+
+    @property
+    def stats(self) -> RunningStats | None:
+        """Live statistics of the current (or last) run."""
+        return self._run.stats if self._run else None
+
+    @property
+    def active_clients(self) -> int:
+        return self._run.active_clients if self._run else 0
+
+    @property
+    def last_result(self) -> Result | None:
+        """The Result of the last finished run, also when it was interrupted or failed."""
+        return self._run.result if self._run else None
+
+    def set_clients(self, n: int) -> None:
+        """Change the number of clients of the running run (a removed client finishes first)."""
+        if not self.running:
+            raise RuntimeError("No run is going on: pass clients= to run() instead.")
+        self._run.set_clients(_check_clients(n))  # type: ignore[union-attr]
+
+    def set_duration(self, run_duration: float | timedelta) -> None:
+        """Change how long the running time-bound run lasts, counted from its start."""
+        if not self.running:
+            raise RuntimeError("No run is going on: pass run_duration= to run() instead.")
+        self._run.set_duration(_seconds(run_duration))  # type: ignore[union-attr]
+
+    def stop(self, wait_in_flight: bool = False) -> None:
+        """End the running run early; its result is complete and marked "stopped".
+
+        In-flight requests are cancelled and recorded as cancelled, or, with
+        `wait_in_flight=True`, allowed to finish and counted.
+        """
+        if self.running:
+            self._run.stop(wait_in_flight)  # type: ignore[union-attr]
+
+
+class _Run:
+    """The state of one run; a Runner makes a new one for each call to run()."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        settings: RunSettings,
+        listeners: list[SnapshotListener],
+        snapshot_interval: float,
+    ) -> None:
+        self.endpoint = endpoint
+        self.settings = settings
+        self.listeners = listeners
+        self.snapshot_interval = snapshot_interval
+        self.stats = RunningStats(low_memory=settings.low_memory)
+        self.responses: list[InvocationResponse] = []
+        self.writer: ResponseWriter | None = None
+        self.running = False
+        self.result: Result | None = None
+        self.target_clients = settings.clients
+        self.deadline: float | None = None
+        self.stopped = False
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._wakeup = asyncio.Event()
+        self._session: Any = None
+        self._first_request_time: datetime | None = None
+        self._last_request_time: datetime | None = None
+
+    # -- live control ----------------------------------------------------------------------------
+    @property
+    def active_clients(self) -> int:
+        return sum(1 for i, t in self._tasks.items() if i < self.target_clients and not t.done())
+
+    def set_clients(self, n: int) -> None:
+        self.target_clients = n
+        if not self.stopped:
+            self._spawn_clients()
+        self.stats.set_active_clients(self.active_clients)
+
+    def set_duration(self, seconds: float | None) -> None:
+        if self.settings.run_duration is None:
+            raise RuntimeError("This run is count-bound (n_requests): its duration cannot change.")
+        self.settings.run_duration = seconds
+        self.deadline = self.stats.start + seconds if seconds is not None else None
+
+    def stop(self, wait_in_flight: bool) -> None:
+        self.stopped = True
+        if not wait_in_flight:
+            for task in self._tasks.values():
+                task.cancel()
+        self._wakeup.set()
+
+    # -- the run ---------------------------------------------------------------------------------
+    async def execute(self) -> Result:
+        settings = self.settings
+        config = settings.to_config(self.endpoint)
+        if settings.folder:
+            write_json(settings.folder / "run_config.json", config)
+            with (settings.folder / "payload.jsonl").open("w", encoding="utf-8") as f:
+                for p in settings.payloads:
+                    f.write(json.dumps(p, ensure_ascii=False) + "\n")
+            write_json(settings.folder / "run_status.json", {"status": "running"})
+            self.writer = ResponseWriter(settings.folder / "responses.jsonl")
+        self.running = True
+        start_wall = utc_now()
+        status, error = "completed", None
+        pump: asyncio.Task[None] | None = None
+        try:
+            for cb in settings.callbacks:
+                await cb.before_run(config)
+            self._session = create_session()
+            self.stats = RunningStats(low_memory=settings.low_memory)
+            if settings.run_duration is not None:
+                self.deadline = self.stats.start + settings.run_duration
+            pump = asyncio.create_task(self._pump())
+            self._spawn_clients()
+            await self._wait_for_clients()
+            status = "stopped" if self.stopped else "completed"
+        except asyncio.CancelledError:
+            status, error = "interrupted", "the run was interrupted (cancelled or Ctrl-C)"
+            raise
+        except BaseException as exc:
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            await self._cancel_clients()
+            if pump is not None:
+                pump.cancel()
+            result = await self._finish(start_wall, status, error)
+            self.running = False
+            self.result = result
+        return result
+
+    def _spawn_clients(self) -> None:
+        for index in range(self.target_clients):
+            task = self._tasks.get(index)
+            if task is None or task.done():
+                self._tasks[index] = asyncio.create_task(self._client(index), name=f"client-{index}")
+        self.stats.set_active_clients(self.active_clients)
+        self._wakeup.set()
+
+    async def _wait_for_clients(self) -> None:
+        while True:
+            pending = [t for t in self._tasks.values() if not t.done()]
+            if not pending:
+                return
+            self._wakeup.clear()
+            waiter = asyncio.create_task(self._wakeup.wait())
+            try:
+                await asyncio.wait([*pending, waiter], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            for task in pending:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # a callback failed: the run fails, results are kept
+
+    async def _cancel_clients(self) -> None:
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _may_send(self, index: int, sent: int) -> bool:
+        if self.stopped or index >= self.target_clients:
+            return False
+        if self.deadline is not None:
+            return time.perf_counter() < self.deadline
+        limit = self.settings.n_requests or len(self.settings.payloads)
+        return sent < limit
+
+    async def _client(self, index: int) -> None:
+        payloads = self.settings.payloads
+        sent = 0
+        try:
+            while self._may_send(index, sent):
+                payload = payloads[(index + sent) % len(payloads)]
+                for cb in self.settings.callbacks:
+                    await cb.before_invoke(payload)
+                self.stats.record_send()
+                try:
+                    response = await self.endpoint.invoke(self._session, payload)
+                except RequestCancelled as cancelled:
+                    self._record(cancelled.response)
+                    raise
+                sent += 1
+                self._record(response)
+                for cb in self.settings.callbacks:
+                    await cb.after_invoke(response)
+        finally:
+            # This task is not done yet, so active_clients still counts it.
+            self.stats.set_active_clients(self.active_clients - (index < self.target_clients))
+            self._wakeup.set()
+
+    def _record(self, response: InvocationResponse) -> None:
+        self.stats.update(response)
+        if self.writer is not None:
+            self.writer.append(response)
+        if not self.settings.low_memory:
+            self.responses.append(response)
+        sent_at = response.request_time
+        if sent_at is not None:
+            if self._first_request_time is None or sent_at < self._first_request_time:
+                self._first_request_time = sent_at
+            if self._last_request_time is None or sent_at > self._last_request_time:
+                self._last_request_time = sent_at
+
+    async def _pump(self) -> None:
+        while True:
+            await asyncio.sleep(self.snapshot_interval)
+            self._publish(self.stats.snapshot())
+
+    def _publish(self, snapshot: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(snapshot)
+            except Exception:  # a broken view must not end the run
+                logger.exception("A live-view listener failed; it is removed.")
+                self.listeners.remove(listener)
+
+    async def _finish(self, start_wall: datetime, status: str, error: str | None) -> Result:
+        """However the run ended: final snapshot, close files, callbacks, write the result."""
+        if self._session is not None:
+            await self._session.close()
+        self.stats.set_active_clients(0)
+        self._publish(self.stats.snapshot(final=True))
+        if self.writer is not None:
+            self.writer.close()
+        settings = self.settings
+        final_stats = self.stats.to_stats()
+        result = Result(
+            responses=self.responses,
+            total_requests=final_stats["total_requests"],
+            clients=settings.clients,
+            n_requests=settings.n_requests,
+            total_test_time=time.perf_counter() - self.stats.start,
+            model_id=self.endpoint.model_id,
+            output_path=str(settings.folder) if settings.folder else None,
+            endpoint_name=self.endpoint.endpoint_name,
+            provider=self.endpoint.provider,
+            run_name=settings.run_name,
+            run_description=settings.run_description,
+            start_time=start_wall,
+            first_request_time=self._first_request_time,
+            last_request_time=self._last_request_time,
+            end_time=utc_now(),
+            status=status,
+            error=error,
+            run_duration=settings.run_duration,
+            low_memory=settings.low_memory,
+        )
+        result._stats = final_stats
+        for cb in settings.callbacks:
+            try:
+                await cb.after_run(result)
+            except Exception as exc:  # the result is still written
+                logger.exception("after_run of %s failed", type(cb).__name__)
+                result.status, result.error = "failed", f"after_run of {type(cb).__name__}: {exc}"
+        if settings.folder:
+            result.save(settings.folder)
+        return result

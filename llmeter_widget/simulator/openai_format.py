@@ -1,0 +1,123 @@
+"""OpenAI-shaped bodies: streamed SSE chunks, full responses, errors.
+
+Streamed chunks are pre-encoded once per request: a token chunk is `head + token_json + tail`, a
+bytes concatenation, so a server feeding hundreds of streams does no JSON work per token.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .text import TOKEN_JSON
+
+DONE = b"data: [DONE]\n\n"
+
+_MARK = "\x01token\x01"
+
+
+def _dumps(obj: Any) -> str:
+    # compact, like OpenAI's own output
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def _sse(obj: Any) -> bytes:
+    return b"data: " + _dumps(obj).encode() + b"\n\n"
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    """An OpenAI `usage` object."""
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def error_body(message: str, *, type: str = "invalid_request_error", param: str | None = None,
+               code: str | None = None) -> dict[str, Any]:
+    """An OpenAI error body: {"error": {"message", "type", "param", "code"}}."""
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+class StreamChunks:
+    """The SSE chunks of one streamed answer, chat (`chat=True`) or text completion.
+
+    Chat: a role-only first chunk, `delta.content` per token, a finish chunk with an empty delta.
+    Completions: `choices[0].text` per token, a finish chunk with empty text. With
+    `include_usage`, every chunk carries `"usage": null` and a last chunk has `"choices": []` and
+    the usage (as OpenAI does with stream_options.include_usage).
+    """
+
+    def __init__(self, *, chat: bool, id: str, created: int, model: str,
+                 include_usage: bool) -> None:
+        self.chat = chat
+        self._base = {
+            "id": id,
+            "object": "chat.completion.chunk" if chat else "text_completion",
+            "created": created,
+            "model": model,
+        }
+        self._include_usage = include_usage
+        head, _, tail = _dumps(self._chunk(_MARK, None)).rpartition(_dumps(_MARK))
+        self._head = b"data: " + head.encode()
+        self._tail = tail.encode() + b"\n\n"
+
+    def _chunk(self, content: Any, finish_reason: str | None, *, role: bool = False) -> dict:
+        if self.chat:
+            delta: dict[str, Any] = {}
+            if role:
+                delta["role"] = "assistant"
+            if content is not None:
+                delta["content"] = content
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        else:
+            choice = {"text": content if content is not None else "", "index": 0,
+                      "logprobs": None, "finish_reason": finish_reason}
+        obj = {**self._base, "choices": [choice]}
+        if self._include_usage:
+            obj["usage"] = None
+        return obj
+
+    def role(self) -> bytes:
+        """Chat only: the first chunk, `delta: {"role": "assistant", "content": ""}`."""
+        return _sse(self._chunk("", None, role=True))
+
+    def token(self, token_id: int) -> bytes:
+        """The chunk carrying one output token (an index into text.TOKEN_TEXT)."""
+        return self._head + TOKEN_JSON[token_id] + self._tail
+
+    def end(self, finish_reason: str, prompt_tokens: int, completion_tokens: int) -> bytes:
+        """Finish chunk, usage chunk (if asked for) and `data: [DONE]`, as one write."""
+        out = _sse(self._chunk(None, finish_reason))
+        if self._include_usage:
+            out += _sse({**self._base, "choices": [],
+                         "usage": usage(prompt_tokens, completion_tokens)})
+        return out + DONE
+
+
+def full_response(*, chat: bool, id: str, created: int, model: str, text: str,
+                  finish_reason: str, prompt_tokens: int, completion_tokens: int) -> dict:
+    """A non-streamed chat.completion or text_completion body (usage always included)."""
+    if chat:
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "logprobs": None,
+            "finish_reason": finish_reason,
+        }
+    else:
+        choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
+    return {
+        "id": id,
+        "object": "chat.completion" if chat else "text_completion",
+        "created": created,
+        "model": model,
+        "choices": [choice],
+        "usage": usage(prompt_tokens, completion_tokens),
+    }
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON text (for web.json_response)."""
+    return _dumps(obj)

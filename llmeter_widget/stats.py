@@ -1,0 +1,368 @@
+"""Running statistics: updated per response, cheap to read at any moment, mergeable.
+
+`RunningStats` is the one source of truth for every figure a run reports: the final
+`stats.json`, the terminal table and the dashboard all read it.
+
+- Exact percentiles (linear interpolation between closest ranks, as numpy's default) from a
+  `SortedList` (sortedcontainers): O(log n) to add a value, O(log n) to read a percentile.
+- In low-memory mode a DDSketch (Datadog's `ddsketch`, 1% relative accuracy, mergeable)
+  replaces the sorted values, so memory stays flat however long the run; percentiles are
+  clamped to the observed min/max, so they never exceed what was seen.
+- Throughput uses the send window (first request sent to last request sent), extended by the
+  mean request duration: `total / (send_window + mean_duration)`. In a steady state this equals
+  the true rate (the requests sent in the window finish one duration later), it is right for
+  a run where every client sends once (send window ~ 0), and it does not taper off while the
+  last requests drain.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ddsketch import DDSketch
+from sortedcontainers import SortedList
+
+from .endpoints.base import InvocationResponse
+
+METRICS: tuple[str, ...] = (
+    "time_to_first_token",
+    "time_to_last_token",
+    "time_per_output_token",
+    "num_tokens_input",
+    "num_tokens_output",
+)
+AGGREGATIONS: tuple[str, ...] = ("p50", "p90", "p99", "average")
+RUN_KEYS: tuple[str, ...] = (
+    "total_requests",
+    "failed_requests",
+    "failed_requests_rate",
+    "cancelled_requests",
+    "requests_per_minute",
+    "output_tps",
+    "total_input_tokens",
+    "total_output_tokens",
+    "average_input_tokens_per_minute",
+    "average_output_tokens_per_minute",
+    "send_window",
+)
+SKETCH_RELATIVE_ACCURACY = 0.01
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0..100) of sorted values, interpolating linearly between ranks.
+
+    Matches `numpy.percentile(..., method="linear")`; never outside [min, max].
+
+    Example:
+        >>> percentile([1.0, 2.0, 3.0, 4.0], 50)
+        2.5
+    """
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    rank = (n - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, n - 1)
+    low_value, high_value = sorted_values[low], sorted_values[high]
+    return low_value + (high_value - low_value) * (rank - low)
+
+
+class Distribution:
+    """Count, sum, min, max and percentiles of one metric; exact or sketched."""
+
+    def __init__(self, exact: bool = True) -> None:
+        self.exact = exact
+        self.count = 0
+        self.total = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+        self._values: SortedList | None = SortedList() if exact else None
+        self._sketch: DDSketch | None = None if exact else DDSketch(SKETCH_RELATIVE_ACCURACY)
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        self.min = min(self.min, value)
+        self.max = max(self.max, value)
+        if self._values is not None:
+            self._values.add(value)
+        else:
+            # DDSketch maps values to log-spaced bins and cannot hold 0 in them; it keeps a
+            # separate zero count, so values <= 0 are still counted exactly.
+            self._sketch.add(value)  # type: ignore[union-attr]
+
+    def percentile(self, q: float) -> float | None:
+        if self.count == 0:
+            return None
+        if self._values is not None:
+            return percentile(self._values, q)
+        value = self._sketch.get_quantile_value(q / 100.0)  # type: ignore[union-attr]
+        return min(max(value, self.min), self.max)
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    def merge(self, other: Distribution) -> None:
+        """Fold another distribution of the same kind into this one."""
+        if self.exact != other.exact:
+            raise ValueError("cannot merge an exact distribution with a sketched one")
+        self.count += other.count
+        self.total += other.total
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        if self._values is not None:
+            self._values.update(other._values)  # type: ignore[arg-type]
+        else:
+            self._sketch.merge(other._sketch)  # type: ignore[union-attr,arg-type]
+
+
+class RunningStats:
+    """Streaming statistics of a run, with per-second time series for live charts.
+
+    Args:
+        low_memory: sketch percentiles instead of keeping every value (1% relative error).
+        window: seconds of recent responses the live TTFT/TTLT percentiles cover.
+        history_limit: per-second buckets kept for views that join late (older ones drop).
+        clock: a monotonic clock, `time.perf_counter` unless testing.
+
+    Example:
+        >>> from llmeter_widget.endpoints import InvocationResponse
+        >>> rs = RunningStats()
+        >>> rs.record_send(0.0)
+        >>> rs.update(InvocationResponse(t_send=0.0, t_first_token=0.2, t_last_token=1.0,
+        ...                              t_end=1.0, num_tokens_output=9).finalize())
+        >>> rs.to_stats()["time_to_first_token-p50"], rs.to_stats()["total_output_tokens"]
+        (0.2, 9)
+    """
+
+    def __init__(
+        self,
+        low_memory: bool = False,
+        window: float = 10.0,
+        history_limit: int = 7200,
+        clock: Any = time.perf_counter,
+    ) -> None:
+        self.low_memory = low_memory
+        self.window = window
+        self._clock = clock
+        self.start = clock()
+        self.distributions = {m: Distribution(exact=not low_memory) for m in METRICS}
+        self.total_requests = 0
+        self.failed_requests = 0
+        self.cancelled_requests = 0
+        self.errors_by_type: Counter[str] = Counter()
+        self.total_input_tokens = 0
+        self.total_output_tokens = 0
+        self.token_sources: Counter[str] = Counter()
+        self.sent = 0
+        self.in_flight = 0
+        self.active_clients = 0
+        self.first_send: float | None = None
+        self.last_send: float | None = None
+        self._duration_sum = 0.0  # sum of (t_end - t_send) over finished requests
+        # Live series: the open bucket, recent latencies, closed buckets.
+        self._bucket_index = 0
+        self._bucket = self._empty_bucket(0)
+        self._recent: deque[tuple[float, float | None, float | None]] = deque()
+        self.history: deque[dict[str, Any]] = deque(maxlen=history_limit)
+        self._series_cursor = 0  # index of the next bucket the default snapshot() returns
+
+    # -- feeding ---------------------------------------------------------------------------------
+    def record_send(self, t: float | None = None) -> None:
+        """A request is about to be sent (call right before invoking the endpoint)."""
+        t = self._clock() if t is None else t
+        if self.first_send is None:
+            self.first_send = t
+        self.last_send = t
+        self.sent += 1
+        self.in_flight += 1
+
+    def update(self, response: InvocationResponse) -> None:
+        """Account for one finished (or failed, or cancelled) request."""
+        self.in_flight = max(0, self.in_flight - 1)
+        end = response.t_end if response.t_end is not None else self._clock()
+        self._advance_buckets(end)
+        if response.error_type == "cancelled":
+            # Cut short by us, not by the server: recorded, but not a request the server served.
+            self.cancelled_requests += 1
+            return
+        self.total_requests += 1
+        self._bucket["completed"] += 1
+        if not response.ok:
+            self.failed_requests += 1
+            self.errors_by_type[response.error_type or "unknown"] += 1
+            self._bucket["failed"] += 1
+        if response.t_send is not None and response.t_end is not None:
+            self._duration_sum += response.t_end - response.t_send
+        for metric, dist in self.distributions.items():
+            value = getattr(response, metric)
+            if value is not None:
+                dist.add(value)
+        if response.num_tokens_input:
+            self.total_input_tokens += response.num_tokens_input
+        if response.num_tokens_output:
+            self.total_output_tokens += response.num_tokens_output
+            self._bucket["output_tokens"] += response.num_tokens_output
+        if response.token_source:
+            self.token_sources[response.token_source] += 1
+        self._recent.append((end, response.time_to_first_token, response.time_to_last_token))
+
+    def set_active_clients(self, n: int) -> None:
+        self.active_clients = n
+
+    def merge(self, other: RunningStats) -> None:
+        """Fold the totals and distributions of another run's stats into this one."""
+        for metric, dist in self.distributions.items():
+            dist.merge(other.distributions[metric])
+        for name in ("total_requests", "failed_requests", "cancelled_requests",
+                     "total_input_tokens", "total_output_tokens", "sent", "_duration_sum"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors_by_type.update(other.errors_by_type)
+        self.token_sources.update(other.token_sources)
+        sends = [t for t in (self.first_send, other.first_send) if t is not None]
+        self.first_send = min(sends) if sends else None
+        lasts = [t for t in (self.last_send, other.last_send) if t is not None]
+        self.last_send = max(lasts) if lasts else None
+
+    # -- reading ---------------------------------------------------------------------------------
+    @property
+    def send_window(self) -> float | None:
+        """Seconds from the first request sent to the last one sent."""
+        if self.first_send is None or self.last_send is None:
+            return None
+        return self.last_send - self.first_send
+
+    def _rate_duration(self) -> float | None:
+        """The send window extended by one mean request duration (see the module docstring)."""
+        window = self.send_window
+        finished = self.total_requests
+        if window is None or finished == 0:
+            return None
+        duration = window + self._duration_sum / finished
+        return duration if duration > 0 else None
+
+    def to_stats(self) -> dict[str, Any]:
+        """The canonical stat keys: `{metric}-{agg}` plus run-level keys (None when unknown)."""
+        stats: dict[str, Any] = {}
+        duration = self._rate_duration()
+        per_minute = (60.0 / duration) if duration else None
+        stats["total_requests"] = self.total_requests
+        stats["failed_requests"] = self.failed_requests
+        stats["failed_requests_rate"] = (
+            self.failed_requests / self.total_requests if self.total_requests else None
+        )
+        stats["cancelled_requests"] = self.cancelled_requests
+        stats["requests_per_minute"] = self.total_requests * per_minute if per_minute else None
+        stats["output_tps"] = self.total_output_tokens / duration if duration else None
+        stats["total_input_tokens"] = self.total_input_tokens
+        stats["total_output_tokens"] = self.total_output_tokens
+        stats["average_input_tokens_per_minute"] = (
+            self.total_input_tokens * per_minute if per_minute else None
+        )
+        stats["average_output_tokens_per_minute"] = (
+            self.total_output_tokens * per_minute if per_minute else None
+        )
+        stats["send_window"] = self.send_window
+        for error_type, count in sorted(self.errors_by_type.items()):
+            stats[f"errors-{error_type}"] = count
+        for metric, dist in self.distributions.items():
+            for agg in AGGREGATIONS:
+                stats[f"{metric}-{agg}"] = (
+                    dist.mean if agg == "average" else dist.percentile(float(agg[1:]))
+                )
+        return stats
+
+    def snapshot(self, series_since: int | None = None, final: bool = False) -> dict[str, Any]:
+        """Stats now, plus the per-second series buckets closed since the last snapshot.
+
+        Args:
+            series_since: return buckets from this index on (for a consumer that keeps its own
+                cursor); by default, those closed since the previous default call.
+            final: also close the current, partial, second (at the end of a run).
+
+        Returns:
+            {"elapsed", "in_flight", "active_clients", "sent", "stats": to_stats(),
+             "series": [bucket, ...], "next_series_index"}; a bucket is
+            {"t": second index, "completed", "failed", "output_tokens", "ttft_p50", "ttft_p90",
+             "ttlt_p50", "ttlt_p90", "active_clients", "in_flight"}.
+        """
+        now = self._clock()
+        self._advance_buckets(now)
+        if final:
+            self._close_bucket()
+        own_cursor = series_since is None
+        series = self.series(self._series_cursor if own_cursor else series_since)
+        next_index = self._bucket_index
+        if own_cursor:
+            self._series_cursor = next_index
+        return {
+            "elapsed": now - self.start,
+            "in_flight": self.in_flight,
+            "active_clients": self.active_clients,
+            "sent": self.sent,
+            "stats": self.to_stats(),
+            "series": series,
+            "next_series_index": next_index,
+        }
+
+    def series(self, since: int = 0) -> list[dict[str, Any]]:
+        """Closed buckets with index >= since (those still kept in history)."""
+        return [b for b in self.history if b["t"] >= since]
+
+    # -- per-second buckets ----------------------------------------------------------------------
+    @staticmethod
+    def _empty_bucket(index: int) -> dict[str, Any]:
+        return {"t": index, "completed": 0, "failed": 0, "output_tokens": 0}
+
+    def _advance_buckets(self, now: float) -> None:
+        """Close every bucket whose second has passed."""
+        behind = now - self.start - self._bucket_index
+        if behind >= self.history.maxlen + 2:  # type: ignore[operator]
+            # A long silence: the skipped seconds would fall out of history anyway.
+            self._close_bucket()
+            self._bucket_index = int(now - self.start) - self.history.maxlen  # type: ignore[operator]
+            self._bucket = self._empty_bucket(self._bucket_index)
+        while now - self.start >= self._bucket_index + 1:
+            self._close_bucket()
+
+    def _close_bucket(self) -> None:
+        bucket = self._bucket
+        horizon = self.start + self._bucket_index + 1 - self.window
+        while self._recent and self._recent[0][0] < horizon:
+            self._recent.popleft()
+        ttfts = sorted(t for _, t, _ in self._recent if t is not None)
+        ttlts = sorted(t for _, _, t in self._recent if t is not None)
+        bucket.update(
+            ttft_p50=percentile(ttfts, 50),
+            ttft_p90=percentile(ttfts, 90),
+            ttlt_p50=percentile(ttlts, 50),
+            ttlt_p90=percentile(ttlts, 90),
+            active_clients=self.active_clients,
+            in_flight=self.in_flight,
+        )
+        self.history.append(bucket)
+        self._bucket_index += 1
+        self._bucket = self._empty_bucket(self._bucket_index)
+
+
+def stats_from_responses(
+    responses: Iterable[InvocationResponse], low_memory: bool = False
+) -> RunningStats:
+    """Rebuild RunningStats from saved responses (e.g. a folder whose stats.json is missing)."""
+    ordered = sorted(responses, key=lambda r: r.t_send if r.t_send is not None else 0.0)
+    first = next((r.t_send for r in ordered if r.t_send is not None), 0.0)
+    rs = RunningStats(low_memory=low_memory)
+    rs.start = first  # series are relative to the run's own first send
+    for r in ordered:
+        if r.t_send is not None:
+            rs.record_send(r.t_send)
+        else:
+            rs.sent += 1
+            rs.in_flight += 1
+        rs.update(r)
+    return rs
