@@ -1,0 +1,198 @@
+"""One request, measured: against the simulator and against small real servers that misbehave
+the way real LLM servers do (llama.cpp's null role chunk, usage on the finish chunk, closed
+keep-alive connections)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from aiohttp import web
+
+from llmeter_widget.endpoints import OpenAIChatEndpoint, OpenAICompletionEndpoint
+from llmeter_widget.simulator import SimulatedServer
+
+from .conftest import ITL, TTFT
+
+TOL = 0.010  # 10 ms: a loaded 2-core machine wakes up late now and then
+
+
+async def test_chat_stream_timings_and_usage(fixed_server, session, chat_payload):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
+    r = await ep.invoke(session, chat_payload)
+    assert r.ok, r.error
+    assert r.http_status == 200
+    assert r.num_tokens_output == 16 and r.token_source == "usage"
+    assert r.num_tokens_input and r.num_tokens_input > 0
+    assert r.finish_reason == "length"
+    assert r.time_to_first_token == pytest.approx(TTFT, abs=TOL)
+    assert r.time_to_last_token == pytest.approx(TTFT + 15 * ITL, abs=TOL)
+    assert r.time_per_output_token == pytest.approx(ITL, abs=0.002)
+    # raw timestamps are kept and ordered
+    assert r.t_send < r.t_first_byte <= r.t_first_token <= r.t_last_token <= r.t_end
+    assert r.request_time.tzinfo is not None and r.request_time.microsecond is not None
+    # role chunk + 16 content chunks + finish chunk + usage chunk
+    assert r.chunks == 19
+    assert len(r.response_text.split()) == 16
+    assert r.input_prompt == "Tell me a story"
+
+
+async def test_completions_stream(fixed_server, session):
+    ep = OpenAICompletionEndpoint(base_url=fixed_server.base_url, model="sim")
+    r = await ep.invoke(session, OpenAICompletionEndpoint.create_payload("Once", max_tokens=5))
+    assert r.ok, r.error
+    assert r.num_tokens_output == 5 and r.token_source == "usage"
+    assert r.time_to_first_token == pytest.approx(TTFT, abs=TOL)
+    assert r.input_prompt == "Once"
+
+
+async def test_without_usage_tokens_are_counted_and_marked(fixed_server, session, chat_payload):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim", include_usage=False)
+    r = await ep.invoke(session, chat_payload)
+    assert r.ok
+    assert r.num_tokens_output == 16 and r.token_source == "counted"
+    assert r.num_tokens_input is None
+
+
+async def test_non_streaming(fixed_server, session, chat_payload):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim", stream=False)
+    r = await ep.invoke(session, chat_payload)
+    assert r.ok, r.error
+    assert r.time_to_first_token == r.time_to_last_token
+    assert r.time_to_last_token == pytest.approx(TTFT + 15 * ITL, abs=TOL)
+    assert r.num_tokens_output == 16 and r.token_source == "usage"
+
+
+async def test_unknown_model_is_a_clear_4xx(fixed_server, session, chat_payload):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="no-such-model")
+    r = await ep.invoke(session, chat_payload)
+    assert r.error_type == "http_4xx" and r.http_status == 404
+    assert "404" in r.error and "no-such-model" in r.error
+
+
+async def test_connection_refused_is_classified(session, chat_payload):
+    server = SimulatedServer()
+    await server.start()
+    url = server.base_url
+    await server.stop()
+    r = await OpenAIChatEndpoint(base_url=url, model="sim").invoke(session, chat_payload)
+    assert r.error_type == "connect"
+    assert r.time_to_first_token is None
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8000/v1", "ftp://host/v1", "http:///v1", ""])
+def test_base_url_needs_scheme_and_host(url):
+    with pytest.raises(ValueError, match="scheme and a host"):
+        OpenAIChatEndpoint(base_url=url, model="sim")
+
+
+def test_api_key_from_env_and_never_in_config(monkeypatch):
+    monkeypatch.setenv("MY_KEY", "sk-secret-123")
+    ep = OpenAIChatEndpoint(base_url="http://h/v1", model="m", api_key_env="MY_KEY",
+                            headers={"X-Api-Token": "tok-456"})
+    assert ep._headers()["Authorization"] == "Bearer sk-secret-123"
+    text = json.dumps(ep.to_config()) + repr(ep)
+    assert "sk-secret-123" not in text and "tok-456" not in text
+    assert "MY_KEY" in text
+    with pytest.raises(ValueError, match="NOT_SET_VAR"):
+        OpenAIChatEndpoint(base_url="http://h/v1", model="m", api_key_env="NOT_SET_VAR")
+
+
+# -- a llama.cpp-like server: written by hand, served for real ------------------------------------
+def _sse(obj) -> bytes:
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+async def _llama_like_chat(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    # role-only chunk with content null, then a pause: TTFT must not be stamped here
+    await resp.write(_sse({"choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]}))
+    await asyncio.sleep(0.08)
+    # reasoning text counts as the first token
+    await resp.write(_sse({"choices": [{"index": 0, "delta": {"reasoning_content": "hmm"}}]}))
+    # an event split across two network writes
+    event = _sse({"choices": [{"index": 0, "delta": {"content": " hello"}}]})
+    await resp.write(event[:10])
+    await asyncio.sleep(0.03)
+    await resp.write(event[10:])
+    # usage on the finish chunk (llama.cpp), no separate usage chunk
+    await resp.write(_sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 7, "completion_tokens": 2}}))
+    await resp.write(b"data: [DONE]\n\n")
+    return resp
+
+
+async def _stream_then_drop(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    await resp.write(_sse({"choices": [{"index": 0, "delta": {"content": "partial"}}]}))
+    await asyncio.sleep(0.02)
+    request.transport.close()  # the connection dies mid-stream
+    return resp
+
+
+async def _json_instead_of_sse(request: web.Request) -> web.Response:
+    return web.json_response({"choices": [{"message": {"content": "x"}}]})
+
+
+async def _bad_json_event(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    await resp.write(b"data: {not json\n\n")
+    return resp
+
+
+@pytest.fixture
+async def quirky_server():
+    app = web.Application()
+    app.router.add_post("/llama/v1/chat/completions", _llama_like_chat)
+    app.router.add_post("/drop/v1/chat/completions", _stream_then_drop)
+    app.router.add_post("/json/v1/chat/completions", _json_instead_of_sse)
+    app.router.add_post("/badjson/v1/chat/completions", _bad_json_event)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_llama_cpp_stream_shape(quirky_server, session, chat_payload):
+    ep = OpenAIChatEndpoint(base_url=quirky_server + "/llama/v1", model="m")
+    r = await ep.invoke(session, chat_payload)
+    assert r.ok, r.error
+    assert r.time_to_first_token >= 0.075, "TTFT stamped on the role-only chunk"
+    assert r.t_first_byte - r.t_send < 0.05
+    assert r.response_text == "hmm hello"
+    assert r.time_to_last_token - r.time_to_first_token >= 0.025  # split event stamped on arrival
+    assert (r.num_tokens_input, r.num_tokens_output, r.token_source) == (7, 2, "usage")
+    assert r.finish_reason == "stop"
+
+
+async def test_broken_stream_keeps_ttft(quirky_server, session, chat_payload):
+    r = await OpenAIChatEndpoint(base_url=quirky_server + "/drop/v1", model="m").invoke(session, chat_payload)
+    assert r.error_type == "broken_stream"
+    assert r.time_to_first_token is not None and r.time_to_last_token is None
+    assert r.response_text is None or "partial" in (r.response_text or "partial")
+
+
+@pytest.mark.parametrize("path", ["/json/v1", "/badjson/v1"])
+async def test_protocol_errors(quirky_server, session, chat_payload, path):
+    r = await OpenAIChatEndpoint(base_url=quirky_server + path, model="m").invoke(session, chat_payload)
+    assert r.error_type == "protocol", r.error
+
+
+async def test_server_closing_kept_alive_connections_loses_no_request(session, chat_payload):
+    """llama.cpp's server advertises keep-alive, then closes after each streamed response."""
+    async with SimulatedServer(mode="fixed", ttft=0.005, itl=0.001,
+                               close_after_response=True) as server:
+        ep = OpenAIChatEndpoint(base_url=server.base_url, model="sim")
+        results = [await ep.invoke(session, chat_payload) for _ in range(30)]
+    errors = [r.error for r in results if not r.ok]
+    assert errors == []
+    # the resend path really ran (the simulator dropped requests sent on dead connections)
+    assert server.connections_dropped > 0
+    assert any(r.annotations.get("reconnected") for r in results)

@@ -1,0 +1,262 @@
+"""The Runner end to end against the simulator: bounds, live control, stop, callbacks, folders."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmeter_widget import Callback, Result, Runner
+from llmeter_widget.endpoints import OpenAIChatEndpoint
+from llmeter_widget.simulator import SimulatedServer
+
+from .conftest import ITL, TTFT
+
+
+def chat(server, **kw):
+    return OpenAIChatEndpoint(base_url=server.base_url, model="sim", **kw)
+
+
+def payload(max_tokens=16):
+    return OpenAIChatEndpoint.create_payload("Tell me a story", max_tokens=max_tokens)
+
+
+async def test_count_bound_run_writes_a_loadable_folder(fixed_server, tmp_path):
+    runner = Runner(chat(fixed_server), payload(), output_path=tmp_path)
+    result = await runner.run(clients=4, n_requests=3, run_name="count")
+    assert result.status == "completed"
+    assert result.stats["total_requests"] == 12 and result.stats["failed_requests"] == 0
+    folder = Path(result.output_path)
+    assert folder == tmp_path / "count"
+    names = {p.name for p in folder.iterdir()}
+    assert {"run_config.json", "responses.jsonl", "stats.json", "summary.json",
+            "run_status.json", "payload.jsonl"} <= names
+    assert len((folder / "responses.jsonl").read_text().splitlines()) == 12
+    # the live stats are the saved stats are the loaded stats
+    loaded = Result.load(folder)
+    assert loaded.status == "completed" and len(loaded.responses) == 12
+    for key in ("time_to_first_token-p50", "time_to_last_token-p90", "requests_per_minute",
+                "output_tps", "total_output_tokens"):
+        assert loaded.stats[key] == pytest.approx(result.stats[key]), key
+    # timestamps keep microseconds
+    raw = json.loads((folder / "responses.jsonl").read_text().splitlines()[0])
+    assert len(raw["request_time"].split(".")[1]) == 7  # 6 digits + Z
+    assert loaded.responses[0].request_time == result.responses[0].request_time or any(
+        r.request_time == loaded.responses[0].request_time for r in result.responses)
+    assert result.stats["time_to_first_token-p50"] == pytest.approx(TTFT, abs=0.01)
+
+
+async def test_without_bounds_each_client_sends_each_payload_once(fixed_server):
+    payloads = [payload(4), payload(5), payload(6)]
+    result = await Runner(chat(fixed_server), payloads).run(clients=2)
+    assert result.stats["total_requests"] == 6
+    assert sorted(r.num_tokens_output for r in result.responses) == [4, 4, 5, 5, 6, 6]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"clients": 0}, "clients must be"),
+        ({"clients": 2.5}, "clients must be"),
+        ({"n_requests": 3, "run_duration": 5}, "mutually exclusive"),
+        ({"run_duration": 0}, "must be positive"),
+        ({"run_duration": -1}, "must be positive"),
+        ({"n_requests": 0}, "n_requests must be"),
+        ({"payload": []}, "empty"),
+        ({"payload": "/no/such/file.jsonl"}, "does not exist"),
+        ({"low_memory": True}, "needs output_path"),
+    ],
+)
+async def test_bad_input_is_refused_before_anything_is_written(tmp_path, kwargs, message):
+    ep = OpenAIChatEndpoint(base_url="http://127.0.0.1:9/v1", model="sim")
+    runner = Runner(ep, payload())
+    with pytest.raises(ValueError, match=message):
+        await runner.run(**kwargs)
+    assert not runner.running
+
+
+async def test_unwritable_output_path_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    runner = Runner(OpenAIChatEndpoint(base_url="http://127.0.0.1:9/v1", model="m"), payload(),
+                    output_path=blocker)
+    with pytest.raises(ValueError, match="Cannot write results"):
+        await runner.run()
+
+
+async def test_time_bound_run_stops_sending_on_time_and_drains(fixed_server):
+    # each request takes ~0.05 + 15 * 0.01 = 0.2 s
+    started = time.perf_counter()
+    result = await Runner(chat(fixed_server), payload()).run(clients=4, run_duration=timedelta(seconds=1))
+    elapsed = time.perf_counter() - started
+    assert 1.0 <= elapsed < 1.0 + 0.2 + 0.5
+    assert result.run_duration == 1.0
+    first = min(r.t_send for r in result.responses)
+    assert max(r.t_send for r in result.responses) - first < 1.0
+    # every in-flight request at the deadline finished and was counted
+    assert result.stats["failed_requests"] == 0 and result.stats["cancelled_requests"] == 0
+    assert 4 * 4 <= result.stats["total_requests"] <= 4 * 6
+    # send-window rate: 4 clients / 0.2 s = 1200 req/min
+    assert result.stats["requests_per_minute"] == pytest.approx(1200, rel=0.15)
+
+
+async def test_set_clients_grows_and_shrinks_a_running_run(fixed_server):
+    runner = Runner(chat(fixed_server), payload())
+    task = asyncio.create_task(runner.run(clients=2, run_duration=3.6))
+    await asyncio.sleep(1.2)
+    assert runner.active_clients == 2
+    runner.set_clients(6)
+    await asyncio.sleep(1.2)
+    assert runner.active_clients == 6
+    in_flight_at_6 = runner.stats.in_flight
+    runner.set_clients(1)
+    await asyncio.sleep(0.5)  # removed clients finish their request (~0.2 s) first
+    assert runner.active_clients == 1 and runner.stats.in_flight <= 1
+    result = await task
+    assert in_flight_at_6 >= 4
+    assert result.stats["failed_requests"] == 0 and result.stats["cancelled_requests"] == 0
+    # the per-second series saw each level (sampled at the end of each second)
+    active = [b["active_clients"] for b in runner.stats.series()]
+    assert active[0] == 2 and 6 in active and 1 in active, active
+    with pytest.raises(RuntimeError):
+        runner.set_clients(3)  # no run going on
+
+
+async def test_set_duration_extends_a_running_run(fixed_server):
+    runner = Runner(chat(fixed_server), payload())
+    started = time.perf_counter()
+    task = asyncio.create_task(runner.run(clients=2, run_duration=0.5))
+    await asyncio.sleep(0.2)
+    runner.set_duration(1.2)
+    result = await task
+    assert time.perf_counter() - started >= 1.2
+    assert result.run_duration == 1.2
+
+
+async def test_stop_ends_early_records_in_flight_as_cancelled(fixed_server, tmp_path):
+    runner = Runner(chat(fixed_server), payload(200), output_path=tmp_path)  # ~2 s per request
+    task = asyncio.create_task(runner.run(clients=3, run_duration=30, run_name="stopped"))
+    await asyncio.sleep(0.5)
+    started = time.perf_counter()
+    runner.stop()
+    result = await task
+    assert time.perf_counter() - started < 1.0
+    assert result.status == "stopped"
+    assert result.stats["cancelled_requests"] == 3
+    assert result.stats["total_requests"] == 0
+    cancelled = [r for r in result.responses if r.error_type == "cancelled"]
+    assert len(cancelled) == 3 and all(r.time_to_first_token for r in cancelled)
+    loaded = Result.load(tmp_path / "stopped")
+    assert loaded.status == "stopped" and len(loaded.responses) == 3
+
+
+async def test_interrupted_run_leaves_a_loadable_folder(fixed_server, tmp_path):
+    runner = Runner(chat(fixed_server), payload(20), output_path=tmp_path)
+    task = asyncio.create_task(runner.run(clients=2, run_duration=30, run_name="cut"))
+    await asyncio.sleep(0.8)
+    task.cancel()  # what Ctrl-C (asyncio.run) or a kernel interrupt does
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    loaded = Result.load(tmp_path / "cut")
+    assert loaded.status == "interrupted"
+    assert loaded.stats["total_requests"] >= 4
+    assert loaded.stats["cancelled_requests"] == 2
+    assert runner.last_result.status == "interrupted"
+
+
+async def test_low_memory_keeps_no_responses_but_writes_them_all(fixed_server, tmp_path):
+    runner = Runner(chat(fixed_server), payload(4), output_path=tmp_path, low_memory=True)
+    result = await runner.run(clients=8, n_requests=10, run_name="lm")
+    assert result.responses == []
+    assert result.stats["total_requests"] == 80
+    lines = (tmp_path / "lm" / "responses.jsonl").read_text().splitlines()
+    assert len(lines) == 80
+    ttfts = [json.loads(line)["time_to_first_token"] for line in lines]
+    assert result.stats["time_to_first_token-p90"] == pytest.approx(np.percentile(ttfts, 90), rel=0.011)
+    assert Result.load(tmp_path / "lm", load_responses=False).stats["total_requests"] == 80
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.events = []
+
+    async def before_run(self, run_config):
+        self.events.append(("before_run", run_config["clients"]))
+
+    async def before_invoke(self, payload):
+        self.events.append("before_invoke")
+
+    async def after_invoke(self, response):
+        self.events.append("after_invoke")
+
+    async def after_run(self, result):
+        self.events.append("after_run")
+        result.add_stats({"custom_metric": 42.5, "custom_count": len(self.events)})
+
+
+async def test_callbacks_run_in_order_and_their_stats_survive_load(fixed_server, tmp_path):
+    cb = Recorder()
+    result = await Runner(chat(fixed_server), payload(3), output_path=tmp_path, callbacks=[cb]).run(
+        clients=2, n_requests=2, run_name="cb")
+    assert cb.events[0] == ("before_run", 2) and cb.events[-1] == "after_run"
+    assert cb.events.count("before_invoke") == 4 and cb.events.count("after_invoke") == 4
+    assert result.stats["custom_metric"] == 42.5
+    loaded = Result.load(tmp_path / "cb")
+    assert loaded.stats["custom_metric"] == 42.5 and loaded.stats["custom_count"] == 10
+    assert Result.load(tmp_path / "cb", load_responses=False).stats["custom_metric"] == 42.5
+
+
+async def test_crashed_folder_with_truncated_line_loads_with_warning(fixed_server, tmp_path, caplog):
+    result = await Runner(chat(fixed_server), payload(3), output_path=tmp_path).run(
+        clients=2, n_requests=3, run_name="crash")
+    folder = Path(result.output_path)
+    # what a killed process leaves: no summary/stats, status still "running", half a line
+    for name in ("summary.json", "stats.json"):
+        (folder / name).unlink()
+    (folder / "run_status.json").write_text('{"status": "running"}')
+    with (folder / "responses.jsonl").open("a") as f:
+        f.write('{"id": "half-writ')
+    loaded = Result.load(folder)
+    assert loaded.status == "interrupted"
+    assert len(loaded.responses) == 6 and loaded.stats["total_requests"] == 6
+    assert loaded.stats["time_to_first_token-p50"] == pytest.approx(
+        result.stats["time_to_first_token-p50"])
+    assert loaded.model_id == "sim" and loaded.clients == 2
+    assert "Skipping unreadable line 7" in caplog.text
+
+
+async def test_no_api_key_in_any_saved_file(fixed_server, tmp_path):
+    ep = chat(fixed_server, api_key="sk-very-secret-999")
+    await Runner(ep, payload(2), output_path=tmp_path).run(clients=1, n_requests=1, run_name="k")
+    for path in (tmp_path / "k").iterdir():
+        assert "sk-very-secret-999" not in path.read_text(), path.name
+
+
+async def test_ttft_accuracy_many_clients():
+    # The server in its own process, as in the benches: in-process, its work would delay ours.
+    with SimulatedServer.spawn(mode="fixed", ttft=TTFT, itl=ITL) as server:
+        result = await Runner(chat(server), payload(8)).run(clients=32, n_requests=4)
+    assert result.stats["failed_requests"] == 0
+    # A 2-core machine running 32 clients wakes a little late; the bench compares us with a
+    # bare aiohttp loop. Here: the right event is stamped (first byte would read ~0 ms).
+    assert result.stats["time_to_first_token-p50"] == pytest.approx(TTFT, abs=0.015)
+    assert result.stats["time_per_output_token-p50"] == pytest.approx(ITL, abs=0.003)
+
+
+async def test_batching_curve_seen_through_the_runner(batching_server):
+    """Throughput rises then flattens at max_batch (8); TTFT climbs steeply past it."""
+    ep = chat(batching_server)
+    figures = {}
+    for clients in (1, 8, 32):
+        result = await Runner(ep, payload(32)).run(clients=clients, run_duration=1.5)
+        figures[clients] = (result.stats["output_tps"], result.stats["time_to_first_token-p50"])
+    tps = {c: f[0] for c, f in figures.items()}
+    ttft = {c: f[1] for c, f in figures.items()}
+    assert tps[8] > 3 * tps[1], figures
+    assert tps[32] < 1.4 * tps[8], figures
+    assert ttft[32] > 3 * ttft[8], figures

@@ -1,0 +1,178 @@
+"""RunningStats against numpy on known data; sketch accuracy; series buckets; speed of reads."""
+
+import random
+import time
+
+import numpy as np
+import pytest
+
+from llmeter_widget.endpoints.base import InvocationResponse
+from llmeter_widget.stats import Distribution, RunningStats, percentile
+
+
+class FakeClock:
+    """A settable monotonic clock, so series buckets can be tested exactly."""
+
+    def __init__(self, t: float = 100.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def response(send, ttft, ttlt, tokens=10, error_type=None, tokens_in=5):
+    r = InvocationResponse(
+        t_send=send, t_first_token=None if ttft is None else send + ttft,
+        t_last_token=send + ttlt, t_end=send + ttlt, num_tokens_output=tokens,
+        num_tokens_input=tokens_in, token_source="usage",
+    )
+    if error_type:
+        r.error, r.error_type = "boom", error_type
+    return r.finalize()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 101, 1000])
+@pytest.mark.parametrize("q", [0, 1, 50, 90, 99, 100])
+def test_percentile_matches_numpy_linear(n, q):
+    rng = random.Random(n * 1000 + q)
+    values = sorted(rng.lognormvariate(0, 1) for _ in range(n))
+    assert percentile(values, q) == pytest.approx(np.percentile(values, q))
+
+
+def test_percentile_never_exceeds_max_on_small_samples():
+    # statistics.quantiles(method="exclusive") returns 4.0+ for p99 of [1,2,3,4]: we must not.
+    assert percentile([1.0, 2.0, 3.0, 4.0], 99) <= 4.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 99) == pytest.approx(np.percentile([1, 2, 3, 4], 99))
+
+
+def test_to_stats_against_numpy():
+    clock = FakeClock(0.0)
+    rs = RunningStats(clock=clock)
+    rng = random.Random(7)
+    ttfts, ttlts, tokens, tpots = [], [], [], []
+    for i in range(500):
+        send = i * 0.01
+        ttft = rng.uniform(0.05, 0.5)
+        ttlt = ttft + rng.uniform(0.1, 2.0)
+        n = rng.randint(2, 200)
+        rs.record_send(send)
+        clock.t = send + ttlt
+        rs.update(response(send, ttft, ttlt, tokens=n))
+        ttfts.append(ttft); ttlts.append(ttlt); tokens.append(n); tpots.append((ttlt - ttft) / (n - 1))
+    stats = rs.to_stats()
+    for key, values in [("time_to_first_token", ttfts), ("time_to_last_token", ttlts),
+                        ("num_tokens_output", tokens), ("time_per_output_token", tpots)]:
+        for q in (50, 90, 99):
+            assert stats[f"{key}-p{q}"] == pytest.approx(np.percentile(values, q)), key
+        assert stats[f"{key}-average"] == pytest.approx(np.mean(values))
+    assert stats["total_requests"] == 500
+    assert stats["total_output_tokens"] == sum(tokens)
+    assert stats["total_input_tokens"] == 5 * 500
+    assert stats["failed_requests"] == 0 and stats["failed_requests_rate"] == 0
+    # send window 4.99 s + mean duration
+    duration = 4.99 + np.mean(ttlts)
+    assert stats["send_window"] == pytest.approx(4.99)
+    assert stats["requests_per_minute"] == pytest.approx(500 / duration * 60)
+    assert stats["output_tps"] == pytest.approx(sum(tokens) / duration)
+
+
+def test_send_window_rate_is_exact_for_a_steady_closed_loop():
+    # 4 clients, each request takes exactly 0.5 s: the true rate is 8 req/s = 480 req/min,
+    # both for a long run and for a single wave (where the send window is ~0).
+    for waves in (1, 3, 50):
+        rs = RunningStats(clock=FakeClock(0.0))
+        for wave in range(waves):
+            for client in range(4):
+                send = wave * 0.5 + client * 1e-4
+                rs.record_send(send)
+                rs.update(response(send, 0.1, 0.5))
+        assert rs.to_stats()["requests_per_minute"] == pytest.approx(480, rel=0.01), waves
+
+
+def test_failures_by_class_and_partial_ttft_kept():
+    rs = RunningStats(clock=FakeClock(0.0))
+    for i, err in enumerate([None, "timeout", "http_5xx", "http_5xx", "broken_stream"]):
+        rs.record_send(i)
+        rs.update(response(i, 0.2, 1.0, error_type=err))
+    cancelled = InvocationResponse(t_send=9.0, t_end=9.5, error="cancelled", error_type="cancelled")
+    rs.record_send(9.0)
+    rs.update(cancelled.finalize())
+    stats = rs.to_stats()
+    assert stats["total_requests"] == 5
+    assert stats["failed_requests"] == 4
+    assert stats["failed_requests_rate"] == pytest.approx(0.8)
+    assert stats["cancelled_requests"] == 1
+    assert stats["errors-http_5xx"] == 2 and stats["errors-timeout"] == 1
+    assert stats["errors-broken_stream"] == 1
+    # TTFT measured before a failure still counts; TTLT only for successes.
+    assert rs.distributions["time_to_first_token"].count == 5
+    assert rs.distributions["time_to_last_token"].count == 1
+    assert rs.in_flight == 0
+
+
+def test_empty_stats_are_placeholders_not_errors():
+    stats = RunningStats().to_stats()
+    assert stats["total_requests"] == 0
+    assert stats["requests_per_minute"] is None
+    assert stats["time_to_first_token-p50"] is None
+
+
+def test_low_memory_sketch_within_one_percent_and_bounded():
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(mean=-1.5, sigma=0.8, size=50_000)
+    sketch = Distribution(exact=False)
+    for v in values:
+        sketch.add(float(v))
+    for q in (50, 90, 99):
+        assert sketch.percentile(q) == pytest.approx(np.percentile(values, q), rel=0.011)
+    assert sketch.percentile(100) <= values.max()
+    assert sketch.percentile(0) >= values.min()
+    # a sketch holds bins, not values
+    assert sketch._values is None
+
+
+def test_sketch_and_exact_merge():
+    a, b = Distribution(exact=False), Distribution(exact=False)
+    for v in range(1, 101):
+        (a if v % 2 else b).add(float(v))
+    a.merge(b)
+    assert a.count == 100 and a.percentile(50) == pytest.approx(50.5, rel=0.02)
+    with pytest.raises(ValueError):
+        a.merge(Distribution(exact=True))
+
+
+def test_series_buckets_per_second_and_cursor():
+    clock = FakeClock(0.0)
+    rs = RunningStats(clock=clock, window=10.0)
+    rs.set_active_clients(3)
+    for t in (0.2, 0.4, 1.5):
+        rs.record_send(t - 0.1)
+        clock.t = t
+        rs.update(response(t - 0.1, 0.05, 0.1, tokens=4))
+    clock.t = 2.1
+    snap = rs.snapshot()
+    assert [b["t"] for b in snap["series"]] == [0, 1]
+    assert [b["completed"] for b in snap["series"]] == [2, 1]
+    assert [b["output_tokens"] for b in snap["series"]] == [8, 4]
+    assert snap["series"][0]["ttft_p50"] == pytest.approx(0.05)
+    assert snap["series"][0]["active_clients"] == 3
+    assert snap["next_series_index"] == 2
+    # the next snapshot only carries what is new
+    clock.t = 2.5
+    assert rs.snapshot()["series"] == []
+    clock.t = 3.2
+    assert [b["t"] for b in rs.snapshot()["series"]] == [2]
+    # an independent consumer (a late view) gets the whole history
+    assert [b["t"] for b in rs.snapshot(series_since=0)["series"]] == [0, 1, 2]
+    # final closes the partial second
+    assert [b["t"] for b in rs.snapshot(final=True)["series"]] == [3]
+
+
+def test_long_silence_does_not_build_millions_of_buckets():
+    clock = FakeClock(0.0)
+    rs = RunningStats(clock=clock, history_limit=100)
+    clock.t = 10_000_000.0
+    started = time.perf_counter()
+    rs.snapshot()
+    assert time.perf_counter() - started < 1.0
+    assert len(rs.history) <= 100
