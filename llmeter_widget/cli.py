@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the embedded simulated LLM server and run a live load test against it.",
     )
     _add_load_arguments(demo)
-    demo.set_defaults(duration=None)
+    # Shorter answers than `run`: the live table moves several times a second.
+    demo.set_defaults(duration=None, max_tokens=48, clients=16)
     demo.add_argument("--max-batch", type=_positive_int, default=16,
                       help="batch slots of the simulated server (default 16)")
 

@@ -237,15 +237,15 @@ async def test_no_api_key_in_any_saved_file(fixed_server, tmp_path):
         assert "sk-very-secret-999" not in path.read_text(), path.name
 
 
-async def test_ttft_accuracy_many_clients():
-    # The server in its own process, as in the benches: in-process, its work would delay ours.
+async def test_ttft_is_stamped_on_the_first_token_under_load():
+    # The server in its own process, as in the benches (in-process, its work would delay ours).
+    # How close we get to the truth, beside a bare aiohttp loop, is measured in bench/; here:
+    # the right event is stamped (the first byte would read ~0 ms, the last token ~120 ms).
     with SimulatedServer.spawn(mode="fixed", ttft=TTFT, itl=ITL) as server:
-        result = await Runner(chat(server), payload(8)).run(clients=32, n_requests=4)
+        result = await Runner(chat(server), payload(8)).run(clients=16, n_requests=4)
     assert result.stats["failed_requests"] == 0
-    # A 2-core machine running 32 clients wakes a little late; the bench compares us with a
-    # bare aiohttp loop. Here: the right event is stamped (first byte would read ~0 ms).
-    assert result.stats["time_to_first_token-p50"] == pytest.approx(TTFT, abs=0.015)
-    assert result.stats["time_per_output_token-p50"] == pytest.approx(ITL, abs=0.003)
+    assert TTFT <= result.stats["time_to_first_token-p50"] < TTFT + 0.03
+    assert ITL * 0.9 <= result.stats["time_per_output_token-p50"] < ITL * 1.3
 
 
 async def test_batching_curve_seen_through_the_runner(batching_server):

@@ -273,7 +273,7 @@ async def test_fixed_mode_timing_is_exact():
             sent, times = await raw_token_times(server.port, n)
             assert len(times) == n
             ttfts.append(times[0] - sent)
-            gaps += [b - a for a, b in zip(times, times[1:])]
+            gaps += [b - a for a, b in zip(times[:-1], times[1:], strict=True)]
             ttlts.append(times[-1] - sent)
     # a loaded 2-core machine wakes up late now and then: judge medians, a few ms of slack
     assert abs(statistics.median(ttfts) - ttft) < 0.005, ttfts
@@ -323,7 +323,7 @@ async def test_batching_curve_saturates_and_ttft_climbs():
         assert server.peak_active == batch
     print("\nbatching curve (concurrency: tokens/s, mean TTFT s):",
           {c: (round(tps, 1), round(ttft, 4)) for c, (tps, ttft) in curve.items()})
-    (tps1, ttft1), (tps8, ttft8), (tps32, ttft32) = curve[1], curve[batch], curve[4 * batch]
+    (tps1, _), (tps8, ttft8), (tps32, ttft32) = curve[1], curve[batch], curve[4 * batch]
     assert tps8 / tps1 > 3, curve  # batching pays: more streams, more tokens/s
     assert tps32 / tps8 < 1.3, curve  # saturated past max_batch
     assert ttft32 / ttft8 > 3, curve  # queueing: TTFT climbs steeply past max_batch
@@ -437,7 +437,8 @@ def test_spawn_context_manager_and_clear_errors():
     with SimulatedServer.spawn(mode="fixed") as proc:
         pid = proc.pid
         # a second child on the same port cannot bind: a clear error with the child's stderr
-        with pytest.raises(RuntimeError, match="(?s)exited with code 1.*cannot serve.*Address already in use"):
+        busy = "(?s)exited with code 1.*cannot serve.*Address already in use"
+        with pytest.raises(RuntimeError, match=busy):
             SimulatedServer.spawn(port=proc.port, timeout=10)
     assert not proc.is_running() and proc.pid == pid
     # bad options fail in the parent, before any process starts

@@ -1,4 +1,4 @@
-"""The simulator's options in one validated dataclass, shared by the Python API, the CLI and spawn().
+"""The simulator's options in one validated dataclass, shared by the Python API, CLI and spawn().
 
 Keeping one definition means `SimulatedServer(...)`, `SimulatedServer.spawn(...)` and
 `llmeter-widget simulate --...` accept the same names, defaults and checks.
@@ -54,7 +54,8 @@ class SimulatorConfig:
         _check_str("host", self.host, "e.g. host='127.0.0.1'")
         _check_int("port", self.port, 0, "use port=0 to pick a free port")
         if self.port > 65535:
-            raise ValueError(f"port must be <= 65535 (got {self.port}); use port=0 to pick a free port")
+            raise ValueError(
+                f"port must be <= 65535 (got {self.port}); use port=0 to pick a free port")
         _check_str("model", self.model, "e.g. model='sim'")
         if self.mode not in MODES:
             raise ValueError(

@@ -28,15 +28,28 @@ MAX_CATCH_UP = 0.02
 class Engine(Protocol):
     """What the HTTP handlers need from a latency model."""
 
-    active: int  # requests producing tokens now
-    queued: int  # requests waiting for a place
-    peak_active: int  # highest `active` seen
+    @property
+    def active(self) -> int:
+        """Requests producing tokens now."""
+        ...
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a place."""
+        ...
+
+    @property
+    def peak_active(self) -> int:
+        """The highest `active` seen."""
+        ...
 
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    def generate(self, prompt_tokens: int, output_tokens: int, arrival: float) -> AsyncIterator[int]:
+    def generate(
+        self, prompt_tokens: int, output_tokens: int, arrival: float
+    ) -> AsyncIterator[int]:
         """Yield 0..output_tokens-1, each when that token is produced (`arrival`: loop.time())."""
         ...
 

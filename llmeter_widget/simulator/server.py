@@ -378,7 +378,7 @@ class SimulatedServer:
 
         chunks = fmt.StreamChunks(chat=chat, id=rid, created=created, model=self.config.model,
                                   include_usage=include_usage)
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache"})
         try:
             await resp.prepare(request)
@@ -403,7 +403,8 @@ class SimulatedServer:
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise _BadRequest(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+            raise _BadRequest(
+                413, f"The request body is larger than {MAX_BODY_BYTES} bytes.") from None
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):

@@ -1,0 +1,367 @@
+"""Shared helpers for the benches: the bare aiohttp loop, an llmeter 0.2.0 adapter, CPU and RSS
+meters, percentiles, table printing and the JSON results file.
+
+Not a bench itself. The benches import it as `common` (they put bench/ on sys.path), so run them
+from the repository root as `.venv/bin/python bench/<name>.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+if str(ROOT) not in sys.path:  # the benches run from a checkout, installed or not
+    sys.path.insert(0, str(ROOT))
+
+# llmeter reads this once, at import: no tqdm bars and no live stats table.
+os.environ.setdefault("LLMETER_DISABLE_ALL_PROGRESS_BARS", "1")
+
+MODEL = "sim"
+
+
+# -- small utilities ---------------------------------------------------------------------------
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolation percentile (numpy's default), q in 0..100; None when empty."""
+    if not values:
+        return None
+    s = sorted(values)
+    rank = (len(s) - 1) * q / 100.0
+    lo = math.floor(rank)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (rank - lo)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "aiohttp": aiohttp.__version__,
+    }
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain fixed-width table on stdout."""
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    print("  ".join(h.rjust(w) for h, w in zip(headers, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.3g}" if abs(value) < 0.01 else f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def write_results(name: str, data: dict[str, Any]) -> Path:
+    """bench/results/<name>.json (git-ignored), with the machine facts added."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"bench": name, "machine": machine(), "argv": sys.argv, **data}
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {path.relative_to(ROOT)}")
+    return path
+
+
+def chat_payload(max_tokens: int) -> dict[str, Any]:
+    """The one payload every tool sends (as our OpenAIChatEndpoint.create_payload builds it)."""
+    from llmeter_widget.endpoints import OpenAIChatEndpoint
+
+    return OpenAIChatEndpoint.create_payload("Tell me a story", max_tokens=max_tokens)
+
+
+def wire_body(payload: dict[str, Any]) -> bytes:
+    """The exact JSON our endpoint puts on the wire for `payload` (model, stream, usage)."""
+    body = {**payload, "model": MODEL, "stream": True,
+            "stream_options": {"include_usage": True}}
+    return json.dumps(body).encode()
+
+
+# -- CPU meter -----------------------------------------------------------------------------------
+class CPUMeter:
+    """CPU seconds used by this process and by another pid (the simulator) over an interval."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+        self._server = psutil.Process(server_pid) if server_pid else None
+
+    def _times(self) -> tuple[float, float, float]:
+        me = self._me.cpu_times()
+        sv = self._server.cpu_times() if self._server else None
+        return (time.perf_counter(), me.user + me.system,
+                (sv.user + sv.system) if sv else 0.0)
+
+    def __enter__(self) -> CPUMeter:
+        self._start = self._times()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._times()
+        wall = end[0] - self._start[0]
+        self.client_cpu = (end[1] - self._start[1]) / wall if wall > 0 else None
+        self.server_cpu = (end[2] - self._start[2]) / wall if wall > 0 else None
+
+
+# -- the bare aiohttp loop -------------------------------------------------------------------
+@dataclass
+class LoopResult:
+    """What one closed-loop run measured, whichever tool made it."""
+
+    tool: str
+    clients: int
+    completed: int = 0
+    failed: int = 0
+    elapsed: float = 0.0  # wall seconds from start to the last client finishing
+    ttfts: list[float] = field(default_factory=list)
+    reported_rps: float | None = None  # the tool's own requests/s figure, if it has one
+    client_cpu: float | None = None
+    server_cpu: float | None = None
+
+    @property
+    def rps(self) -> float:
+        return self.completed / self.elapsed if self.elapsed else 0.0
+
+
+def _first_content_in(buffer: bytes) -> tuple[bool, bytes]:
+    """Scan complete SSE events in `buffer`; True if one carries delta.content text.
+
+    Returns the unparsed rest of the buffer. Minimal on purpose: data lines only, LF endings
+    (what the simulator sends).
+    """
+    *events, rest = buffer.split(b"\n\n")
+    for event in events:
+        if not event.startswith(b"data: ") or event == b"data: [DONE]":
+            continue
+        try:
+            obj = json.loads(event[6:])
+        except ValueError:
+            continue
+        choices = obj.get("choices") or []
+        if choices and (choices[0].get("delta") or {}).get("content"):
+            return True, b""
+    return False, rest
+
+
+async def bare_loop(
+    base_url: str,
+    payload: dict[str, Any],
+    clients: int,
+    *,
+    duration: float | None = None,
+    n_requests: int | None = None,
+    measure_ttft: bool = False,
+) -> LoopResult:
+    """The upper limit: N tasks, one ClientSession (TCPConnector(limit=0)), each task looping
+    POST streaming chat request -> read the SSE stream to the end -> repeat.
+
+    The body is encoded once. With `measure_ttft`, each task stamps TTFT when the first
+    content-carrying SSE event arrives (same rule as our endpoint; the role-only chunk does not
+    count), parsing only until then.
+    """
+    url = base_url.rstrip("/") + "/chat/completions"
+    body = wire_body(payload)
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    out = LoopResult("bare", clients)
+    perf = time.perf_counter
+
+    async def client(session: aiohttp.ClientSession, deadline: float | None) -> None:
+        sent = 0
+        while True:
+            if deadline is not None:
+                if perf() >= deadline:
+                    return
+            elif sent >= (n_requests or 1):
+                return
+            sent += 1
+            t_send = perf()
+            t_first = None
+            try:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    if resp.status != 200:
+                        await resp.read()
+                        out.failed += 1
+                        continue
+                    if measure_ttft:
+                        buf = b""
+                        async for chunk in resp.content.iter_any():
+                            now = perf()
+                            if t_first is None:
+                                found, buf = _first_content_in(buf + chunk)
+                                if found:
+                                    t_first = now
+                    else:
+                        async for _ in resp.content.iter_any():
+                            pass
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                out.failed += 1
+                continue
+            out.completed += 1
+            if t_first is not None:
+                out.ttfts.append(t_first - t_send)
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=None)) as session:
+        start = perf()
+        deadline = start + duration if duration is not None else None
+        await asyncio.gather(*(client(session, deadline) for _ in range(clients)))
+        out.elapsed = perf() - start
+    return out
+
+
+# -- our Runner ------------------------------------------------------------------------------
+async def run_ours(
+    base_url: str,
+    payload: dict[str, Any],
+    clients: int,
+    *,
+    duration: float | None = None,
+    n_requests: int | None = None,
+    keep_ttft: bool = False,
+    **runner_kwargs: Any,
+) -> LoopResult:
+    """One llmeter_widget Runner run (in memory, no live view); wall time measured around it."""
+    from llmeter_widget import Runner
+    from llmeter_widget.endpoints import OpenAIChatEndpoint
+
+    ep = OpenAIChatEndpoint(base_url=base_url, model=MODEL)
+    runner_kwargs.setdefault("output_path", None)
+    runner = Runner(ep, payload, live_view=False, **runner_kwargs)
+    start = time.perf_counter()
+    result = await runner.run(clients=clients, run_duration=duration, n_requests=n_requests)
+    elapsed = time.perf_counter() - start
+    stats = result.stats
+    out = LoopResult("ours", clients, elapsed=elapsed,
+                     completed=stats["total_requests"] - stats["failed_requests"],
+                     failed=stats["failed_requests"])
+    rpm = stats.get("requests_per_minute")
+    out.reported_rps = rpm / 60 if rpm else None
+    if keep_ttft:
+        out.ttfts = [r.time_to_first_token for r in result.responses
+                     if r.ok and r.time_to_first_token is not None]
+    return out
+
+
+# -- llmeter 0.2.0 ---------------------------------------------------------------------------
+def llmeter_available() -> str | None:
+    """None if llmeter 0.2.0's OpenAI streaming endpoint imports, else why not."""
+    try:
+        import llmeter  # noqa: F401
+        from llmeter.endpoints.openai import OpenAICompletionStreamEndpoint  # noqa: F401
+    except ImportError as exc:
+        return (f"{exc}: install it with .venv/bin/pip install 'llmeter[openai]==0.2.0' "
+                "'openai<3' (llmeter 0.2.0 imports httpx; openai 3.x moved to httpx2)")
+    return None
+
+
+async def run_llmeter(
+    base_url: str,
+    payload: dict[str, Any],
+    clients: int,
+    *,
+    duration: float | None = None,
+    n_requests: int | None = None,
+    keep_ttft: bool = False,
+) -> LoopResult:
+    """One llmeter 0.2.0 run with its OpenAI-compatible streaming endpoint.
+
+    llmeter runs each client as a thread (asyncio.to_thread) calling the synchronous `openai`
+    client, and counts tokens/stats in a queue consumer on the event loop. Progress bars and
+    its live table are off (LLMETER_DISABLE_ALL_PROGRESS_BARS=1, set before import).
+    """
+    from llmeter.endpoints.openai import OpenAICompletionStreamEndpoint
+    from llmeter.runner import Runner as LlmeterRunner
+
+    ep = OpenAICompletionStreamEndpoint(model_id=MODEL, base_url=base_url, api_key="not-needed")
+    runner = LlmeterRunner(endpoint=ep, output_path=None,
+                           disable_per_client_progress_bar=True,
+                           disable_clients_progress_bar=True)
+    start = time.perf_counter()
+    result = await runner.run(payload=payload, clients=clients,
+                              run_duration=duration, n_requests=n_requests)
+    elapsed = time.perf_counter() - start
+    failed = sum(1 for r in result.responses if r.error)
+    out = LoopResult("llmeter", clients, elapsed=elapsed,
+                     completed=len(result.responses) - failed, failed=failed)
+    rpm = result.stats.get("requests_per_minute")
+    out.reported_rps = rpm / 60 if rpm else None
+    if keep_ttft:
+        out.ttfts = [r.time_to_first_token for r in result.responses
+                     if not r.error and r.time_to_first_token is not None]
+    ep._client.close()  # free its connection pool before the next trial
+    return out
+
+
+# -- RSS sampler -----------------------------------------------------------------------------
+class RSSSampler:
+    """Samples this process's RSS every `interval` s in a background task.
+
+    `progress` (optional) is read at each sample, e.g. the number of responses so far, so the
+    bench can find the first sample past a warm-up count.
+    """
+
+    def __init__(self, interval: float = 1.0, progress: Callable[[], int] | None = None) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.interval = interval
+        self.progress = progress
+        self.samples: list[tuple[float, int, int]] = []  # (seconds since start, rss, progress)
+        self._task: asyncio.Task[None] | None = None
+        self._t0 = time.perf_counter()
+
+    def sample(self) -> int:
+        rss = self._proc.memory_info().rss
+        count = 0
+        if self.progress is not None:
+            try:
+                count = int(self.progress())
+            except Exception:  # noqa: BLE001 - progress is best effort
+                count = 0
+        self.samples.append((time.perf_counter() - self._t0, rss, count))
+        return rss
+
+    async def _loop(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self.sample()
+
+
+MB = 1024 * 1024

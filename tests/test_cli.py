@@ -1,0 +1,122 @@
+"""The `llmeter-widget` command, run as a real subprocess against a real simulator process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from llmeter_widget import Result
+from llmeter_widget.simulator import SimulatedServer
+
+CLI = [sys.executable, "-m", "llmeter_widget.cli"]
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatedServer.spawn(mode="fixed", ttft=0.02, itl=0.005) as server:
+        yield server
+
+
+def run_cli(*args, timeout=60, env=None):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def test_time_bound_run_end_to_end(sim, tmp_path):
+    proc = run_cli("run", "--url", sim.base_url, "--model", "sim", "--clients", "4",
+                   "--duration", "1.5", "--max-tokens", "8", "--output", str(tmp_path),
+                   "--run-name", "cli")
+    assert proc.returncode == 0, proc.stderr
+    # not a TTY: the final grouped table is printed once, plainly
+    for group in ("Throughput", "TTFT", "TTLT", "Tokens", "Errors"):
+        assert group in proc.stderr
+    assert "\x1b[" not in proc.stderr
+    assert f"Result saved in {tmp_path / 'cli'}" in proc.stderr
+    result = Result.load(tmp_path / "cli")
+    assert result.status == "completed" and result.run_duration == 1.5
+    assert result.stats["total_requests"] > 20 and result.stats["failed_requests"] == 0
+
+
+def test_count_bound_low_memory_completions(sim, tmp_path):
+    proc = run_cli("run", "--url", sim.base_url, "--model", "sim", "--api", "completions",
+                   "--clients", "3", "--requests", "2", "--low-memory", "--output", str(tmp_path),
+                   "--run-name", "lm")
+    assert proc.returncode == 0, proc.stderr
+    result = Result.load(tmp_path / "lm", load_responses=False)
+    assert result.stats["total_requests"] == 6 and result.low_memory
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--clients", "0"], "--clients: 0 is too small"),
+        (["--duration", "-3"], "must be more than 0 seconds"),
+        (["--duration", "5", "--requests", "2"], "not allowed with argument"),
+        (["--url", "localhost:8000/v1"], "needs a scheme and a host"),
+        (["--api-key-env", "SURELY_UNSET_VAR_X"], "SURELY_UNSET_VAR_X"),
+        (["--payload", "/nope/p.jsonl"], "does not exist"),
+    ],
+)
+def test_bad_arguments_name_the_problem(sim, args, message):
+    base = {"--url": sim.base_url, "--model": "sim"}
+    for i in range(0, len(args), 2):
+        base.pop(args[i], None)
+    argv = ["run", *[x for kv in base.items() for x in kv], *args, "--output", ""]
+    proc = run_cli(*argv)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_leaves_an_interrupted_loadable_result(sim, tmp_path):
+    proc = subprocess.Popen(
+        [*CLI, "run", "--url", sim.base_url, "--model", "sim", "--clients", "2", "--duration", "60",
+         "--output", str(tmp_path), "--run-name", "ctrlc"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    folder = tmp_path / "ctrlc"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait until responses are being written
+        jsonl = folder / "responses.jsonl"
+        if jsonl.exists() and jsonl.stat().st_size > 0:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Interrupted: what was measured is saved in" in err
+    result = Result.load(folder)
+    assert result.status == "interrupted"
+    assert result.stats["total_requests"] > 0
+    assert result.stats["cancelled_requests"] == 2
+
+
+def test_simulate_command_serves_until_interrupted():
+    proc = subprocess.Popen([*CLI, "simulate", "--port", "0", "--mode", "fixed"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("llmeter-widget simulator listening on http://127.0.0.1:")
+        url = line.split()[-1]
+        import urllib.request
+        with urllib.request.urlopen(url + "/models", timeout=5) as resp:
+            assert b'"sim"' in resp.read()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
+
+
+def test_demo_command(tmp_path):
+    proc = run_cli("demo", "--duration", "1.5", "--clients", "4", "--output", str(tmp_path),
+                   "--run-name", "demo", timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    assert "Simulated LLM server" in proc.stderr
+    assert Result.load(tmp_path / "demo").stats["total_requests"] > 0

@@ -1,0 +1,88 @@
+"""The display spec and the terminal view."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from llmeter_widget.display import DEFAULT_GROUPS, DisplaySpec, StatSpec, TerminalView, format_value, group_of
+from llmeter_widget.stats import RunningStats
+
+
+@pytest.mark.parametrize(
+    "key, group",
+    [
+        ("requests_per_minute", "Throughput"), ("output_tps", "Throughput"),
+        ("time_to_first_token-p90", "TTFT"), ("time_to_last_token-p50", "TTLT"),
+        ("total_output_tokens", "Tokens"), ("time_per_output_token-p50", "Tokens"),
+        ("failed_requests", "Errors"), ("errors-timeout", "Errors"),
+        ("failed_requests_rate", "Errors"), ("cost_so_far", "Other"),
+    ],
+)
+def test_groups_by_key_pattern(key, group):
+    assert group_of(key) == group
+
+
+def test_every_canonical_key_has_a_group_and_default_stats_exist():
+    keys = RunningStats().to_stats().keys()
+    assert all(group_of(k) for k in keys)
+    spec = DisplaySpec()
+    assert [name for name, _ in spec.grouped()] == ["Throughput", "TTFT", "TTLT", "Tokens", "Errors"]
+    assert {s.key for s in spec.stats} <= set(keys)
+
+
+def test_spec_overrides_group_and_custom_groups():
+    spec = DisplaySpec(
+        stats=[StatSpec("p99", "time_to_first_token-p99", "s", group="Latency"),
+               StatSpec("Cost", "cost_so_far", "$")],
+        groups=(("Latency", ("time_",)), *DEFAULT_GROUPS),
+    )
+    assert spec.to_json() == {"groups": [
+        {"name": "Latency", "stats": [{"label": "p99", "key": "time_to_first_token-p99", "unit": "s",
+                                        "invert": False, "group": "Latency"}]},
+        {"name": "Other", "stats": [{"label": "Cost", "key": "cost_so_far", "unit": "$",
+                                      "invert": False, "group": None}]},
+    ]}
+
+
+@pytest.mark.parametrize(
+    "value, unit, invert, text",
+    [
+        (None, "s", False, "—"), (0.0004, "s", False, "0 ms"), (0.9994, "s", False, "999 ms"),
+        (1.5, "s", False, "1.50 s"), (0.5, "%", False, "50.0%"), (1234567, "count", False, "1,234,567"),
+        (1234.4, "req/min", False, "1,234 req/min"), (12.34, "tok/s", False, "12.3 tok/s"),
+        (0.01, "tok/s", True, "100 tok/s"), (0, "tok/s", True, "—"), (float("nan"), "s", False, "—"),
+    ],
+)
+def test_format_value(value, unit, invert, text):
+    assert format_value(value, unit, invert) == text
+
+
+def test_tty_view_draws_placeholders_then_redraws_in_place():
+    out = io.StringIO()
+    view = TerminalView(stream=out, tty=True, title="sim", max_rate=1000)
+    first = out.getvalue()
+    assert "—" in first and "Throughput" in first and "TTFT" in first
+    lines = len(view.render({"stats": {}}))
+    rs = RunningStats()
+    snap = rs.snapshot()
+    snap["stats"]["time_to_first_token-p50"] = 0.123
+    view.update(snap)
+    redraw = out.getvalue()[len(first):]
+    assert redraw.startswith(f"\x1b[{lines}F")  # cursor back up over the old table
+    assert "123 ms" in redraw
+    view.close()
+
+
+def test_non_tty_view_prints_plain_lines_at_most_every_interval():
+    out = io.StringIO()
+    view = TerminalView(stream=out, tty=False, plain_interval=3600)
+    assert out.getvalue() == ""  # no placeholder table in logs
+    for _ in range(50):
+        view.update({"stats": {"total_requests": 3}, "elapsed": 1.0, "active_clients": 2})
+    assert out.getvalue().count("\n") == 1
+    assert "\x1b" not in out.getvalue()
+    assert "2 clients" in out.getvalue() and "Throughput Requests=3" in out.getvalue()
+    view.close()  # the full table once at the end
+    assert out.getvalue().count("\n") == 1 + len(view.render({"stats": {}}))
