@@ -19,12 +19,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-setup: $(VENV)/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
 
 demo: setup
 	$(BIN)/llmeter-widget demo $(DEMO_ARGS)
 
 test: setup
+	npm test
 	$(BIN)/python -m pytest
 
 bench: setup
@@ -35,4 +40,4 @@ bench: setup
 	$(BIN)/python bench/bench_memory.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache runs
+	rm -rf $(VENV) node_modules build dist *.egg-info .pytest_cache runs

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import pytest
 
@@ -46,17 +48,17 @@ def test_spec_overrides_group_and_custom_groups():
     ]}
 
 
-@pytest.mark.parametrize(
-    "value, unit, invert, text",
-    [
-        (None, "s", False, "—"), (0.0004, "s", False, "0 ms"), (0.9994, "s", False, "999 ms"),
-        (1.5, "s", False, "1.50 s"), (0.5, "%", False, "50.0%"), (1234567, "count", False, "1,234,567"),
-        (1234.4, "req/min", False, "1,234 req/min"), (12.34, "tok/s", False, "12.3 tok/s"),
-        (0.01, "tok/s", True, "100 tok/s"), (0, "tok/s", True, "—"), (float("nan"), "s", False, "—"),
-    ],
-)
-def test_format_value(value, unit, invert, text):
+FORMAT_CASES = json.loads((Path(__file__).parent / "fixtures" / "format_cases.json").read_text())
+
+
+@pytest.mark.parametrize("value, unit, invert, text", FORMAT_CASES["cases"])
+def test_format_value_matches_the_shared_cases(value, unit, invert, text):
+    # js/format.test.js checks the dashboard's formatter against the same cases.
     assert format_value(value, unit, invert) == text
+
+
+def test_format_value_nan_is_a_placeholder():
+    assert format_value(float("nan"), "s") == "—"
 
 
 def test_tty_view_draws_placeholders_then_redraws_in_place():
