@@ -25,14 +25,14 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
-demo: setup
+demo: $(VENV)/.installed
 	$(BIN)/llmeter-widget demo $(DEMO_ARGS)
 
 test: setup
 	npm test
 	$(BIN)/python -m pytest
 
-bench: setup
+bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/bench_snapshot.py
 	$(BIN)/python bench/bench_throughput.py
