@@ -11,7 +11,7 @@ Field names follow llmeter's `InvocationResponse`, so llmeter can read our `resp
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -124,8 +124,13 @@ class InvocationResponse:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (datetimes as ISO strings)."""
-        data = asdict(self)
+        """A JSON-ready dict (datetimes as ISO strings).
+
+        A shallow copy (not dataclasses.asdict, which deep-copies the payload): this runs once
+        per response on the event loop the clients share.
+        """
+        data = dict(self.__dict__)
+        data["annotations"] = dict(self.annotations)
         if self.request_time is not None:
             data["request_time"] = datetime_to_str(self.request_time)
         return data

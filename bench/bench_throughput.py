@@ -1,0 +1,151 @@
+"""Requests/s our Runner drives, against a bare aiohttp loop (the upper limit) and llmeter 0.2.0.
+
+Run:  .venv/bin/python bench/bench_throughput.py            (defaults: 64 and 256 clients,
+                                                             8 s per trial, 2 rounds, ~2-3 min)
+      .venv/bin/python bench/bench_throughput.py --duration 15 --rounds 3 --clients 64 256
+      .venv/bin/python bench/bench_throughput.py --no-llmeter   (without llmeter installed)
+
+Setup: the simulator runs in its own process in fixed mode with tiny latencies (ttft=1 ms,
+itl=0.5 ms, max_tokens=16: ~9 ms of server-side waiting per request, 18 SSE events each), so the
+client side, not the server's waiting, limits the rate. All three tools send the same streaming
+chat request with the same payload and read the whole SSE stream:
+
+- bare: N asyncio tasks, one aiohttp ClientSession(TCPConnector(limit=0)), each looping POST ->
+  read the stream to the end -> repeat (body pre-encoded, no parsing): the upper limit.
+- ours: llmeter_widget.Runner(OpenAIChatEndpoint, output_path=None, live_view=False).
+- llmeter: llmeter 0.2.0's OpenAICompletionStreamEndpoint + Runner, progress bars off (one
+  thread per client with the synchronous openai client).
+
+The tools are interleaved (the order rotates each round) so that drift on the shared 2-core
+machine hits each alike. req/s = successful requests / wall time of the whole run (start to last
+client done, as each tool's run() returns), the same rule for all three; each tool's own reported
+rate is kept in the JSON too. CPU use of this process (client) and of the simulator is reported
+per trial (1.0 = one core busy).
+
+Targets (issue): ours >= 0.8x bare and >= 5x llmeter at 256 clients.
+Writes bench/results/bench_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402
+from llmeter_widget.simulator import SimulatedServer  # noqa: E402
+
+TOOLS = ("bare", "ours", "llmeter")
+TARGET_VS_BARE = 0.8
+TARGET_VS_LLMETER = 5.0
+
+
+async def trial(tool: str, base_url: str, payload: dict, clients: int, duration: float,
+                server_pid: int) -> common.LoopResult:
+    run = {"bare": common.bare_loop, "ours": common.run_ours, "llmeter": common.run_llmeter}[tool]
+    with common.CPUMeter(server_pid) as cpu:
+        result = await run(base_url, payload, clients, duration=duration)
+    result.client_cpu, result.server_cpu = cpu.client_cpu, cpu.server_cpu
+    return result
+
+
+async def main(args: argparse.Namespace) -> None:
+    tools = [t for t in TOOLS if not (t == "llmeter" and args.no_llmeter)]
+    if "llmeter" in tools and (why := common.llmeter_available()):
+        print(f"llmeter skipped: {why}")
+        tools.remove("llmeter")
+    payload = common.chat_payload(args.max_tokens)
+    sim = dict(mode="fixed", ttft=args.ttft, itl=args.itl)
+    print(f"simulator {sim}, max_tokens={args.max_tokens}, {args.duration:g} s per trial, "
+          f"{args.rounds} rounds, tools {', '.join(tools)}, load avg {os.getloadavg()[0]:.2f}")
+    trials: list[dict] = []
+    with SimulatedServer.spawn(**sim) as proc:
+        # Warm up the server and the connection code paths (not counted).
+        await common.bare_loop(proc.base_url, payload, 8, duration=1.0)
+        for rnd in range(args.rounds):
+            order = tools[rnd % len(tools):] + tools[: rnd % len(tools)]
+            for clients in args.clients:
+                for tool in order:
+                    r = await trial(tool, proc.base_url, payload, clients, args.duration, proc.pid)
+                    trials.append({
+                        "round": rnd, "tool": tool, "clients": clients, "rps": r.rps,
+                        "reported_rps": r.reported_rps, "completed": r.completed,
+                        "failed": r.failed, "elapsed": r.elapsed,
+                        "client_cpu": r.client_cpu, "server_cpu": r.server_cpu,
+                    })
+                    print(f"  round {rnd + 1} {tool:>7} {clients:>4} clients: {r.rps:8.1f} req/s "
+                          f"({r.completed} ok, {r.failed} failed, {r.elapsed:.1f} s; "
+                          f"cpu client {r.client_cpu:.2f} server {r.server_cpu:.2f})", flush=True)
+                    await asyncio.sleep(args.pause)
+
+    summary: dict[str, dict] = {}
+    rows = []
+    for clients in args.clients:
+        per_tool = {}
+        for tool in tools:
+            runs = [t for t in trials if t["tool"] == tool and t["clients"] == clients]
+            per_tool[tool] = {
+                "rps_mean": statistics.fmean(t["rps"] for t in runs),
+                "rps_runs": [round(t["rps"], 1) for t in runs],
+                "client_cpu": statistics.fmean(t["client_cpu"] for t in runs),
+                "server_cpu": statistics.fmean(t["server_cpu"] for t in runs),
+                "failed": sum(t["failed"] for t in runs),
+            }
+        ours = per_tool["ours"]["rps_mean"]
+        ratio_bare = ours / per_tool["bare"]["rps_mean"]
+        ratio_llm = ours / per_tool["llmeter"]["rps_mean"] if "llmeter" in per_tool else None
+        summary[str(clients)] = {**per_tool, "ours_over_bare": ratio_bare,
+                                 "ours_over_llmeter": ratio_llm}
+        rows.append([clients, per_tool["bare"]["rps_mean"], ours,
+                     per_tool.get("llmeter", {}).get("rps_mean"), ratio_bare, ratio_llm,
+                     f"{per_tool['ours']['client_cpu']:.2f}/{per_tool['ours']['server_cpu']:.2f}"])
+
+    print()
+    common.print_table(["clients", "bare req/s", "ours req/s", "llmeter req/s", "ours/bare",
+                        "ours/llmeter", "ours cpu cli/srv"], rows)
+    top = summary[str(max(args.clients))]
+    verdict = {
+        "clients": max(args.clients),
+        "ours_over_bare": top["ours_over_bare"],
+        "ours_over_bare_met": top["ours_over_bare"] >= TARGET_VS_BARE,
+        "ours_over_llmeter": top["ours_over_llmeter"],
+        "ours_over_llmeter_met": (top["ours_over_llmeter"] >= TARGET_VS_LLMETER
+                                  if top["ours_over_llmeter"] is not None else None),
+    }
+    print(f"\ntargets at {verdict['clients']} clients: ours/bare {verdict['ours_over_bare']:.2f} "
+          f"(>= {TARGET_VS_BARE}: {'met' if verdict['ours_over_bare_met'] else 'MISSED'})", end="")
+    if verdict["ours_over_llmeter"] is not None:
+        print(f", ours/llmeter {verdict['ours_over_llmeter']:.1f} (>= {TARGET_VS_LLMETER:g}: "
+              f"{'met' if verdict['ours_over_llmeter_met'] else 'MISSED'})")
+    else:
+        print()
+    common.write_results("bench_throughput", {
+        "settings": {**sim, "max_tokens": args.max_tokens, "duration": args.duration,
+                     "rounds": args.rounds, "clients": args.clients, "tools": tools,
+                     "load_avg_at_start": os.getloadavg()},
+        "summary": summary, "targets": verdict, "trials": trials,
+    })
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--clients", type=int, nargs="+", default=[64, 256])
+    p.add_argument("--duration", type=float, default=8.0, help="seconds per trial (default 8)")
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
+    p.add_argument("--ttft", type=float, default=0.001)
+    p.add_argument("--itl", type=float, default=0.0005)
+    p.add_argument("--max-tokens", type=int, default=16)
+    p.add_argument("--pause", type=float, default=0.5, help="seconds between trials")
+    p.add_argument("--no-llmeter", action="store_true", help="compare with the bare loop only")
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    asyncio.run(main(parse_args()))
+    print(f"total {time.perf_counter() - started:.0f} s")
