@@ -19,8 +19,9 @@ chat request with the same payload and read the whole SSE stream:
 The tools are interleaved (the order rotates each round) so that drift on the shared 2-core
 machine hits each alike. req/s = successful requests / wall time of the whole run (start to last
 client done, as each tool's run() returns), the same rule for all three; each tool's own reported
-rate is kept in the JSON too. CPU use of this process (client) and of the simulator is reported
-per trial (1.0 = one core busy).
+rate is kept in the JSON too; the table shows the median over rounds. Per trial it also reports
+the cores used by this process (client), by the simulator and by anything else on the machine,
+and the client's CPU time per request (robust to other load: what the client *costs*).
 
 Targets (issue): ours >= 0.8x bare and >= 5x llmeter at 256 clients.
 Writes bench/results/bench_throughput.json.
@@ -51,6 +52,7 @@ async def trial(tool: str, base_url: str, payload: dict, clients: int, duration:
     with common.CPUMeter(server_pid) as cpu:
         result = await run(base_url, payload, clients, duration=duration)
     result.client_cpu, result.server_cpu = cpu.client_cpu, cpu.server_cpu
+    result.other_cpu, result.client_cpu_s = cpu.other_cpu, cpu.client_cpu_s
     return result
 
 
@@ -77,10 +79,13 @@ async def main(args: argparse.Namespace) -> None:
                         "reported_rps": r.reported_rps, "completed": r.completed,
                         "failed": r.failed, "elapsed": r.elapsed,
                         "client_cpu": r.client_cpu, "server_cpu": r.server_cpu,
+                        "other_cpu": r.other_cpu, "cpu_us_per_request": r.cpu_us_per_request,
                     })
                     print(f"  round {rnd + 1} {tool:>7} {clients:>4} clients: {r.rps:8.1f} req/s "
                           f"({r.completed} ok, {r.failed} failed, {r.elapsed:.1f} s; "
-                          f"cpu client {r.client_cpu:.2f} server {r.server_cpu:.2f})", flush=True)
+                          f"cpu client {r.client_cpu:.2f} server {r.server_cpu:.2f} "
+                          f"others {r.other_cpu:.2f}; {r.cpu_us_per_request or 0:.0f} us "
+                          "client CPU/request)", flush=True)
                     await asyncio.sleep(args.pause)
 
     summary: dict[str, dict] = {}
@@ -90,24 +95,33 @@ async def main(args: argparse.Namespace) -> None:
         for tool in tools:
             runs = [t for t in trials if t["tool"] == tool and t["clients"] == clients]
             per_tool[tool] = {
+                "rps_median": statistics.median(t["rps"] for t in runs),
                 "rps_mean": statistics.fmean(t["rps"] for t in runs),
                 "rps_runs": [round(t["rps"], 1) for t in runs],
                 "client_cpu": statistics.fmean(t["client_cpu"] for t in runs),
                 "server_cpu": statistics.fmean(t["server_cpu"] for t in runs),
+                "other_cpu": statistics.fmean(t["other_cpu"] for t in runs),
+                "cpu_us_per_request": statistics.median(
+                    t["cpu_us_per_request"] or 0.0 for t in runs),
                 "failed": sum(t["failed"] for t in runs),
             }
-        ours = per_tool["ours"]["rps_mean"]
-        ratio_bare = ours / per_tool["bare"]["rps_mean"]
-        ratio_llm = ours / per_tool["llmeter"]["rps_mean"] if "llmeter" in per_tool else None
+        ours = per_tool["ours"]["rps_median"]
+        ratio_bare = ours / per_tool["bare"]["rps_median"]
+        ratio_llm = ours / per_tool["llmeter"]["rps_median"] if "llmeter" in per_tool else None
         summary[str(clients)] = {**per_tool, "ours_over_bare": ratio_bare,
                                  "ours_over_llmeter": ratio_llm}
-        rows.append([clients, per_tool["bare"]["rps_mean"], ours,
-                     per_tool.get("llmeter", {}).get("rps_mean"), ratio_bare, ratio_llm,
-                     f"{per_tool['ours']['client_cpu']:.2f}/{per_tool['ours']['server_cpu']:.2f}"])
+        rows.append([clients, per_tool["bare"]["rps_median"], ours,
+                     per_tool.get("llmeter", {}).get("rps_median"), ratio_bare, ratio_llm,
+                     " / ".join(f"{per_tool[t]['cpu_us_per_request']:.0f}" for t in tools),
+                     " / ".join(f"{per_tool[t]['client_cpu']:.2f}-{per_tool[t]['server_cpu']:.2f}"
+                                for t in tools)])
 
     print()
+    names = "/".join(tools)
     common.print_table(["clients", "bare req/s", "ours req/s", "llmeter req/s", "ours/bare",
-                        "ours/llmeter", "ours cpu cli/srv"], rows)
+                        "ours/llmeter", f"client CPU us/req ({names})",
+                        f"cores client-server ({names})"], rows)
+    print("(req/s: median over rounds; cores: 1.00 = one core busy for the whole trial)")
     top = summary[str(max(args.clients))]
     verdict = {
         "clients": max(args.clients),

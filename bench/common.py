@@ -101,19 +101,26 @@ def wire_body(payload: dict[str, Any]) -> bytes:
 
 # -- CPU meter -----------------------------------------------------------------------------------
 class CPUMeter:
-    """CPU seconds used by this process and by another pid (the simulator) over an interval."""
+    """CPU use over an interval, in cores (1.0 = one core busy the whole time): this process
+    (`client_cpu`), another pid such as the simulator (`server_cpu`), and everything else on
+    the machine (`other_cpu`: other people's tests share these 2 cores too). `client_cpu_s` is
+    this process's CPU seconds, for a per-request cost."""
 
     def __init__(self, server_pid: int | None) -> None:
         import psutil
 
+        self._psutil = psutil
         self._me = psutil.Process()
         self._server = psutil.Process(server_pid) if server_pid else None
 
-    def _times(self) -> tuple[float, float, float]:
+    def _times(self) -> tuple[float, float, float, float]:
         me = self._me.cpu_times()
         sv = self._server.cpu_times() if self._server else None
+        total = self._psutil.cpu_times()
+        busy = total.user + total.system + getattr(total, "nice", 0.0) + getattr(total, "irq", 0.0) \
+            + getattr(total, "softirq", 0.0) + getattr(total, "steal", 0.0)
         return (time.perf_counter(), me.user + me.system,
-                (sv.user + sv.system) if sv else 0.0)
+                (sv.user + sv.system) if sv else 0.0, busy)
 
     def __enter__(self) -> CPUMeter:
         self._start = self._times()
@@ -122,8 +129,12 @@ class CPUMeter:
     def __exit__(self, *exc: object) -> None:
         end = self._times()
         wall = end[0] - self._start[0]
-        self.client_cpu = (end[1] - self._start[1]) / wall if wall > 0 else None
-        self.server_cpu = (end[2] - self._start[2]) / wall if wall > 0 else None
+        self.client_cpu_s = end[1] - self._start[1]
+        server_s = end[2] - self._start[2]
+        other_s = max(0.0, (end[3] - self._start[3]) - self.client_cpu_s - server_s)
+        self.client_cpu = self.client_cpu_s / wall if wall > 0 else None
+        self.server_cpu = server_s / wall if wall > 0 else None
+        self.other_cpu = other_s / wall if wall > 0 else None
 
 
 # -- the bare aiohttp loop -------------------------------------------------------------------
@@ -140,6 +151,15 @@ class LoopResult:
     reported_rps: float | None = None  # the tool's own requests/s figure, if it has one
     client_cpu: float | None = None
     server_cpu: float | None = None
+    other_cpu: float | None = None
+    client_cpu_s: float | None = None
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        """Client CPU microseconds per successful request (robust to other load on the box)."""
+        if self.client_cpu_s is None or not self.completed:
+            return None
+        return self.client_cpu_s / self.completed * 1e6
 
     @property
     def rps(self) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from statistics import median
 
 import pytest
 from aiohttp import web
@@ -20,18 +21,20 @@ TOL = 0.010  # 10 ms: a loaded 2-core machine wakes up late now and then
 
 async def test_chat_stream_timings_and_usage(fixed_server, session, chat_payload):
     ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
-    r = await ep.invoke(session, chat_payload)
-    assert r.ok, r.error
+    runs = [await ep.invoke(session, chat_payload) for _ in range(5)]
+    assert all(r.ok for r in runs), [r.error for r in runs]
+    # medians of 5: one late wake-up on a busy machine must not fail the test
+    assert median(r.time_to_first_token for r in runs) == pytest.approx(TTFT, abs=TOL)
+    assert median(r.time_to_last_token for r in runs) == pytest.approx(TTFT + 15 * ITL, abs=TOL)
+    assert median(r.time_per_output_token for r in runs) == pytest.approx(ITL, abs=0.002)
+    r = runs[-1]
     assert r.http_status == 200
     assert r.num_tokens_output == 16 and r.token_source == "usage"
     assert r.num_tokens_input and r.num_tokens_input > 0
     assert r.finish_reason == "length"
-    assert r.time_to_first_token == pytest.approx(TTFT, abs=TOL)
-    assert r.time_to_last_token == pytest.approx(TTFT + 15 * ITL, abs=TOL)
-    assert r.time_per_output_token == pytest.approx(ITL, abs=0.002)
     # raw timestamps are kept and ordered
     assert r.t_send < r.t_first_byte <= r.t_first_token <= r.t_last_token <= r.t_end
-    assert r.request_time.tzinfo is not None and r.request_time.microsecond is not None
+    assert r.request_time.tzinfo is not None
     # role chunk + 16 content chunks + finish chunk + usage chunk
     assert r.chunks == 19
     assert len(r.response_text.split()) == 16
