@@ -21,8 +21,19 @@ from .stats import RunningStats
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # The dashboard pulls in ipywidgets: load it only when asked, so the CLI starts fast.
+    if name == "Dashboard":
+        from .widget import Dashboard
+
+        return Dashboard
+    raise AttributeError(f"module 'llmeter_widget' has no attribute {name!r}")
+
+
 __all__ = [
     "Callback",
+    "Dashboard",
     "DisplaySpec",
     "InvocationResponse",
     "Result",

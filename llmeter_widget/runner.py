@@ -10,6 +10,7 @@ ends, the result folder is complete and loadable.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import math
@@ -228,14 +229,8 @@ class Runner:
             callbacks=callbacks, low_memory=low_memory,
         )
         listeners = list(self.listeners)
-        show_terminal = self.live_view if live_view is None else live_view
-        if show_terminal is None:
-            show_terminal = sys.stderr.isatty()
-        view = None
-        if show_terminal:
-            from .display import TerminalView
-
-            view = TerminalView(title=f"{self.endpoint.model_id} @ {self.endpoint.endpoint_name}")
+        view = self._live_view(settings, live_view)
+        if view is not None:
             listeners.append(view.update)
         self._run = _Run(self.endpoint, settings, listeners, self.snapshot_interval)
         try:
@@ -243,6 +238,30 @@ class Runner:
         finally:
             if view is not None:
                 view.close()
+
+    def _live_view(self, settings: RunSettings, live_view: bool | None) -> Any:
+        """The view this run shows: a read-only dashboard in a notebook, the table in a terminal.
+
+        live_view=None decides by where we run; False shows nothing; True forces a view.
+        """
+        show = self.live_view if live_view is None else live_view
+        if show is False:
+            return None
+        from .widget import in_notebook
+
+        if in_notebook():
+            from IPython.display import display
+
+            from .widget import ReadOnlyView
+
+            view = ReadOnlyView(self, settings.clients, settings.run_duration)
+            display(view.dashboard)
+            return view
+        if show or sys.stderr.isatty():
+            from .display import TerminalView
+
+            return TerminalView(title=f"{self.endpoint.model_id} @ {self.endpoint.endpoint_name}")
+        return None
 
     @property
     def running(self) -> bool:
@@ -287,6 +306,8 @@ class Runner:
 class _Run:
     """The state of one run; a Runner makes a new one for each call to run()."""
 
+    _ids = itertools.count(1)
+
     def __init__(
         self,
         endpoint: Endpoint,
@@ -294,6 +315,7 @@ class _Run:
         listeners: list[SnapshotListener],
         snapshot_interval: float,
     ) -> None:
+        self.run_id = next(self._ids)
         self.endpoint = endpoint
         self.settings = settings
         self.listeners = listeners
@@ -360,6 +382,7 @@ class _Run:
                 self.deadline = self.stats.start + settings.run_duration
             pump = asyncio.create_task(self._pump())
             self._spawn_clients()
+            self._publish(self.stats.snapshot())  # views learn at once that a run started
             await self._wait_for_clients()
             status = "stopped" if self.stopped else "completed"
         except asyncio.CancelledError:
@@ -372,9 +395,10 @@ class _Run:
             await self._cancel_clients()
             if pump is not None:
                 pump.cancel()
-            result = await self._finish(start_wall, status, error)
-            self.running = False
-            self.result = result
+            try:
+                result = await self._finish(start_wall, status, error)
+            finally:
+                self.running = False
         return result
 
     def _spawn_clients(self) -> None:
@@ -456,7 +480,15 @@ class _Run:
             await asyncio.sleep(self.snapshot_interval)
             self._publish(self.stats.snapshot())
 
-    def _publish(self, snapshot: dict[str, Any]) -> None:
+    def _publish(self, snapshot: dict[str, Any], status: str = "running") -> None:
+        """Hand one snapshot, with this run's identity and settings, to every listener."""
+        snapshot.update(
+            run_id=self.run_id,
+            status=status,
+            run_duration=self.settings.run_duration,
+            n_requests=self.settings.n_requests,
+            target_clients=self.target_clients,
+        )
         for listener in list(self.listeners):
             try:
                 listener(snapshot)
@@ -465,11 +497,11 @@ class _Run:
                 self.listeners.remove(listener)
 
     async def _finish(self, start_wall: datetime, status: str, error: str | None) -> Result:
-        """However the run ended: final snapshot, close files, callbacks, write the result."""
+        """However the run ended: close files, callbacks, write the result, final snapshot."""
         if self._session is not None:
             await self._session.close()
         self.stats.set_active_clients(0)
-        self._publish(self.stats.snapshot(final=True))
+        final_snapshot = self.stats.snapshot(final=True)
         if self.writer is not None:
             self.writer.close()
         settings = self.settings
@@ -502,6 +534,12 @@ class _Run:
             except Exception as exc:  # the result is still written
                 logger.exception("after_run of %s failed", type(cb).__name__)
                 result.status, result.error = "failed", f"after_run of {type(cb).__name__}: {exc}"
-        if settings.folder:
-            result.save(settings.folder)
+        self.result = result
+        try:
+            if settings.folder:
+                result.save(settings.folder)
+        finally:
+            # Listeners hear the end last, when the result (and its folder) is complete.
+            final_snapshot["result_path"] = result.output_path
+            self._publish(final_snapshot, status=result.status)
         return result

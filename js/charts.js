@@ -1,0 +1,138 @@
+// One Plotly chart: newPlot once, extendTraces for new points (capped), react for a full
+// replace (history, new run, theme change). The x axis is seconds since the run started.
+
+import Plotly from "plotly.js-basic-dist-min";
+
+/**
+ * @typedef {import("./series.js").ChartDef} ChartDef
+ * @typedef {import("./theme.js").Theme} Theme
+ * @typedef {{x: number[][], y: Array<Array<number|null>>}} Columns
+ */
+
+const CONFIG = { displaylogo: false, displayModeBar: false, responsive: false, scrollZoom: false };
+const HEIGHT = 300;
+
+/**
+ * Plotly traces for a chart definition and its columns.
+ * @param {ChartDef} def
+ * @param {Columns} columns
+ * @param {Theme} theme
+ */
+export function buildTraces(def, columns, theme) {
+  return def.traces.map((trace, i) => ({
+    type: "scatter",
+    mode: "lines",
+    name: trace.name,
+    x: columns.x[i],
+    y: columns.y[i],
+    yaxis: trace.yaxis,
+    connectgaps: false, // a null (no data in that second) stays a visible gap
+    line: { width: 2.5, color: theme.colors[i % theme.colors.length], dash: trace.dash },
+    hovertemplate: `%{y:,.4~g}<extra>${trace.name}</extra>`,
+  }));
+}
+
+/**
+ * Plotly layout for a chart definition, coloured from the theme.
+ * @param {ChartDef} def
+ * @param {Theme} theme
+ */
+export function buildLayout(def, theme) {
+  const axis = (title) => ({
+    title: { text: title, font: { size: 13 } },
+    gridcolor: theme.grid,
+    zerolinecolor: theme.grid,
+    linecolor: theme.grid,
+    tickfont: { size: 13 },
+    automargin: true,
+    rangemode: "tozero",
+  });
+  const layout = {
+    autosize: true,
+    height: HEIGHT,
+    margin: { l: 56, r: def.y2Title ? 56 : 16, t: 40, b: 48 },
+    paper_bgcolor: theme.paper,
+    plot_bgcolor: theme.plot,
+    font: { color: theme.font, family: theme.fontFamily, size: 13 },
+    showlegend: true,
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 13 } },
+    hovermode: "x unified",
+    xaxis: axis("seconds since start"),
+    yaxis: axis(def.yTitle),
+    uirevision: def.id, // keep a user's zoom across react() calls
+  };
+  if (def.y2Title) {
+    layout.yaxis2 = { ...axis(def.y2Title), overlaying: "y", side: "right", showgrid: false };
+  }
+  return layout;
+}
+
+/** A Plotly chart in a div, created lazily (the first render() draws it). */
+export class Chart {
+  /**
+   * @param {HTMLElement} div  the element Plotly draws into
+   * @param {ChartDef} def
+   */
+  constructor(div, def) {
+    this.div = div;
+    this.def = def;
+    this.plotted = false;
+    this.destroyed = false;
+    /** @type {Theme|null} */
+    this.theme = null;
+  }
+
+  /**
+   * Draw all the data (first time: newPlot; later: react, which diffs and keeps zoom).
+   * @param {Columns} columns
+   * @param {Theme} theme
+   */
+  render(columns, theme) {
+    if (this.destroyed) return;
+    this.theme = theme;
+    const traces = buildTraces(this.def, columns, theme);
+    const layout = buildLayout(this.def, theme);
+    this._call(() =>
+      this.plotted
+        ? Plotly.react(this.div, traces, layout, CONFIG)
+        : Plotly.newPlot(this.div, traces, layout, CONFIG),
+    );
+    this.plotted = true;
+  }
+
+  /**
+   * Append new points to every trace, keeping at most maxPoints per trace.
+   * @param {Columns} columns
+   * @param {number} maxPoints
+   */
+  extend(columns, maxPoints) {
+    if (this.destroyed || !this.plotted || columns.x.length === 0 || columns.x[0].length === 0) {
+      return;
+    }
+    const indices = this.def.traces.map((_, i) => i);
+    this._call(() => Plotly.extendTraces(this.div, columns, indices, maxPoints));
+  }
+
+  /** Fit the chart to its container's new size. */
+  resize() {
+    if (this.destroyed || !this.plotted || !this.div.isConnected) return;
+    this._call(() => Plotly.Plots.resize(this.div));
+  }
+
+  /** Remove the plot and its listeners (Plotly.purge); the chart is dead afterwards. */
+  destroy() {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.plotted) this._call(() => Plotly.purge(this.div));
+  }
+
+  _call(fn) {
+    try {
+      const out = fn();
+      // Plotly returns promises that reject, e.g. resizing a hidden plot: not worth a crash.
+      if (out && typeof out.catch === "function") out.catch(() => {});
+    } catch (err) {
+      console.warn(`llmeter-widget: chart ${this.def.id}:`, err);
+    }
+  }
+}

@@ -1,0 +1,140 @@
+// The controls: duration (or requests per client) and clients, Run and Stop. A slider's label
+// follows it while dragging ("input"); the trait is set only on release ("change"), so a drag
+// sends one message to the kernel, not hundreds.
+
+import { h } from "./dom.js";
+
+/**
+ * A duration for the slider label: "45 s", "2 min 30 s", "10 min", "1 h 5 min".
+ * @param {number} seconds
+ * @returns {string}
+ */
+export function formatDuration(seconds) {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "—";
+  const s = Math.round(seconds);
+  if (s < 120) return `${s} s`;
+  const hours = Math.floor(s / 3600);
+  const min = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (hours > 0) return min ? `${hours} h ${min} min` : `${hours} h`;
+  return sec ? `${min} min ${sec} s` : `${min} min`;
+}
+
+/** Sliders, mode, requests per client and the Run / Stop buttons. */
+export class Controls {
+  /**
+   * @param {{get: Function, set: Function, save_changes: Function, send: Function}} model
+   * @param {import("./dom.js").Disposer} disposer  owns the DOM listeners
+   */
+  constructor(model, disposer) {
+    this.model = model;
+    const commit = (name, value) => {
+      model.set(name, value);
+      model.save_changes();
+    };
+
+    this.duration = this._slider(disposer, {
+      name: "duration",
+      label: "Duration",
+      format: formatDuration,
+      commit: (v) => commit("duration", v),
+    });
+    this.clients = this._slider(disposer, {
+      name: "clients",
+      label: "Clients",
+      format: (n) => String(n),
+      commit: (v) => commit("clients", Math.round(v)),
+    });
+
+    this.mode = h("select", { class: "lmw-mode", "aria-label": "Run until" }, [
+      h("option", { value: "time", text: "for a duration" }),
+      h("option", { value: "count", text: "for a request count" }),
+    ]);
+    disposer.listen(this.mode, "change", () => commit("mode", this.mode.value));
+
+    this.requests = h("input", {
+      class: "lmw-requests",
+      type: "number",
+      min: 1,
+      step: 1,
+      "aria-label": "Requests per client",
+    });
+    disposer.listen(this.requests, "change", () => {
+      const n = Math.max(1, Math.round(Number(this.requests.value) || 1));
+      this.requests.value = String(n);
+      commit("n_requests", n);
+    });
+    this.requestsRow = h("label", { class: "lmw-control lmw-requests-row" }, [
+      h("span", { class: "lmw-control-label", text: "Requests per client" }),
+      this.requests,
+    ]);
+
+    this.run = h("button", { class: "lmw-button lmw-run", type: "button", text: "▶ Run" });
+    this.stop = h("button", { class: "lmw-button lmw-stop", type: "button", text: "■ Stop" });
+    disposer.listen(this.run, "click", () => model.send({ type: "run" }));
+    disposer.listen(this.stop, "click", () => model.send({ type: "stop" }));
+
+    this.element = h("div", { class: "lmw-controls" }, [
+      h("div", { class: "lmw-control lmw-mode-row" }, [
+        h("span", { class: "lmw-control-label", text: "Run" }),
+        this.mode,
+      ]),
+      this.duration.row,
+      this.requestsRow,
+      this.clients.row,
+      h("div", { class: "lmw-buttons" }, [this.run, this.stop]),
+    ]);
+    this.update();
+  }
+
+  _slider(disposer, { name, label, format, commit }) {
+    const input = h("input", {
+      class: `lmw-slider lmw-${name}`,
+      type: "range",
+      min: 1,
+      step: 1,
+      "aria-label": label,
+    });
+    const value = h("span", { class: "lmw-control-value" });
+    const row = h("label", { class: `lmw-control lmw-${name}-row` }, [
+      h("span", { class: "lmw-control-label", text: label }),
+      input,
+      value,
+    ]);
+    disposer.listen(input, "input", () => {
+      value.textContent = format(Number(input.value));
+    });
+    disposer.listen(input, "change", () => commit(Number(input.value)));
+    return { input, value, row, format };
+  }
+
+  /** Follow the traits (Python may set clients, duration, maxima, mode or status from code). */
+  update() {
+    const m = this.model;
+    this.element.hidden = !m.get("controls");
+
+    const setSlider = (slider, max, value) => {
+      // max first: a value above the old max would be clamped otherwise.
+      slider.input.max = String(Math.max(1, max));
+      slider.input.value = String(value);
+      slider.value.textContent = slider.format(value);
+    };
+    setSlider(this.duration, Number(m.get("max_duration")) || 1, Number(m.get("duration")) || 1);
+    setSlider(this.clients, Number(m.get("max_clients")) || 1, Number(m.get("clients")) || 1);
+
+    const mode = m.get("mode") === "count" ? "count" : "time";
+    this.mode.value = mode;
+    this.duration.row.hidden = mode !== "time";
+    this.requestsRow.hidden = mode !== "count";
+    const n = Number(m.get("n_requests")) || 1;
+    if (document.activeElement !== this.requests) this.requests.value = String(n);
+
+    const status = m.get("status");
+    const busy = status === "running" || status === "stopping";
+    this.run.disabled = busy;
+    this.stop.disabled = !busy;
+    // The mode and the request count are fixed once a run started; clients and duration are not.
+    this.mode.disabled = busy;
+    this.requests.disabled = busy;
+  }
+}

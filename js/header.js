@@ -1,0 +1,129 @@
+// The header: title, status badge, error text, progress bar and the live counts of the run.
+
+import { h } from "./dom.js";
+import { formatValue } from "./format.js";
+
+/**
+ * Seconds as a clock for the progress line: "12.3 s" below two minutes, else "m:ss".
+ * @param {number|null|undefined} seconds
+ * @param {boolean} [clock]  force m:ss (so "elapsed / duration" use one style)
+ * @returns {string}
+ */
+export function formatClock(seconds, clock = false) {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "—";
+  const s = Math.max(0, seconds);
+  if (!clock && s < 120) return `${s.toFixed(1)} s`;
+  const total = Math.floor(s);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = String(total % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+const STATUS_TEXT = {
+  idle: "Idle",
+  running: "Running",
+  stopping: "Stopping",
+  done: "Done",
+  error: "Error",
+};
+
+/**
+ * Fraction of the run done, 0..1, or null when unknown.
+ * Time-bound: elapsed / duration. Count-bound: (completed + failed) / (clients * n_requests).
+ * @param {Record<string, any>} progress  the `progress` trait
+ * @param {{mode?: string, clients?: number, n_requests?: number, status?: string}} traits
+ * @returns {number|null}
+ */
+export function progressFraction(progress, traits) {
+  if (traits.status === "done") return 1;
+  const p = progress || {};
+  if (typeof p.duration === "number" && p.duration > 0 && typeof p.elapsed === "number") {
+    return Math.min(1, Math.max(0, p.elapsed / p.duration));
+  }
+  if (traits.mode === "count" && traits.clients > 0 && traits.n_requests > 0) {
+    const done = (p.completed || 0) + (p.failed || 0);
+    return Math.min(1, done / (traits.clients * traits.n_requests));
+  }
+  return null;
+}
+
+/** Header of the dashboard; `update(model)` reads the traits it shows. */
+export class Header {
+  constructor() {
+    this.title = h("div", { class: "lmw-title" });
+    this.badge = h("span", { class: "lmw-badge", role: "status" });
+    this.error = h("div", { class: "lmw-error", role: "alert", hidden: true });
+    this.fill = h("div", { class: "lmw-bar-fill" });
+    this.bar = h(
+      "div",
+      { class: "lmw-bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100 },
+      [this.fill],
+    );
+    this.time = h("span", { class: "lmw-time" });
+    this.counts = {};
+    const count = (key, label) => {
+      const value = h("span", { class: "lmw-count-value", text: "0" });
+      this.counts[key] = value;
+      return h("span", { class: "lmw-count", dataset: { key } }, [
+        value,
+        h("span", { class: "lmw-count-label", text: label }),
+      ]);
+    };
+    this.saved = h("div", { class: "lmw-saved", hidden: true });
+    this.element = h("div", { class: "lmw-header" }, [
+      h("div", { class: "lmw-title-row" }, [this.title, this.badge]),
+      this.error,
+      h("div", { class: "lmw-progress" }, [this.bar, this.time]),
+      h("div", { class: "lmw-counts" }, [
+        count("completed", "completed"),
+        count("failed", "failed"),
+        count("in_flight", "in flight"),
+        count("active_clients", "active clients"),
+      ]),
+      this.saved,
+    ]);
+  }
+
+  /**
+   * Show the model's current traits.
+   * @param {{get: (name: string) => any}} model
+   */
+  update(model) {
+    const status = model.get("status") || "idle";
+    const progress = model.get("progress") || {};
+    this.title.textContent = model.get("title") || "llmeter";
+    this.badge.textContent = STATUS_TEXT[status] || status;
+    this.badge.dataset.status = status;
+
+    const error = model.get("error") || "";
+    this.error.textContent = error;
+    this.error.hidden = !error;
+
+    const fraction = progressFraction(progress, {
+      status,
+      mode: model.get("mode"),
+      clients: model.get("clients"),
+      n_requests: model.get("n_requests"),
+    });
+    this.bar.classList.toggle("lmw-bar-unknown", fraction === null);
+    this.fill.style.width = `${((fraction ?? 0) * 100).toFixed(1)}%`;
+    this.bar.setAttribute("aria-valuenow", fraction === null ? "0" : String(Math.round(fraction * 100)));
+    const elapsed = progress.elapsed;
+    const duration = progress.duration;
+    const clock = Math.max(elapsed || 0, duration || 0) >= 120;
+    this.time.textContent =
+      typeof duration === "number"
+        ? `${formatClock(elapsed ?? 0, clock)} / ${formatClock(duration, clock)}`
+        : formatClock(elapsed ?? 0, clock);
+
+    for (const [key, el] of Object.entries(this.counts)) {
+      el.textContent = formatValue(progress[key] ?? 0, "count");
+    }
+    this.counts.failed.parentElement.classList.toggle("lmw-count-bad", (progress.failed || 0) > 0);
+
+    const saved = model.get("result_path") || "";
+    this.saved.textContent = saved ? `Saved to ${saved}` : "";
+    this.saved.hidden = !saved;
+  }
+}

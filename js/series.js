@@ -1,0 +1,152 @@
+// The chart data: the series protocol of docs/widget_contract.md as a small state machine
+// (which run, which tick, the buffered points), and the conversion of one-second buckets into
+// chart columns. No DOM and no Plotly here, so all of it is unit-tested.
+
+/** Points kept per chart: one hour of one-second buckets. */
+export const DEFAULT_MAX_POINTS = 3600;
+
+/**
+ * @typedef {{t: number, completed?: number, failed?: number, output_tokens?: number,
+ *   ttft_p50?: number|null, ttft_p90?: number|null, ttlt_p50?: number|null, ttlt_p90?: number|null,
+ *   active_clients?: number, in_flight?: number}} Bucket
+ * @typedef {{action: "append", points: Bucket[]}
+ *   | {action: "reset", points: Bucket[]}
+ *   | {action: "history"}
+ *   | {action: "ignore"}} DeltaResult
+ */
+
+const isSeq = (v) => typeof v === "number" && Number.isInteger(v) && v >= 0;
+
+/**
+ * Follows `series_delta` changes and history replies; keeps at most `maxPoints` points.
+ *
+ * - same run and seq == last + 1: append the points;
+ * - seq 0 (a run starts, points []), or seq 1 of a run this view has not seen (Python folded
+ *   the run's seq 0 and its first points into one message): reset to these points;
+ * - same run and seq <= last: already have it (e.g. the trait's current value): ignore;
+ * - anything else (a gap, a view that joined mid-run): the caller must ask for the history.
+ */
+export class SeriesState {
+  /** @param {{maxPoints?: number}} [options] */
+  constructor({ maxPoints = DEFAULT_MAX_POINTS } = {}) {
+    this.maxPoints = maxPoints;
+    /** @type {number|string|null} */
+    this.run = null;
+    /** @type {number|null} */
+    this.seq = null;
+    /** @type {Bucket[]} */
+    this.points = [];
+  }
+
+  /**
+   * Apply one value of the `series_delta` trait.
+   * @param {{run?: any, seq?: number, points?: Bucket[]}|null|undefined} delta
+   * @returns {DeltaResult}
+   */
+  applyDelta(delta) {
+    if (!delta || !isSeq(delta.seq)) return { action: "ignore" };
+    const run = delta.run ?? null;
+    const points = Array.isArray(delta.points) ? delta.points : [];
+    const known = this.seq !== null && run === this.run;
+    if (delta.seq === 0 || (delta.seq === 1 && !known)) {
+      this.run = run;
+      this.seq = delta.seq;
+      this.points = this._cap(points.slice());
+      return { action: "reset", points: this.points };
+    }
+    if (known && delta.seq === this.seq + 1) {
+      this.seq = delta.seq;
+      for (const p of points) this.points.push(p);
+      this.points = this._cap(this.points);
+      return { action: "append", points };
+    }
+    if (known && delta.seq <= this.seq) return { action: "ignore" };
+    return { action: "history" };
+  }
+
+  /**
+   * Replace everything with a history reply `{type: "history", run, seq, points}`.
+   * Python answers with its state when it handles the request, later than any delta this view
+   * received before the reply, so the reply always wins.
+   * @param {{run?: any, seq?: number, points?: Bucket[]}} msg
+   * @returns {{action: "reset", points: Bucket[]}}
+   */
+  applyHistory(msg) {
+    this.run = msg.run ?? null;
+    this.seq = isSeq(msg.seq) ? msg.seq : 0;
+    this.points = this._cap(Array.isArray(msg.points) ? msg.points.slice() : []);
+    return { action: "reset", points: this.points };
+  }
+
+  _cap(points) {
+    return points.length > this.maxPoints ? points.slice(points.length - this.maxPoints) : points;
+  }
+}
+
+// -- from buckets to chart columns ---------------------------------------------------------------
+
+/** A number, or null (a gap in the line) for anything else. */
+const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const times = (v, k) => {
+  const n = num(v);
+  return n === null ? null : n * k;
+};
+
+/**
+ * @typedef {{name: string, value: (b: Bucket) => number|null, yaxis?: "y2", dash?: string}} TraceDef
+ * @typedef {{id: string, title: string, yTitle: string, y2Title?: string, traces: TraceDef[]}} ChartDef
+ */
+
+/**
+ * The three charts and how each trace is computed from a one-second bucket.
+ * x is always the bucket's `t` (seconds since the run started).
+ * @type {ChartDef[]}
+ */
+export const CHARTS = [
+  {
+    id: "throughput",
+    title: "Throughput",
+    yTitle: "requests / min",
+    y2Title: "output tokens / s",
+    traces: [
+      // A one-second bucket's count, times 60: the rate per minute during that second.
+      { name: "Requests/min", value: (b) => times(b.completed, 60) },
+      { name: "Output tokens/s", value: (b) => num(b.output_tokens), yaxis: "y2" },
+    ],
+  },
+  {
+    id: "latency",
+    title: "Latency (last 10 s)",
+    yTitle: "ms",
+    traces: [
+      { name: "TTFT p50", value: (b) => times(b.ttft_p50, 1000) },
+      { name: "TTFT p90", value: (b) => times(b.ttft_p90, 1000), dash: "dot" },
+      { name: "TTLT p50", value: (b) => times(b.ttlt_p50, 1000) },
+      { name: "TTLT p90", value: (b) => times(b.ttlt_p90, 1000), dash: "dot" },
+    ],
+  },
+  {
+    id: "load",
+    title: "Load",
+    yTitle: "clients · requests",
+    traces: [
+      { name: "Active clients", value: (b) => num(b.active_clients) },
+      { name: "In flight", value: (b) => num(b.in_flight) },
+      { name: "Failed/s", value: (b) => num(b.failed) },
+    ],
+  },
+];
+
+/**
+ * Columns for one chart, in the shape Plotly.extendTraces takes: one x and one y array per trace.
+ * @param {ChartDef} chart
+ * @param {Bucket[]} points
+ * @returns {{x: number[][], y: Array<Array<number|null>>}}
+ */
+export function toColumns(chart, points) {
+  const xs = points.map((p) => num(p.t));
+  return {
+    x: chart.traces.map(() => xs.slice()),
+    y: chart.traces.map((trace) => points.map((p) => trace.value(p))),
+  };
+}

@@ -1,0 +1,160 @@
+// The dashboard view (anywidget front-end module): header, controls, grouped stats table and
+// three streaming charts, wired to the traits and messages of docs/widget_contract.md.
+
+import { Chart } from "./charts.js";
+import { Controls } from "./controls.js";
+import { Disposer, h } from "./dom.js";
+import { Header } from "./header.js";
+import { CHARTS, DEFAULT_MAX_POINTS, SeriesState, toColumns } from "./series.js";
+import { StatsTable } from "./table.js";
+import { readTheme } from "./theme.js";
+
+/** A second history request is sent only if the first got no answer within this time. */
+const HISTORY_RETRY_MS = 2000;
+
+const HEADER_TRAITS = ["title", "status", "error", "progress", "result_path", "mode", "clients", "n_requests"];
+const CONTROL_TRAITS = [
+  "controls",
+  "mode",
+  "duration",
+  "max_duration",
+  "clients",
+  "max_clients",
+  "n_requests",
+  "status",
+];
+
+/**
+ * Render one view of the dashboard into `el`.
+ * @param {{model: {get: Function, set: Function, on: Function, off: Function,
+ *   send: Function, save_changes: Function}, el: HTMLElement}} context
+ * @param {{maxPoints?: number}} [options]
+ * @returns {() => void} cleanup, called by anywidget when the view is removed
+ */
+export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS } = {}) {
+  const disposer = new Disposer();
+  const header = new Header();
+  const controls = new Controls(model, disposer);
+  const table = new StatsTable(model.get("spec"), model.get("stats"));
+  const series = new SeriesState({ maxPoints });
+
+  const charts = CHARTS.map((def) => {
+    const plot = h("div", { class: "lmw-plot", dataset: { chart: def.id } });
+    const box = h("section", { class: "lmw-chart" }, [
+      h("h3", { class: "lmw-chart-title", text: def.title }),
+      plot,
+    ]);
+    return { def, box, plot, chart: new Chart(plot, def) };
+  });
+
+  const root = h("div", { class: "lmw" }, [
+    header.element,
+    controls.element,
+    table.element,
+    h("div", { class: "lmw-charts" }, charts.map((c) => c.box)),
+  ]);
+  el.append(root);
+  disposer.add(() => root.remove());
+  disposer.add(() => charts.forEach((c) => c.chart.destroy()));
+
+  // -- charts: drawn once the root is in the page (Plotly measures its container) --------------
+  let theme = null;
+  const drawAll = () => {
+    if (!root.isConnected) return;
+    theme = readTheme(root);
+    for (const c of charts) c.chart.render(toColumns(c.def, series.points), theme);
+  };
+  const show = (result) => {
+    if (result.action === "reset") drawAll();
+    else if (result.action === "append") {
+      for (const c of charts) {
+        if (c.chart.plotted) c.chart.extend(toColumns(c.def, result.points), maxPoints);
+      }
+      if (!charts[0].chart.plotted) drawAll();
+    }
+  };
+
+  if (root.isConnected) drawAll();
+  else {
+    // anywidget may render before `el` is attached: draw on the first frame where it is.
+    let frame = 0;
+    const wait = () => {
+      if (root.isConnected) drawAll();
+      else frame = requestAnimationFrame(wait);
+    };
+    frame = requestAnimationFrame(wait);
+    disposer.add(() => cancelAnimationFrame(frame));
+  }
+
+  if (typeof ResizeObserver !== "undefined") {
+    let frame = 0;
+    const resized = new ResizeObserver(() => {
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => {
+        if (!charts[0].chart.plotted) drawAll();
+        else charts.forEach((c) => c.chart.resize());
+      });
+    });
+    charts.forEach((c) => resized.observe(c.plot));
+    disposer.add(() => {
+      cancelAnimationFrame(frame);
+      resized.disconnect();
+    });
+  }
+
+  // JupyterLab switches themes by changing attributes on <body>: recolour the charts then.
+  if (typeof MutationObserver !== "undefined" && document.body) {
+    const themed = new MutationObserver(() => {
+      if (charts[0].chart.plotted) drawAll();
+    });
+    themed.observe(document.body, {
+      attributes: true,
+      attributeFilter: ["class", "data-jp-theme-light", "data-jp-theme-name"],
+    });
+    disposer.add(() => themed.disconnect());
+  }
+
+  // -- series protocol ----------------------------------------------------------------------------
+  let historyAskedAt = -Infinity;
+  const askHistory = (force = false) => {
+    const now = Date.now();
+    if (!force && now - historyAskedAt < HISTORY_RETRY_MS) return;
+    historyAskedAt = now;
+    model.send({ type: "history" });
+  };
+  const onDelta = () => {
+    const result = series.applyDelta(model.get("series_delta"));
+    if (result.action === "history") askHistory();
+    else show(result);
+  };
+  const onMessage = (msg) => {
+    if (!msg || msg.type !== "history") return;
+    historyAskedAt = -Infinity;
+    show(series.applyHistory(msg));
+  };
+
+  // -- traits -> view --------------------------------------------------------------------------------
+  const updateHeader = () => header.update(model);
+  const updateControls = () => controls.update();
+  for (const name of new Set(HEADER_TRAITS)) disposer.onModel(model, `change:${name}`, updateHeader);
+  for (const name of new Set(CONTROL_TRAITS)) disposer.onModel(model, `change:${name}`, updateControls);
+  disposer.onModel(model, "change:stats", () => table.update(model.get("stats")));
+  disposer.onModel(model, "change:spec", () => table.setSpec(model.get("spec")));
+  disposer.onModel(model, "change:series_delta", onDelta);
+  disposer.onModel(model, "msg:custom", onMessage);
+
+  updateHeader();
+  // A fresh run (seq 0) is drawn at once; any other state waits for the history reply.
+  const initial = series.applyDelta(model.get("series_delta"));
+  if (initial.action === "reset") show(initial);
+  askHistory(true); // a late view (second output, reload) gets what it missed
+
+  return () => disposer.dispose();
+}
+
+export default {
+  /** anywidget entry point: render a view, return its cleanup. */
+  render({ model, el }) {
+    return renderDashboard({ model, el });
+  },
+};

@@ -1,0 +1,339 @@
+"""The live dashboard: one anywidget holding the stats table, the charts and the controls.
+
+The contract with the frontend (traits, the series protocol, messages) is in
+docs/widget_contract.md. In short: the runner hands a snapshot to the dashboard a few times a
+second; the dashboard copies it into traits under `hold_sync()` (one comm message per tick),
+sending only the chart points that are new; a view that joins late asks for the history.
+
+The run is a background task on the kernel's event loop, so the kernel stays free and the
+sliders and Stop answer while it runs. The endpoint (and its API key) never becomes a trait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from .display import DisplaySpec
+from .results import Result
+from .runner import Runner
+
+STATIC = Path(__file__).parent / "static"
+STATUSES = ("idle", "running", "stopping", "done", "error")
+
+
+_MISSING_BUNDLE = """
+export default { render({ el }) {
+  el.textContent = "llmeter-widget: the dashboard's frontend bundle (llmeter_widget/static/widget.js)"
+    + " is missing. Build it with `npm ci && npm run build` in the project folder"
+    + " (`pip install .` builds it too), then restart the kernel.";
+} };
+"""
+
+
+def _bundle(name: str) -> Path | str:
+    """The built file, or (for a source checkout not built yet) a view that says how to build."""
+    path = STATIC / name
+    if path.exists():
+        return path
+    return _MISSING_BUNDLE if name.endswith(".js") else ""
+
+
+def _clean(value: Any) -> Any:
+    """JSON cannot carry NaN or infinity: send null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where a widget can be displayed)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class Dashboard(anywidget.AnyWidget):
+    """A live dashboard for load tests: grouped stats table, streaming charts, sliders, Run/Stop.
+
+    Args:
+        endpoint, payload, output_path, low_memory, callbacks: as for `Runner` (ignored when
+            `runner=` is given).
+        runner: drive (or watch) this Runner instead of making one.
+        duration, clients, n_requests, mode: the initial control values; `mode="count"`
+            runs `n_requests` per client instead of a duration.
+        max_clients, max_duration: the sliders' upper bounds.
+        controls: False shows a read-only dashboard (no sliders, no buttons).
+        spec: what the table shows (display.DisplaySpec).
+
+    Example:
+        >>> dash = Dashboard(endpoint=ep, payload=payload, output_path="runs",   # doctest: +SKIP
+        ...                  duration=30, clients=4, max_clients=64)
+        >>> dash                      # displays; Run / Stop buttons, sliders  # doctest: +SKIP
+        >>> result = await dash.run() # or dash.start() / dash.stop()          # doctest: +SKIP
+    """
+
+    _esm = _bundle("widget.js")
+    _css = _bundle("widget.css")
+
+    title = traitlets.Unicode("").tag(sync=True)
+    controls = traitlets.Bool(True).tag(sync=True)
+    mode = traitlets.Enum(("time", "count"), default_value="time").tag(sync=True)
+    duration = traitlets.Float(30.0).tag(sync=True)
+    max_duration = traitlets.Float(600.0).tag(sync=True)
+    clients = traitlets.Int(4).tag(sync=True)
+    max_clients = traitlets.Int(64).tag(sync=True)
+    n_requests = traitlets.Int(10).tag(sync=True)
+    status = traitlets.Enum(STATUSES, default_value="idle").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    progress = traitlets.Dict().tag(sync=True)
+    stats = traitlets.Dict().tag(sync=True)
+    spec = traitlets.Dict().tag(sync=True)
+    series_delta = traitlets.Dict().tag(sync=True)
+    result_path = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        endpoint: Any = None,
+        payload: Any = None,
+        output_path: str | Path | None = None,
+        *,
+        runner: Runner | None = None,
+        duration: float = 30.0,
+        clients: int = 4,
+        n_requests: int = 10,
+        mode: str = "time",
+        max_clients: int = 64,
+        max_duration: float | None = None,
+        controls: bool = True,
+        low_memory: bool = False,
+        callbacks: list | None = None,
+        spec: DisplaySpec | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if runner is None:
+            if endpoint is None:
+                raise ValueError(
+                    "Dashboard needs endpoint= (with payload=) or runner=; "
+                    "Dashboard.demo() gives one wired to the embedded simulator."
+                )
+            runner = Runner(endpoint, payload, output_path=output_path, low_memory=low_memory,
+                            callbacks=callbacks, live_view=False)
+        super().__init__(
+            title=f"{runner.endpoint.model_id} @ {runner.endpoint.endpoint_name}",
+            controls=controls,
+            max_clients=max_clients,
+            max_duration=max_duration or max(600.0, float(duration)),
+            spec=(spec or DisplaySpec()).to_json(),
+            **kwargs,
+        )
+        self.runner = runner
+        # Set after the bounds, so the validators check them against the right maxima.
+        self.mode, self.duration, self.clients, self.n_requests = mode, duration, clients, n_requests
+        self.result: Result | None = None
+        self._task: asyncio.Task[Result] | None = None
+        self._run_id: int | None = None
+        self._seq = 0
+        self._simulator: Any = None  # the process Dashboard.demo() started, if any
+        runner.listeners.append(self._on_snapshot)
+        self.on_msg(self._on_message)
+
+    # -- validation: a clear error for values the sliders could not produce ----------------------
+    @traitlets.validate("clients")
+    def _check_clients(self, proposal: dict) -> int:
+        value = proposal["value"]
+        if not 1 <= value <= self.max_clients:
+            raise traitlets.TraitError(
+                f"clients={value} is out of range: choose 1..{self.max_clients} "
+                "(raise max_clients= for more)."
+            )
+        return value
+
+    @traitlets.validate("duration")
+    def _check_duration(self, proposal: dict) -> float:
+        value = proposal["value"]
+        if not 0 < value <= self.max_duration:
+            raise traitlets.TraitError(
+                f"duration={value} is out of range: choose more than 0 and at most "
+                f"{self.max_duration:g} seconds (raise max_duration= for longer runs)."
+            )
+        return value
+
+    @traitlets.validate("n_requests")
+    def _check_n_requests(self, proposal: dict) -> int:
+        if proposal["value"] < 1:
+            raise traitlets.TraitError(f"n_requests={proposal['value']} must be 1 or more.")
+        return proposal["value"]
+
+    # -- controls reach the running run ----------------------------------------------------------
+    @traitlets.observe("clients")
+    def _clients_changed(self, change: dict) -> None:
+        if self.runner.running:
+            self.runner.set_clients(change["new"])
+
+    @traitlets.observe("duration")
+    def _duration_changed(self, change: dict) -> None:
+        if self.runner.running and self.mode == "time":
+            self.runner.set_duration(change["new"])
+
+    def _on_message(self, widget: Any, content: dict, buffers: list) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "run":
+            if not self.running:
+                self.start()
+        elif kind == "stop":
+            self.stop()
+        elif kind == "history":
+            self.send_history()
+
+    # -- running ---------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> asyncio.Task[Result]:
+        """Start a run in the background with the current control values; returns its task."""
+        if self.running or self.runner.running:
+            raise RuntimeError("A run is already going on: stop() it first.")
+        loop = asyncio.get_event_loop()
+        self.status, self.error = "running", ""
+        self._task = loop.create_task(self._run())  # a reference is kept: tasks can be GC'd
+        return self._task
+
+    async def run(self) -> Result:
+        """Run with the current control values and return the Result (the display stays live)."""
+        return await self.start()
+
+    def stop(self) -> None:
+        """Stop the running run; what was measured is kept and saved."""
+        if self.runner.running:
+            self.status = "stopping"
+            self.runner.stop()
+
+    async def _run(self) -> Result:
+        bound = (
+            {"run_duration": self.duration} if self.mode == "time" else {"n_requests": self.n_requests}
+        )
+        try:
+            result = await self.runner.run(clients=self.clients, live_view=False, **bound)
+        except asyncio.CancelledError:
+            self.status, self.error = "error", "The run was interrupted."
+            raise
+        except Exception as exc:
+            self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        self.result = result
+        return result
+
+    # -- from snapshots to traits ----------------------------------------------------------------
+    def _on_snapshot(self, snapshot: dict[str, Any]) -> None:
+        """Copy one runner snapshot into the traits: one comm message, only new chart points."""
+        stats = {k: _clean(v) for k, v in snapshot["stats"].items()}
+        with self.hold_sync():
+            if snapshot.get("run_id") != self._run_id:
+                self._run_id, self._seq = snapshot.get("run_id"), 0
+                self.series_delta = {"run": self._run_id, "seq": 0, "points": []}
+                self.result_path = ""
+                if self.status not in ("running", "stopping"):
+                    self.status, self.error = "running", ""
+            if snapshot["series"]:
+                self._seq += 1
+                self.series_delta = {"run": self._run_id, "seq": self._seq,
+                                     "points": snapshot["series"]}
+            self.stats = stats
+            self.progress = {
+                "elapsed": snapshot.get("elapsed"),
+                "duration": snapshot.get("run_duration"),
+                "completed": stats.get("total_requests", 0),
+                "failed": stats.get("failed_requests", 0),
+                "in_flight": snapshot.get("in_flight", 0),
+                "active_clients": snapshot.get("active_clients", 0),
+                "sent": snapshot.get("sent", 0),
+            }
+            status = snapshot.get("status", "running")
+            if status != "running":  # the final snapshot
+                self._finished(status, snapshot.get("result_path"))
+
+    def _finished(self, run_status: str, result_path: str | None) -> None:
+        result = self.runner.last_result
+        self.result = result
+        self.result_path = result_path or ""
+        if run_status in ("completed", "stopped"):
+            self.status = "done"
+        else:
+            self.status = "error"
+            self.error = (result.error if result and result.error else f"The run {run_status}.")
+
+    def send_history(self) -> None:
+        """Send the whole series of the current (or last) run to the views, in one message."""
+        stats = self.runner.stats
+        points = stats.series(0) if stats is not None else []
+        self.send({"type": "history", "run": self._run_id, "seq": self._seq, "points": points})
+
+    # -- demo ------------------------------------------------------------------------------------
+    @classmethod
+    def demo(
+        cls,
+        max_batch: int = 16,
+        output_path: str | Path = "runs",
+        max_tokens: int = 48,
+        **kwargs: Any,
+    ) -> Dashboard:
+        """A dashboard wired to the simulated LLM server, started in its own process.
+
+        Example:
+            >>> dash = Dashboard.demo(duration=20, clients=8)   # doctest: +SKIP
+            >>> dash                                              # doctest: +SKIP
+        """
+        from .endpoints import OpenAIChatEndpoint
+        from .simulator import SimulatedServer
+
+        process = SimulatedServer.spawn(max_batch=max_batch)
+        endpoint = OpenAIChatEndpoint(base_url=process.base_url, model="sim")
+        payload = OpenAIChatEndpoint.create_payload(
+            "Write a short story about a lighthouse keeper.", max_tokens=max_tokens)
+        dash = cls(endpoint=endpoint, payload=payload, output_path=output_path, **kwargs)
+        dash._simulator = process
+        return dash
+
+    def close(self) -> None:
+        """Close the widget (and stop the demo simulator, if this dashboard started one)."""
+        # getattr: close() also runs from __del__ on an instance whose __init__ raised.
+        simulator = getattr(self, "_simulator", None)
+        if simulator is not None:
+            simulator.stop()
+            self._simulator = None
+        runner = getattr(self, "runner", None)
+        if runner is not None and self._on_snapshot in runner.listeners:
+            runner.listeners.remove(self._on_snapshot)
+        super().close()
+
+
+class ReadOnlyView:
+    """What `Runner.run()` shows in a notebook: a dashboard without controls, for one run.
+
+    It follows this run only (it does not stay attached to the runner), then keeps showing the
+    final state.
+    """
+
+    def __init__(self, runner: Runner, clients: int, run_duration: float | None) -> None:
+        self.dashboard = Dashboard(
+            runner=runner, controls=False, clients=clients,
+            max_clients=max(64, clients), duration=run_duration or 30.0,
+            mode="time" if run_duration else "count",
+        )
+        runner.listeners.remove(self.dashboard._on_snapshot)  # fed by this run only
+
+    def update(self, snapshot: dict[str, Any]) -> None:
+        self.dashboard._on_snapshot(snapshot)
+
+    def close(self) -> None:
+        """Nothing to tear down: the view keeps the final state on screen."""

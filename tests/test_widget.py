@@ -1,0 +1,182 @@
+"""The Dashboard's Python side: traits over a recording comm, as a frontend would see them.
+
+The comm is the `comm` package's own base class with publish_msg recording instead of sending:
+a kernel's comm, minus the socket. The browser tests drive the real thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import comm
+import pytest
+import traitlets
+from comm.base_comm import BaseComm
+
+from llmeter_widget import Dashboard, Result, Runner
+from llmeter_widget.endpoints import OpenAIChatEndpoint
+
+
+class RecordingComm(BaseComm):
+    def __init__(self, **kwargs):
+        self.messages: list[tuple[str, dict]] = []
+        super().__init__(**kwargs)
+
+    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+        self.messages.append((msg_type, data or {}))
+
+    def updates(self):
+        return [d for t, d in self.messages if t == "comm_msg" and d.get("method") == "update"]
+
+    def customs(self):
+        return [d["content"] for t, d in self.messages if t == "comm_msg" and d.get("method") == "custom"]
+
+
+@pytest.fixture(autouse=True)
+def recording_comm(monkeypatch):
+    monkeypatch.setattr(comm, "create_comm", lambda **kw: RecordingComm(**kw))
+
+
+def frontend_update(dash, **state):
+    """What a slider move in the browser sends to the kernel."""
+    dash._handle_msg({"content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
+                      "buffers": []})
+
+
+def frontend_custom(dash, content):
+    dash._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})
+
+
+@pytest.fixture
+def dashboard(fixed_server, tmp_path):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim", api_key="sk-hidden-777")
+    payload = OpenAIChatEndpoint.create_payload("Hi", max_tokens=8)
+    dash = Dashboard(endpoint=ep, payload=payload, output_path=tmp_path, duration=3, clients=2)
+    yield dash
+    dash.close()
+
+
+def test_initial_state_has_spec_title_and_no_secret(dashboard):
+    state = dashboard.get_state()
+    assert state["status"] == "idle" and state["clients"] == 2 and state["duration"] == 3
+    assert [g["name"] for g in state["spec"]["groups"]][:3] == ["Throughput", "TTFT", "TTLT"]
+    assert state["title"].startswith("sim @ 127.0.0.1:")
+    assert "sk-hidden-777" not in json.dumps(state, default=str)
+    assert not any("key" in name.lower() or "header" in name.lower() for name in dashboard.keys)
+
+
+async def test_one_message_per_tick_bounded_size_and_only_new_points(dashboard):
+    sent = dashboard.comm
+    sizes_by_tick = []
+    original = dashboard._on_snapshot
+
+    def counting(snapshot):
+        before = len(sent.updates())
+        original(snapshot)
+        new = sent.updates()[before:]
+        sizes_by_tick.append((len(new), [len(json.dumps(m)) for m in new]))
+
+    dashboard.runner.listeners[:] = [counting]
+    result = await dashboard.run()
+    assert result.status == "completed" and dashboard.status == "done"
+    assert dashboard.result_path == result.output_path
+    assert len(sizes_by_tick) >= 10
+    # exactly one comm message per tick (hold_sync folds the trait changes)
+    assert all(count == 1 for count, _ in sizes_by_tick), sizes_by_tick
+    sizes = [s for _, ss in sizes_by_tick for s in ss]
+    assert max(sizes) <= 4096, max(sizes)
+    # the size does not grow with the run: late ticks are no bigger than early ones
+    early, late = sizes[2:6], sizes[-6:-1]
+    assert max(late) <= max(early) + 300, (early, late)
+    # every point travelled once, in order, with consecutive sequence numbers
+    deltas = [m["state"]["series_delta"] for m in sent.updates() if "series_delta" in m["state"]]
+    run = deltas[-1]["run"]
+    seqs = [d["seq"] for d in deltas if d["run"] == run]
+    assert seqs == list(range(len(seqs)))
+    ts = [p["t"] for d in deltas if d["run"] == run for p in d["points"]]
+    assert ts == list(range(len(ts))) and len(ts) >= 3
+
+
+async def test_slider_move_from_frontend_reaches_the_running_run(dashboard):
+    frontend_custom(dashboard, {"type": "run"})  # the Run button
+    assert dashboard.running and dashboard.status == "running"
+    await asyncio.sleep(0.5)
+    assert dashboard.runner.active_clients == 2
+    frontend_update(dashboard, clients=6)  # the clients slider
+    await asyncio.sleep(0.3)
+    assert dashboard.runner.active_clients == 6
+    assert dashboard.progress["active_clients"] == 6
+    frontend_update(dashboard, duration=1.5)  # the duration slider shortens the run
+    result = await dashboard._task
+    assert result.run_duration == 1.5
+    assert dashboard.status == "done"
+
+
+async def test_stop_button_keeps_a_loadable_result(dashboard):
+    frontend_custom(dashboard, {"type": "run"})
+    await asyncio.sleep(0.8)
+    frontend_custom(dashboard, {"type": "stop"})
+    result = await dashboard._task
+    assert result.status == "stopped" and dashboard.status == "done"
+    loaded = Result.load(dashboard.result_path)
+    assert loaded.status == "stopped"
+    assert loaded.stats["total_requests"] == dashboard.stats["total_requests"] > 0
+
+
+async def test_late_view_gets_the_whole_history_in_one_message(dashboard):
+    await dashboard.run()
+    before = len(dashboard.comm.customs())
+    frontend_custom(dashboard, {"type": "history"})
+    replies = dashboard.comm.customs()[before:]
+    assert len(replies) == 1
+    history = replies[0]
+    assert history["type"] == "history"
+    assert history["run"] == dashboard.series_delta["run"]
+    assert history["seq"] == dashboard.series_delta["seq"]
+    assert [p["t"] for p in history["points"]] == list(range(len(history["points"])))
+    assert sum(p["completed"] for p in history["points"]) == dashboard.stats["total_requests"]
+
+
+async def test_count_mode(dashboard):
+    dashboard.mode, dashboard.n_requests = "count", 3
+    result = await dashboard.run()
+    assert result.stats["total_requests"] == 6 and result.n_requests == 3
+
+
+def test_out_of_range_values_from_python_are_clear_errors(dashboard):
+    with pytest.raises(traitlets.TraitError, match=r"clients=0 is out of range: choose 1..64"):
+        dashboard.clients = 0
+    with pytest.raises(traitlets.TraitError, match="raise max_clients"):
+        dashboard.clients = 65
+    with pytest.raises(traitlets.TraitError, match="duration=-1"):
+        dashboard.duration = -1
+    with pytest.raises(traitlets.TraitError):
+        dashboard.status = "exploded"
+    assert dashboard.clients == 2
+
+
+async def test_a_failed_run_shows_its_error(tmp_path):
+    ep = OpenAIChatEndpoint(base_url="http://127.0.0.1:9/v1", model="sim")
+    dash = Dashboard(endpoint=ep, payload={"messages": []}, output_path=tmp_path / "x" / "y",
+                     duration=1, clients=1)
+    (tmp_path / "x").write_text("a file where a folder should be")
+    with pytest.raises(ValueError):
+        await dash.run()
+    assert dash.status == "error" and "Cannot write results" in dash.error
+    dash.close()
+
+
+def test_dashboard_needs_an_endpoint():
+    with pytest.raises(ValueError, match="Dashboard.demo"):
+        Dashboard()
+
+
+async def test_watching_a_runner_started_from_code(fixed_server):
+    runner = Runner(OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim"),
+                    OpenAIChatEndpoint.create_payload("Hi", max_tokens=4))
+    dash = Dashboard(runner=runner, controls=False)
+    await runner.run(clients=3, n_requests=2, live_view=False)
+    assert dash.status == "done" and dash.stats["total_requests"] == 6
+    assert dash.controls is False
+    dash.close()
