@@ -1,32 +1,45 @@
 # The two commands a newcomer needs (see README.md):
-#   make demo   set up, then load-test the embedded simulated LLM server with a live table
-#   make test   set up, then run the whole test suite (what CI runs)
-# Everything is installed into ./.venv; nothing global is touched.
+#   make demo   set up, then open the dashboard notebook in JupyterLab, against the simulator
+#   make test   set up, then run the whole test suite (what CI runs: .ci/run calls this)
+# Python packages go into ./.venv and npm packages into ./node_modules; the browser tests use
+# Debian's chromium, installed with apt-get when missing (needs root, as on CI).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DEMO_ARGS ?= --duration 20
+BUNDLE := llmeter_widget/static/widget.js
+PORT   ?= 8888
 
-.PHONY: demo test bench setup clean
+.PHONY: demo demo-terminal test bench setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Re-install when the package metadata changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
-	touch $@
-
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-setup: $(VENV)/.installed node_modules/.installed
+# The dashboard's frontend bundle (git-ignored; `pip install .` also builds it).
+$(BUNDLE): node_modules/.installed $(wildcard js/*.js js/*.css js/*.mjs)
+	npm run build
+
+# Re-install when the package metadata changes. The bundle first, so pip's build hook finds it.
+$(VENV)/.installed: pyproject.toml $(BUNDLE) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+setup: $(VENV)/.installed /usr/bin/chromium
 
 demo: $(VENV)/.installed
-	$(BIN)/llmeter-widget demo $(DEMO_ARGS)
+	$(BIN)/jupyter lab notebooks/quickstart.ipynb --port=$(PORT) --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The same load on the simulator, as a live table in the terminal (no browser needed).
+demo-terminal: $(VENV)/.installed
+	$(BIN)/llmeter-widget demo --duration 20
 
 test: setup
 	npm test
@@ -40,4 +53,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_memory.py
 
 clean:
-	rm -rf $(VENV) node_modules build dist *.egg-info .pytest_cache runs
+	rm -rf $(VENV) node_modules llmeter_widget/static build dist *.egg-info .pytest_cache runs

@@ -137,6 +137,22 @@ class CPUMeter:
         self.other_cpu = other_s / wall if wall > 0 else None
 
 
+async def wait_for_quiet(server_pid: int | None, max_other: float = 0.3, window: float = 0.5,
+                         timeout: float = 30.0) -> float:
+    """Wait (up to `timeout` s) until processes other than us and the simulator use at most
+    `max_other` cores over a `window`-second look; returns the last reading.
+
+    Other sessions' test runs share this 2-core machine: starting a trial in a quiet moment
+    makes the comparison fairer (each trial still records what others used while it ran).
+    """
+    deadline = time.perf_counter() + timeout
+    while True:
+        with CPUMeter(server_pid) as meter:
+            await asyncio.sleep(window)
+        if meter.other_cpu is None or meter.other_cpu <= max_other or time.perf_counter() >= deadline:
+            return meter.other_cpu or 0.0
+
+
 # -- the bare aiohttp loop -------------------------------------------------------------------
 @dataclass
 class LoopResult:

@@ -1,13 +1,18 @@
 // `npm run build`: bundle the dashboard (JS with Plotly inside, and its CSS) into
 // llmeter_widget/static/, where the Python side loads `_esm` and `_css` from.
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = `${root}llmeter_widget/static`;
 
-const common = { bundle: true, minify: true, logLevel: "warning", legalComments: "none" };
+const plotly = JSON.parse(
+  readFileSync(`${root}node_modules/plotly.js-basic-dist-min/package.json`, "utf8"),
+).version;
+// Plotly's own header comment is dropped by minification: keep its MIT notice in a banner.
+const banner = `/*! llmeter-widget dashboard. Bundles plotly.js basic v${plotly}: MIT License, Copyright 2012-2026 Plotly, Inc. */`;
+const common = { bundle: true, minify: true, logLevel: "warning" };
 await Promise.all([
   esbuild.build({
     ...common,
@@ -15,6 +20,7 @@ await Promise.all([
     outfile: `${out}/widget.js`,
     format: "esm",
     target: "es2020",
+    banner: { js: banner },
   }),
   esbuild.build({ ...common, entryPoints: [`${root}js/widget.css`], outfile: `${out}/widget.css` }),
 ]);

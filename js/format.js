@@ -4,11 +4,31 @@
 
 const PLACEHOLDER = "—";
 
-const grouped = (value, digits) =>
-  value.toLocaleString("en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
+/**
+ * `x.toFixed(digits)`, except that an exact tie rounds to the even neighbour, as Python's
+ * format() does (toFixed and Intl round ties away from zero: 210.5 -> "211" where Python
+ * shows "210"). Both round the same double, so only exact binary ties differ.
+ * @param {number} x  finite
+ * @param {number} digits  0..20
+ * @returns {string}
+ */
+export function toFixedEven(x, digits) {
+  if (Math.abs(x) >= 1e21) return BigInt(x).toString() + (digits ? `.${"0".repeat(digits)}` : "");
+  const text = x.toFixed(digits);
+  const exact = Math.abs(x).toFixed(100); // the double's decimal expansion (100 digits suffice)
+  const point = exact.indexOf(".");
+  if (!/^50*$/.test(exact.slice(point + 1 + digits))) return text; // not a tie
+  const truncated = exact.slice(0, digits ? point + 1 + digits : point);
+  if (Number(truncated[truncated.length - 1]) % 2 === 1) return text; // away from zero is even
+  return (x < 0 ? "-" : "") + truncated;
+}
+
+// Python's f"{value:,.Nf}": thousands separators, ties to even.
+const grouped = (value, digits) => {
+  const [whole, fraction] = toFixedEven(value, digits).split(".");
+  const withCommas = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return fraction === undefined ? withCommas : `${withCommas}.${fraction}`;
+};
 
 /**
  * Format a stat for a person; "—" until there is a value.
@@ -27,10 +47,11 @@ export function formatValue(value, unit = "", invert = false) {
     value = 1 / value;
   }
   if (unit === "s") {
-    return Math.abs(value) < 1 ? `${(value * 1000).toFixed(0)} ms` : `${value.toFixed(2)} s`;
+    return Math.abs(value) < 1 ? `${toFixedEven(value * 1000, 0)} ms` : `${toFixedEven(value, 2)} s`;
   }
-  if (unit === "%") return `${(value * 100).toFixed(1)}%`;
-  if (unit === "count") return grouped(Math.round(value), 0);
+  if (unit === "%") return `${toFixedEven(value * 100, 1)}%`;
+  // Python's int(round(value)): ties to even, and never "-0".
+  if (unit === "count") return grouped(Number(toFixedEven(value, 0)) + 0, 0);
   const number = Math.abs(value) >= 100 ? grouped(value, 0) : grouped(value, 1);
   return unit ? `${number} ${unit}` : number;
 }

@@ -114,7 +114,9 @@ export class Header {
     const clock = Math.max(elapsed || 0, duration || 0) >= 120;
     this.time.textContent =
       typeof duration === "number"
-        ? `${formatClock(elapsed ?? 0, clock)} / ${formatClock(duration, clock)}`
+        ? `${formatClock(elapsed ?? 0, clock)} / ${
+            Number.isInteger(duration) && !clock ? `${duration} s` : formatClock(duration, clock)
+          }`
         : formatClock(elapsed ?? 0, clock);
 
     for (const [key, el] of Object.entries(this.counts)) {

@@ -1,0 +1,322 @@
+// @vitest-environment jsdom
+// widget.js against a fake anywidget model. Plotly cannot draw in jsdom, so THIS test (only)
+// replaces it with a recording mock; the real Plotly is exercised by tests/browser.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+const plotly = vi.hoisted(() => ({
+  newPlot: vi.fn((div, data) => {
+    div.data = data;
+  }),
+  react: vi.fn((div, data) => {
+    div.data = data;
+  }),
+  extendTraces: vi.fn(),
+  purge: vi.fn(),
+  Plots: { resize: vi.fn() },
+}));
+vi.mock("plotly.js-basic-dist-min", () => ({ default: plotly }));
+
+const { default: widget } = await import("./widget.js");
+const { formatClock, progressFraction } = await import("./header.js");
+const { formatDuration } = await import("./controls.js");
+
+const SPEC = {
+  groups: [
+    { name: "Throughput", stats: [{ label: "Requests", key: "total_requests", unit: "count", invert: false, group: null }] },
+    { name: "TTFT", stats: [{ label: "p50", key: "time_to_first_token-p50", unit: "s", invert: false, group: null }] },
+  ],
+};
+
+/** A fake anywidget model: get/set/on/off/send/save_changes, recording what the view does. */
+function fakeModel(traits = {}) {
+  const state = {
+    title: "sim @ 127.0.0.1:8000",
+    controls: true,
+    mode: "time",
+    duration: 30,
+    max_duration: 600,
+    clients: 4,
+    max_clients: 64,
+    n_requests: 10,
+    status: "idle",
+    error: "",
+    progress: {},
+    stats: {},
+    spec: SPEC,
+    series_delta: {},
+    result_path: "",
+    ...traits,
+  };
+  const listeners = new Map();
+  const model = {
+    sent: [],
+    saves: 0,
+    setCalls: [],
+    get: (name) => state[name],
+    set(name, value) {
+      model.setCalls.push([name, value]);
+      state[name] = value;
+      model.emit(`change:${name}`);
+    },
+    on(event, fn) {
+      if (!listeners.has(event)) listeners.set(event, new Set());
+      listeners.get(event).add(fn);
+    },
+    off(event, fn) {
+      listeners.get(event)?.delete(fn);
+    },
+    send(msg) {
+      model.sent.push(msg);
+    },
+    save_changes() {
+      model.saves += 1;
+    },
+    /** What Python does: change a trait and notify the view. */
+    pythonSets(name, value) {
+      state[name] = value;
+      model.emit(`change:${name}`);
+    },
+    emit(event, ...args) {
+      for (const fn of [...(listeners.get(event) || [])]) fn(...args);
+    },
+    listenerCount: () => [...listeners.values()].reduce((n, set) => n + set.size, 0),
+  };
+  return model;
+}
+
+const bucket = (t) => ({
+  t,
+  completed: 1,
+  failed: 0,
+  output_tokens: 40,
+  ttft_p50: 0.05,
+  ttft_p90: 0.09,
+  ttlt_p50: 1,
+  ttlt_p90: 1.4,
+  active_clients: 4,
+  in_flight: 2,
+});
+
+let el;
+let cleanup;
+beforeEach(() => {
+  vi.clearAllMocks();
+  el = document.createElement("div");
+  document.body.append(el);
+});
+afterEach(() => {
+  cleanup?.();
+  cleanup = undefined;
+  el.remove();
+});
+const $ = (sel) => el.querySelector(sel);
+const mount = (model) => {
+  cleanup = widget.render({ model, el });
+  return cleanup;
+};
+
+describe("widget.render", () => {
+  it("builds header, controls, table and three charts, and asks for the history", () => {
+    const model = fakeModel();
+    mount(model);
+    expect($(".lmw-title").textContent).toBe("sim @ 127.0.0.1:8000");
+    expect($(".lmw-badge").textContent).toBe("Idle");
+    expect($(".lmw-error").hidden).toBe(true);
+    expect($(".lmw-controls").hidden).toBe(false);
+    expect(el.querySelectorAll("th.lmw-group-name")).toHaveLength(2);
+    expect($('td[data-key="total_requests"]').textContent).toBe("—");
+    expect(el.querySelectorAll(".lmw-plot")).toHaveLength(3);
+    expect(plotly.newPlot).toHaveBeenCalledTimes(3);
+    expect(model.sent).toEqual([{ type: "history" }]);
+  });
+
+  it("shows status, error text and progress", () => {
+    const model = fakeModel();
+    mount(model);
+    model.pythonSets("status", "error");
+    model.pythonSets("error", "ConnectError: connection refused");
+    model.pythonSets("progress", { elapsed: 15, duration: 60, completed: 1234, failed: 2, in_flight: 3, active_clients: 8, sent: 1240 });
+    expect($(".lmw-badge").textContent).toBe("Error");
+    expect($(".lmw-badge").dataset.status).toBe("error");
+    expect($(".lmw-error").hidden).toBe(false);
+    expect($(".lmw-error").textContent).toBe("ConnectError: connection refused");
+    expect(parseFloat($(".lmw-bar-fill").style.width)).toBe(25);
+    expect($(".lmw-time").textContent).toBe("15.0 s / 60 s");
+    expect($('.lmw-count[data-key="completed"] .lmw-count-value').textContent).toBe("1,234");
+    expect($('.lmw-count[data-key="failed"]').classList.contains("lmw-count-bad")).toBe(true);
+    expect($('.lmw-count[data-key="active_clients"] .lmw-count-value').textContent).toBe("8");
+  });
+
+  it("updates the table in place on stats changes", () => {
+    const model = fakeModel();
+    mount(model);
+    const cell = $('td[data-key="time_to_first_token-p50"]');
+    model.pythonSets("stats", { total_requests: 12, "time_to_first_token-p50": 0.1834 });
+    expect($('td[data-key="time_to_first_token-p50"]')).toBe(cell);
+    expect(cell.textContent).toBe("183 ms");
+  });
+
+  it("slider labels follow input; the trait is set and saved on change only", () => {
+    const model = fakeModel();
+    mount(model);
+    const slider = $("input.lmw-clients");
+    expect(slider.max).toBe("64");
+    expect(slider.value).toBe("4");
+    slider.value = "12";
+    slider.dispatchEvent(new Event("input"));
+    expect($(".lmw-clients-row .lmw-control-value").textContent).toBe("12");
+    expect(model.setCalls).toEqual([]);
+    expect(model.saves).toBe(0);
+    slider.dispatchEvent(new Event("change"));
+    expect(model.setCalls).toEqual([["clients", 12]]);
+    expect(model.get("clients")).toBe(12);
+    expect(model.saves).toBe(1);
+
+    const duration = $("input.lmw-duration");
+    duration.value = "150";
+    duration.dispatchEvent(new Event("input"));
+    expect($(".lmw-duration-row .lmw-control-value").textContent).toBe("2 min 30 s");
+    duration.dispatchEvent(new Event("change"));
+    expect(model.get("duration")).toBe(150);
+    expect(model.saves).toBe(2);
+  });
+
+  it("sliders follow traits set from Python (value, label and maximum)", () => {
+    const model = fakeModel();
+    mount(model);
+    model.pythonSets("max_clients", 256);
+    model.pythonSets("clients", 100);
+    expect($("input.lmw-clients").max).toBe("256");
+    expect($("input.lmw-clients").value).toBe("100");
+    expect($(".lmw-clients-row .lmw-control-value").textContent).toBe("100");
+    model.pythonSets("duration", 45);
+    expect($("input.lmw-duration").value).toBe("45");
+    expect($(".lmw-duration-row .lmw-control-value").textContent).toBe("45 s");
+    expect(model.setCalls).toEqual([]); // following Python does not echo back
+  });
+
+  it("Run and Stop send messages; their enabled state follows the status", () => {
+    const model = fakeModel();
+    mount(model);
+    const run = $("button.lmw-run");
+    const stop = $("button.lmw-stop");
+    expect([run.disabled, stop.disabled]).toEqual([false, true]);
+    run.click();
+    expect(model.sent.at(-1)).toEqual({ type: "run" });
+    for (const [status, runDisabled, stopDisabled] of [
+      ["running", true, false],
+      ["stopping", true, false],
+      ["done", false, true],
+      ["error", false, true],
+      ["idle", false, true],
+    ]) {
+      model.pythonSets("status", status);
+      expect([status, run.disabled, stop.disabled]).toEqual([status, runDisabled, stopDisabled]);
+    }
+    model.pythonSets("status", "running");
+    stop.click();
+    expect(model.sent.at(-1)).toEqual({ type: "stop" });
+  });
+
+  it("hides the controls when controls is false", () => {
+    const model = fakeModel({ controls: false });
+    mount(model);
+    expect($(".lmw-controls").hidden).toBe(true);
+    model.pythonSets("controls", true);
+    expect($(".lmw-controls").hidden).toBe(false);
+  });
+
+  it("count mode shows the requests input and sets n_requests on change", () => {
+    const model = fakeModel({ mode: "count", n_requests: 25 });
+    mount(model);
+    expect($(".lmw-duration-row").hidden).toBe(true);
+    expect($(".lmw-requests-row").hidden).toBe(false);
+    const input = $("input.lmw-requests");
+    expect(input.value).toBe("25");
+    input.value = "40";
+    input.dispatchEvent(new Event("change"));
+    expect(model.get("n_requests")).toBe(40);
+    const mode = $("select.lmw-mode");
+    mode.value = "time";
+    mode.dispatchEvent(new Event("change"));
+    expect(model.get("mode")).toBe("time");
+    expect($(".lmw-duration-row").hidden).toBe(false);
+  });
+
+  it("streams series deltas into the charts with extendTraces and a cap", () => {
+    const model = fakeModel();
+    mount(model);
+    model.pythonSets("series_delta", { run: 1, seq: 0, points: [] });
+    expect(plotly.react).toHaveBeenCalledTimes(3); // cleared
+    model.pythonSets("series_delta", { run: 1, seq: 1, points: [bucket(0), bucket(1)] });
+    expect(plotly.extendTraces).toHaveBeenCalledTimes(3);
+    const [div, update, indices, maxPoints] = plotly.extendTraces.mock.calls[0];
+    expect(div.dataset.chart).toBe("throughput");
+    expect(update).toEqual({ x: [[0, 1], [0, 1]], y: [[60, 60], [40, 40]] });
+    expect(indices).toEqual([0, 1]);
+    expect(maxPoints).toBe(3600);
+  });
+
+  it("asks for the history on a gap and replaces the charts with the reply", () => {
+    const model = fakeModel();
+    mount(model);
+    model.emit("msg:custom", { type: "history", run: 1, seq: 1, points: [bucket(0)] });
+    expect(plotly.react).toHaveBeenCalledTimes(3);
+    model.sent.length = 0;
+    model.pythonSets("series_delta", { run: 1, seq: 3, points: [bucket(2)] });
+    expect(model.sent).toEqual([{ type: "history" }]);
+    expect(plotly.extendTraces).not.toHaveBeenCalled();
+    model.emit("msg:custom", { type: "history", run: 1, seq: 3, points: [bucket(0), bucket(1), bucket(2)] });
+    const latency = plotly.react.mock.calls.at(-2);
+    expect(latency[0].dataset.chart).toBe("latency");
+    expect(latency[1][0].x).toEqual([0, 1, 2]);
+    expect(latency[1][0].y).toEqual([50, 50, 50]);
+    model.emit("msg:custom", { type: "something else" });
+  });
+
+  it("cleanup purges every chart and removes every listener", () => {
+    const model = fakeModel();
+    const dispose = mount(model);
+    expect(model.listenerCount()).toBeGreaterThan(0);
+    dispose();
+    cleanup = undefined;
+    expect(plotly.purge).toHaveBeenCalledTimes(3);
+    expect(model.listenerCount()).toBe(0);
+    expect(el.children).toHaveLength(0);
+    dispose(); // twice is harmless
+    expect(plotly.purge).toHaveBeenCalledTimes(3);
+  });
+
+  it("draws once the element is attached, if rendered detached", async () => {
+    const detached = document.createElement("div");
+    const model = fakeModel();
+    const dispose = widget.render({ model, el: detached });
+    expect(plotly.newPlot).not.toHaveBeenCalled();
+    document.body.append(detached);
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    expect(plotly.newPlot).toHaveBeenCalledTimes(3);
+    dispose();
+    detached.remove();
+  });
+});
+
+describe("header and control labels", () => {
+  it("formats clocks and durations", () => {
+    expect(formatClock(12.34)).toBe("12.3 s");
+    expect(formatClock(125)).toBe("2:05");
+    expect(formatClock(30, true)).toBe("0:30");
+    expect(formatClock(3725)).toBe("1:02:05");
+    expect(formatClock(null)).toBe("—");
+    expect(formatDuration(45)).toBe("45 s");
+    expect(formatDuration(600)).toBe("10 min");
+    expect(formatDuration(3900)).toBe("1 h 5 min");
+  });
+
+  it("progress fraction: by time, by count, full when done, unknown otherwise", () => {
+    expect(progressFraction({ elapsed: 30, duration: 60 }, {})).toBe(0.5);
+    expect(progressFraction({ elapsed: 90, duration: 60 }, {})).toBe(1);
+    expect(progressFraction({ completed: 15, failed: 5, duration: null }, { mode: "count", clients: 4, n_requests: 10 })).toBe(0.5);
+    expect(progressFraction({}, { status: "done" })).toBe(1);
+    expect(progressFraction({}, { mode: "time" })).toBe(null);
+  });
+});

@@ -1,0 +1,301 @@
+"""The built dashboard bundle in a real browser (Chromium), with a minimal in-page model.
+
+The page (tests/browser/harness.html) imports llmeter_widget/static/widget.js, the file the
+Python side serves as `_esm`, and renders it with an object standing in for the anywidget model.
+The test plays the kernel: it sets traits and sends messages with `page.evaluate`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from llmeter_widget.display import DisplaySpec, format_value
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "llmeter_widget" / "static" / "widget.js"
+CSS = ROOT / "llmeter_widget" / "static" / "widget.css"
+
+SPEC = DisplaySpec().to_json()
+STATS = {
+    "total_requests": 1234,
+    "requests_per_minute": 812.4,
+    "output_tps": 1532.7,
+    "time_to_first_token-p50": 0.0831,
+    "time_to_first_token-p90": 0.2105,
+    "time_to_first_token-p99": 1.234,
+    "time_to_last_token-p50": 1.52,
+    "time_to_last_token-p90": 2.31,
+    "time_to_last_token-p99": 3.9,
+    "total_input_tokens": 24680,
+    "total_output_tokens": 59232,
+    "time_per_output_token-p50": 0.0125,
+    "failed_requests": 3,
+    "failed_requests_rate": 0.0024,
+}
+TRAITS = {
+    "title": "sim @ 127.0.0.1:8000",
+    "controls": True,
+    "mode": "time",
+    "duration": 60.0,
+    "max_duration": 600.0,
+    "clients": 8,
+    "max_clients": 64,
+    "n_requests": 10,
+    "status": "idle",
+    "error": "",
+    "progress": {},
+    "stats": {},
+    "spec": SPEC,
+    "series_delta": {},
+    "result_path": "",
+}
+
+
+def bucket(t: int) -> dict:
+    """One second of a run, shaped like the runner's series buckets (latencies in seconds)."""
+    warm = t >= 2
+    return {
+        "t": t,
+        "completed": 10 + t % 4 if warm else 0,
+        "failed": 1 if t % 17 == 5 else 0,
+        "output_tokens": 480 + 13 * (t % 7) if warm else 0,
+        "ttft_p50": 0.08 + 0.002 * (t % 5) if warm else None,
+        "ttft_p90": 0.2 + 0.004 * (t % 6) if warm else None,
+        "ttlt_p50": 1.5 + 0.01 * (t % 9) if warm else None,
+        "ttlt_p90": 2.3 + 0.02 * (t % 8) if warm else None,
+        "active_clients": 8,
+        "in_flight": 6 + t % 3,
+    }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built_bundle():
+    if not BUNDLE.exists() or not CSS.exists():
+        pytest.fail(
+            f"The dashboard bundle is missing ({BUNDLE.relative_to(ROOT)}, widget.css): "
+            "run `npm ci && npm run build` in the project folder first."
+        )
+
+
+@pytest.fixture
+def page(chromium, static_server):
+    """A fresh page on the harness; fails the test on any page error or console error."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{static_server}/tests/browser/harness.html")
+    page.wait_for_function("window.harnessReady === true")
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def mount(page, **traits) -> None:
+    page.evaluate("traits => window.harness.mount(traits)", {**TRAITS, **traits})
+
+
+def kernel_sets(page, **traits) -> None:
+    """What Python does: change traits (one message) and notify the view."""
+    page.evaluate("changes => window.harness.model.update(changes)", traits)
+
+
+def cell_texts(page) -> dict[str, str]:
+    return page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll("td.lmw-value")]
+              .map(td => [td.dataset.key, td.textContent]))"""
+    )
+
+
+def points_per_trace(page, chart: str) -> list[int]:
+    return page.evaluate(
+        "id => (document.querySelector(`[data-chart=${id}]`).data || []).map(t => t.x.length)", chart
+    )
+
+
+def stream_run(page, seconds: int, ticks: int = 4, run: int = 1) -> None:
+    """A run of `seconds` one-second buckets, pushed as series deltas over `ticks` ticks."""
+    kernel_sets(page, series_delta={"run": run, "seq": 0, "points": []})
+    per = max(1, seconds // ticks)
+    seq, t = 0, 0
+    while t < seconds:
+        seq += 1
+        points = [bucket(s) for s in range(t, min(seconds, t + per))]
+        t += len(points)
+        kernel_sets(page, series_delta={"run": run, "seq": seq, "points": points})
+
+
+def test_table_placeholders_then_formatted_numbers_and_chart_points(page):
+    mount(page)
+    # The spec's groups, in order, each header spanning its stats.
+    groups = page.eval_on_selector_all(
+        "th.lmw-group-name", "ths => ths.map(th => [th.textContent, th.colSpan])"
+    )
+    assert groups == [[g["name"], len(g["stats"])] for g in SPEC["groups"]]
+    texts = cell_texts(page)
+    assert set(texts) == {s["key"] for g in SPEC["groups"] for s in g["stats"]}
+    assert set(texts.values()) == {"—"}
+    assert points_per_trace(page, "throughput") == [0, 0]
+    assert page.evaluate("window.harness.model.sent") == [{"type": "history"}]
+
+    kernel_sets(page, stats=STATS, status="running",
+                progress={"elapsed": 12.5, "duration": 60, "completed": 1234, "failed": 3,
+                          "in_flight": 7, "active_clients": 8, "sent": 1244})
+    stream_run(page, seconds=10)
+
+    # The same text as the Python formatter (the terminal table) for every stat.
+    expected = {s["key"]: format_value(STATS[s["key"]], s["unit"], s["invert"])
+                for g in SPEC["groups"] for s in g["stats"]}
+    assert cell_texts(page) == expected
+    assert cell_texts(page)["time_to_first_token-p50"] == "83 ms"
+    assert page.text_content(".lmw-time") == "12.5 s / 60 s"
+    assert page.text_content('.lmw-count[data-key="completed"] .lmw-count-value') == "1,234"
+
+    assert points_per_trace(page, "throughput") == [10, 10]
+    assert points_per_trace(page, "latency") == [10, 10, 10, 10]
+    assert points_per_trace(page, "load") == [10, 10, 10]
+    # requests/min = completed in that second * 60; latencies in ms; no data = a gap (null)
+    throughput = page.evaluate("document.querySelector('[data-chart=throughput]').data[0].y")
+    assert throughput == [bucket(t)["completed"] * 60 for t in range(10)]
+    ttft = page.evaluate("document.querySelector('[data-chart=latency]').data[0].y")
+    assert ttft[:2] == [None, None]
+    assert ttft[2] == pytest.approx(80.0)
+
+    # Plotly drew the chart at its container's width (responsive layout).
+    widths = page.evaluate(
+        """() => [...document.querySelectorAll('.lmw-plot')].map(d =>
+              [d.clientWidth, Number(d.querySelector('svg.main-svg').getAttribute('width'))])"""
+    )
+    for container, svg in widths:
+        assert abs(container - svg) <= 2, widths
+
+
+def test_history_reply_replaces_the_series_and_a_gap_asks_again(page):
+    mount(page)
+    history = {"type": "history", "run": 4, "seq": 7, "points": [bucket(t) for t in range(30)]}
+    page.evaluate("msg => window.harness.model.emit('msg:custom', msg)", history)
+    assert points_per_trace(page, "load") == [30, 30, 30]
+    kernel_sets(page, series_delta={"run": 4, "seq": 8, "points": [bucket(30)]})
+    assert points_per_trace(page, "load") == [31, 31, 31]
+    # A gap: the view asks for the history instead of drawing a wrong line.
+    page.evaluate("window.harness.model.sent.length = 0")
+    kernel_sets(page, series_delta={"run": 4, "seq": 10, "points": [bucket(33)]})
+    assert page.evaluate("window.harness.model.sent") == [{"type": "history"}]
+    assert points_per_trace(page, "load") == [31, 31, 31]
+    # A new run clears the charts.
+    kernel_sets(page, series_delta={"run": 5, "seq": 0, "points": []})
+    assert points_per_trace(page, "load") == [0, 0, 0]
+
+
+def test_clients_slider_sets_the_trait_on_release(page):
+    mount(page)
+    slider = "input.lmw-clients"
+    assert page.get_attribute(slider, "max") == "64"
+    assert page.input_value(slider) == "8"
+    page.eval_on_selector(slider, "s => { s.value = '20'; s.dispatchEvent(new Event('input')); }")
+    assert page.text_content(".lmw-clients-row .lmw-control-value") == "20"
+    assert page.evaluate("window.harness.model.saves") == 0  # a drag sends nothing
+    page.eval_on_selector(slider, "s => s.dispatchEvent(new Event('change'))")
+    assert page.evaluate("window.harness.model.get('clients')") == 20
+    assert page.evaluate("window.harness.model.saves") == 1
+
+    # A real drag with the mouse to the far right: one change, clients = max.
+    box = page.locator(slider).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] + 40, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+    assert page.evaluate("window.harness.model.get('clients')") == 64
+    assert page.evaluate("window.harness.model.saves") == 2
+
+    # Python sets clients from code: the slider and its label follow.
+    kernel_sets(page, clients=5)
+    assert page.input_value(slider) == "5"
+    assert page.text_content(".lmw-clients-row .lmw-control-value") == "5"
+
+
+def test_run_and_stop_follow_the_status(page):
+    mount(page)
+    run, stop = page.locator("button.lmw-run"), page.locator("button.lmw-stop")
+    assert run.is_enabled() and stop.is_disabled()
+    run.click()
+    assert page.evaluate("window.harness.model.sent").count({"type": "run"}) == 1
+    kernel_sets(page, status="running")
+    assert run.is_disabled() and stop.is_enabled()
+    assert page.text_content(".lmw-badge") == "Running"
+    stop.click()
+    assert {"type": "stop"} in page.evaluate("window.harness.model.sent")
+    kernel_sets(page, status="stopping")
+    assert run.is_disabled() and stop.is_enabled()
+    kernel_sets(page, status="done", result_path="runs/20250101-120000")
+    assert run.is_enabled() and stop.is_disabled()
+    assert page.text_content(".lmw-saved") == "Saved to runs/20250101-120000"
+    kernel_sets(page, status="error", error="ClientConnectorError: Cannot connect to host")
+    assert page.is_visible(".lmw-error")
+    assert page.text_content(".lmw-error") == "ClientConnectorError: Cannot connect to host"
+
+
+def test_controls_hidden_when_read_only(page):
+    mount(page, controls=False)
+    assert page.is_hidden(".lmw-controls")
+    assert page.is_hidden("button.lmw-run")
+    assert page.is_visible("table.lmw-group")
+
+
+def test_dark_theme_variables_are_applied(page):
+    page.evaluate(
+        """() => {
+          const s = document.getElementById("theme").style;
+          s.setProperty("--jp-layout-color0", "#0b0b0b");
+          s.setProperty("--jp-layout-color1", "#111111");
+          s.setProperty("--jp-layout-color2", "#2a2a2a");
+          s.setProperty("--jp-ui-font-color1", "#eeeeee");
+          s.setProperty("--jp-ui-font-color2", "#bbbbbb");
+          s.setProperty("--jp-border-color2", "#444444");
+        }"""
+    )
+    mount(page)
+    stream_run(page, seconds=5)
+    style = page.eval_on_selector(
+        ".lmw", "el => { const c = getComputedStyle(el); return [c.backgroundColor, c.color]; }"
+    )
+    assert style == ["rgb(17, 17, 17)", "rgb(238, 238, 238)"]
+    layout = page.evaluate(
+        "(() => { const l = document.querySelector('[data-chart=latency]').layout;"
+        " return [l.paper_bgcolor, l.font.color, l.xaxis.gridcolor]; })()"
+    )
+    assert layout == ["rgb(17, 17, 17)", "rgb(238, 238, 238)", "rgb(68, 68, 68)"]
+    save_screenshot(page, "harness-dark.png")
+
+
+def test_cleanup_purges_the_charts_and_removes_listeners(page):
+    mount(page)
+    stream_run(page, seconds=3)
+    assert page.evaluate("window.harness.model.listenerCount()") > 0
+    page.evaluate("window.harness.cleanup()")
+    assert page.evaluate("window.harness.model.listenerCount()") == 0
+    assert page.evaluate("document.querySelectorAll('.lmw').length") == 0
+
+
+def test_screenshot_of_a_running_dashboard(page, tmp_path):
+    mount(page)
+    kernel_sets(page, stats=STATS, status="running",
+                progress={"elapsed": 42.3, "duration": 60, "completed": 1234, "failed": 3,
+                          "in_flight": 7, "active_clients": 8, "sent": 1244})
+    stream_run(page, seconds=42, ticks=6)
+    assert points_per_trace(page, "throughput") == [42, 42]
+    path = save_screenshot(page, "harness.png", tmp_path)
+    assert path.stat().st_size > 10_000
+
+
+def save_screenshot(page, name: str, folder: Path | None = None) -> Path:
+    """Screenshot of the dashboard, into LLMETER_SCREENSHOTS (if set) or `folder`."""
+    target = Path(os.environ.get("LLMETER_SCREENSHOTS") or folder or ROOT / "build")
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / name
+    page.locator("#theme").screenshot(path=str(path))
+    return path
