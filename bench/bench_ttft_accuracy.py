@@ -25,7 +25,9 @@ include queueing on the client and server side, and the gap shows what the clien
 adds under that load.
 
 Before each trial it waits (up to --quiet-wait s) until other processes use <= --max-other
-cores (other sessions' tests share the machine); each trial records what others used anyway.
+cores (other sessions' tests share the machine), and a trial that others still disturbed is run
+again (--retries), keeping the least disturbed attempt, for every tool alike; each trial records
+what others used. TTFTs of the kept trials are pooled over the rounds.
 
 Targets (issue): ours within 2 ms of the bare loop at p50 and within 10 ms at p99.
 Writes bench/results/bench_ttft_accuracy.json.
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import time
 
@@ -50,20 +53,20 @@ TARGET_P99_MS = 10.0
 
 
 async def trial(tool: str, base_url: str, payload: dict, clients: int, duration: float,
-                server_pid: int) -> common.LoopResult:
-    with common.CPUMeter(server_pid) as cpu:
-        if tool == "bare":
-            r = await common.bare_loop(base_url, payload, clients, duration=duration,
-                                       measure_ttft=True)
-        elif tool == "ours":
-            r = await common.run_ours(base_url, payload, clients, duration=duration,
+                args: argparse.Namespace, server_pid: int) -> tuple[common.LoopResult, list[float]]:
+    if tool == "bare":
+        def run():
+            return common.bare_loop(base_url, payload, clients, duration=duration,
+                                    measure_ttft=True)
+    elif tool == "ours":
+        def run():
+            return common.run_ours(base_url, payload, clients, duration=duration, keep_ttft=True)
+    else:
+        def run():
+            return common.run_llmeter(base_url, payload, clients, duration=duration,
                                       keep_ttft=True)
-        else:
-            r = await common.run_llmeter(base_url, payload, clients, duration=duration,
-                                         keep_ttft=True)
-    r.client_cpu, r.server_cpu, r.other_cpu = cpu.client_cpu, cpu.server_cpu, cpu.other_cpu
-    r.client_cpu_s = cpu.client_cpu_s
-    return r
+    return await common.clean_trial(run, server_pid, quiet_wait=args.quiet_wait,
+                                    max_other=args.max_other, retries=args.retries)
 
 
 def ms(x: float | None) -> float | None:
@@ -91,14 +94,13 @@ async def main(args: argparse.Namespace) -> None:
             for clients in args.clients:
                 duration = args.single_duration if clients == 1 else args.duration
                 for tool in order:
-                    if args.quiet_wait > 0:
-                        await common.wait_for_quiet(proc.pid, args.max_other, timeout=args.quiet_wait)
-                    r = await trial(tool, proc.base_url, payload, clients, duration, proc.pid)
+                    r, attempts = await trial(tool, proc.base_url, payload, clients, duration,
+                                              args, proc.pid)
                     ttfts.setdefault((tool, clients), []).extend(r.ttfts)
                     info.setdefault((tool, clients), []).append({
                         "rps": r.rps, "completed": r.completed, "failed": r.failed,
                         "client_cpu": r.client_cpu, "server_cpu": r.server_cpu,
-                        "other_cpu": r.other_cpu,
+                        "other_cpu": r.other_cpu, "other_cpu_of_attempts": attempts,
                         "p50_ms": ms(common.percentile(r.ttfts, 50)),
                         "p99_ms": ms(common.percentile(r.ttfts, 99)),
                     })
@@ -134,12 +136,17 @@ async def main(args: argparse.Namespace) -> None:
                          f"{entry[tool]['other_cpu']:.2f}"])
         d50 = entry["ours"]["p50_ms"] - entry["bare"]["p50_ms"]
         d99 = entry["ours"]["p99_ms"] - entry["bare"]["p99_ms"]
+        # The same gap per round (ours and bare of one round ran minutes apart at most), median.
+        pairs = list(zip(info[("ours", clients)], info[("bare", clients)]))
+        r50 = statistics.median(o["p50_ms"] - b["p50_ms"] for o, b in pairs)
+        r99 = statistics.median(o["p99_ms"] - b["p99_ms"] for o, b in pairs)
         entry["ours_minus_bare"] = {
             "p50_ms": d50, "p99_ms": d99,
+            "per_round_median_p50_ms": r50, "per_round_median_p99_ms": r99,
             "p50_met": abs(d50) <= TARGET_P50_MS, "p99_met": abs(d99) <= TARGET_P99_MS,
         }
         gap_rows.append([clients, d50, "met" if abs(d50) <= TARGET_P50_MS else "MISSED",
-                         d99, "met" if abs(d99) <= TARGET_P99_MS else "MISSED"])
+                         d99, "met" if abs(d99) <= TARGET_P99_MS else "MISSED", r50, r99])
         summary[str(clients)] = entry
 
     print()
@@ -147,7 +154,8 @@ async def main(args: argparse.Namespace) -> None:
                         "req/s", "cores cli/srv/other"], rows)
     print(f"\nours minus bare (targets: |p50| <= {TARGET_P50_MS:g} ms, |p99| <= "
           f"{TARGET_P99_MS:g} ms)")
-    common.print_table(["clients", "p50 gap ms", "p50", "p99 gap ms", "p99"], gap_rows)
+    common.print_table(["clients", "p50 gap ms", "p50", "p99 gap ms", "p99",
+                        "per-round median p50 gap", "p99 gap"], gap_rows)
     common.write_results("bench_ttft_accuracy", {
         "settings": {**sim, "max_tokens": args.max_tokens, "duration": args.duration,
                      "single_duration": args.single_duration, "rounds": args.rounds,
@@ -160,13 +168,16 @@ async def main(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clients", type=int, nargs="+", default=[1, 64, 256])
-    p.add_argument("--duration", type=float, default=6.0, help="seconds per trial (default 6)")
-    p.add_argument("--single-duration", type=float, default=15.0,
-                   help="seconds per trial at 1 client, for enough samples (default 15)")
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--duration", type=float, default=4.0, help="seconds per trial (default 4)")
+    p.add_argument("--single-duration", type=float, default=10.0,
+                   help="seconds per trial at 1 client, for enough samples (default 10)")
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--itl", type=float, default=0.01)
     p.add_argument("--max-tokens", type=int, default=16)
-    p.add_argument("--quiet-wait", type=float, default=20.0,
+    p.add_argument("--retries", type=int, default=1,
+                   help="re-run a trial that other processes disturbed (> --max-other cores), "
+                        "keeping the least disturbed attempt (default 1)")
+    p.add_argument("--quiet-wait", type=float, default=15.0,
                    help="before each trial, wait up to this many s for other processes to use "
                         "<= --max-other cores (0: do not wait)")
     p.add_argument("--max-other", type=float, default=0.3)

@@ -2,6 +2,7 @@
 // replace (history, new run, theme change). The x axis is seconds since the run started.
 
 import Plotly from "plotly.js-basic-dist-min";
+import { parseColor } from "./theme.js";
 
 /**
  * @typedef {import("./series.js").ChartDef} ChartDef
@@ -19,17 +20,28 @@ const HEIGHT = 300;
  * @param {Theme} theme
  */
 export function buildTraces(def, columns, theme) {
-  return def.traces.map((trace, i) => ({
-    type: "scatter",
-    mode: "lines",
-    name: trace.name,
-    x: columns.x[i],
-    y: columns.y[i],
-    yaxis: trace.yaxis,
-    connectgaps: false, // a null (no data in that second) stays a visible gap
-    line: { width: 2.5, color: theme.colors[i % theme.colors.length], dash: trace.dash },
-    hovertemplate: `%{y:,.4~g}<extra>${trace.name}</extra>`,
-  }));
+  return def.traces.map((trace, i) => {
+    const color = theme.colors[(trace.color ?? i) % theme.colors.length];
+    return {
+      type: "scatter",
+      mode: "lines",
+      name: trace.name,
+      x: columns.x[i],
+      y: columns.y[i],
+      yaxis: trace.yaxis,
+      connectgaps: false, // a null (no data in that second) stays a visible gap
+      line: { width: trace.area ? 0 : 2.5, color, dash: trace.dash },
+      fill: trace.area ? "tozeroy" : "none",
+      fillcolor: trace.area ? withAlpha(color, theme.dark ? 0.3 : 0.22) : undefined,
+      hovertemplate: `%{y:,.4~g}<extra>${trace.name}</extra>`,
+    };
+  });
+}
+
+/** "rgba(r,g,b,alpha)" for a colour Plotly and the theme give as #rrggbb or rgb(). */
+function withAlpha(color, alpha) {
+  const rgba = parseColor(color);
+  return rgba ? `rgba(${rgba[0]},${rgba[1]},${rgba[2]},${alpha})` : color;
 }
 
 /**
@@ -50,19 +62,27 @@ export function buildLayout(def, theme) {
   const layout = {
     autosize: true,
     height: HEIGHT,
-    margin: { l: 56, r: def.y2Title ? 56 : 16, t: 40, b: 48 },
+    // Room for a two-row legend at the top of every chart, so the three plot areas line up.
+    margin: { l: 56, r: def.y2Title ? 56 : 16, t: 56, b: 48 },
     paper_bgcolor: theme.paper,
     plot_bgcolor: theme.plot,
     font: { color: theme.font, family: theme.fontFamily, size: 13 },
     showlegend: true,
-    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 13 } },
+    legend: { orientation: "h", x: 0, y: 1, yref: "container", yanchor: "top", font: { size: 12 } },
     hovermode: "x unified",
     xaxis: axis("seconds since start"),
     yaxis: axis(def.yTitle),
     uirevision: def.id, // keep a user's zoom across react() calls
   };
   if (def.y2Title) {
-    layout.yaxis2 = { ...axis(def.y2Title), overlaying: "y", side: "right", showgrid: false };
+    // Its own round ticks ("auto"; Plotly would otherwise sync them to the left grid: 143, 286...).
+    layout.yaxis2 = {
+      ...axis(def.y2Title),
+      overlaying: "y",
+      side: "right",
+      tickmode: "auto",
+      showgrid: false,
+    };
   }
   return layout;
 }

@@ -93,7 +93,8 @@ const times = (v, k) => {
 };
 
 /**
- * @typedef {{name: string, value: (b: Bucket) => number|null, yaxis?: "y2", dash?: string}} TraceDef
+ * @typedef {{name: string, value: (b: Bucket) => number|null, color: number, yaxis?: "y2",
+ *   dash?: string, area?: boolean}} TraceDef  color: index in the theme palette (0 brand, 1 orange, 2 green, 3 purple, 4 red)
  * @typedef {{id: string, title: string, yTitle: string, y2Title?: string, traces: TraceDef[]}} ChartDef
  */
 
@@ -110,8 +111,10 @@ export const CHARTS = [
     y2Title: "output tokens / s",
     traces: [
       // A one-second bucket's count, times 60: the rate per minute during that second.
-      { name: "Requests/min", value: (b) => times(b.completed, 60) },
-      { name: "Output tokens/s", value: (b) => num(b.output_tokens), yaxis: "y2" },
+      { name: "Requests/min", value: (b) => times(b.completed, 60), color: 0 },
+      // Shaded, on its own axis: with similar answer lengths it is proportional to requests/min,
+      // and two lines would lie exactly on top of each other.
+      { name: "Output tokens/s", value: (b) => num(b.output_tokens), color: 1, yaxis: "y2", area: true },
     ],
   },
   {
@@ -119,10 +122,10 @@ export const CHARTS = [
     title: "Latency (last 10 s)",
     yTitle: "ms",
     traces: [
-      { name: "TTFT p50", value: (b) => times(b.ttft_p50, 1000) },
-      { name: "TTFT p90", value: (b) => times(b.ttft_p90, 1000), dash: "dot" },
-      { name: "TTLT p50", value: (b) => times(b.ttlt_p50, 1000) },
-      { name: "TTLT p90", value: (b) => times(b.ttlt_p90, 1000), dash: "dot" },
+      { name: "TTFT p50", value: (b) => times(b.ttft_p50, 1000), color: 0 },
+      { name: "TTFT p90", value: (b) => times(b.ttft_p90, 1000), color: 0, dash: "dot" },
+      { name: "TTLT p50", value: (b) => times(b.ttlt_p50, 1000), color: 1 },
+      { name: "TTLT p90", value: (b) => times(b.ttlt_p90, 1000), color: 1, dash: "dot" },
     ],
   },
   {
@@ -130,9 +133,10 @@ export const CHARTS = [
     title: "Load",
     yTitle: "clients · requests",
     traces: [
-      { name: "Active clients", value: (b) => num(b.active_clients) },
-      { name: "In flight", value: (b) => num(b.in_flight) },
-      { name: "Failed/s", value: (b) => num(b.failed) },
+      { name: "In flight", value: (b) => num(b.in_flight), color: 2 },
+      // Dashed and drawn after "In flight": closed-loop clients keep both equal most of the time.
+      { name: "Active clients", value: (b) => num(b.active_clients), color: 0, dash: "dash" },
+      { name: "Failed/s", value: (b) => num(b.failed), color: 4 },
     ],
   },
 ];

@@ -130,9 +130,10 @@ describe("toColumns: buckets to chart traces", () => {
     ]);
   });
 
-  it("load: active clients, in flight, failed per second", () => {
+  it("load: in flight, active clients, failed per second", () => {
     const cols = toColumns(chart("load"), [bucket(0, { active_clients: 8, in_flight: 5, failed: 2 })]);
-    expect(cols.y).toEqual([[8], [5], [2]]);
+    expect(chart("load").traces.map((t) => t.name)).toEqual(["In flight", "Active clients", "Failed/s"]);
+    expect(cols.y).toEqual([[5], [8], [2]]);
   });
 
   it("gives one x and one y column per trace even with no points", () => {

@@ -163,7 +163,7 @@ def test_table_placeholders_then_formatted_numbers_and_chart_points(page):
     assert throughput == [bucket(t)["completed"] * 60 for t in range(10)]
     ttft = page.evaluate("document.querySelector('[data-chart=latency]').data[0].y")
     assert ttft[:2] == [None, None]
-    assert ttft[2] == pytest.approx(80.0)
+    assert ttft[2] == pytest.approx(bucket(2)["ttft_p50"] * 1000)
 
     # Plotly drew the chart at its container's width (responsive layout).
     widths = page.evaluate(
@@ -246,7 +246,7 @@ def test_controls_hidden_when_read_only(page):
     assert page.is_visible("table.lmw-group")
 
 
-def test_dark_theme_variables_are_applied(page):
+def test_dark_theme_variables_are_applied(page, tmp_path):
     page.evaluate(
         """() => {
           const s = document.getElementById("theme").style;
@@ -269,16 +269,27 @@ def test_dark_theme_variables_are_applied(page):
         " return [l.paper_bgcolor, l.font.color, l.xaxis.gridcolor]; })()"
     )
     assert layout == ["rgb(17, 17, 17)", "rgb(238, 238, 238)", "rgb(68, 68, 68)"]
-    save_screenshot(page, "harness-dark.png")
+    save_screenshot(page, "harness-dark.png", tmp_path)
 
 
 def test_cleanup_purges_the_charts_and_removes_listeners(page):
     mount(page)
     stream_run(page, seconds=3)
     assert page.evaluate("window.harness.model.listenerCount()") > 0
-    page.evaluate("window.harness.cleanup()")
+    purged = page.evaluate(
+        """() => {
+          const plots = [...document.querySelectorAll('.lmw-plot')];
+          const before = plots.map(p => Boolean(p._fullLayout));
+          window.harness.cleanup();
+          return [before, plots.map(p => Boolean(p._fullLayout) || p.data !== undefined)];
+        }"""
+    )
+    assert purged == [[True] * 3, [False] * 3]  # Plotly.purge ran on every chart
     assert page.evaluate("window.harness.model.listenerCount()") == 0
     assert page.evaluate("document.querySelectorAll('.lmw').length") == 0
+    # The view is gone: a trait change or a message reaches nothing (and throws nothing).
+    kernel_sets(page, status="running", stats=STATS)
+    page.evaluate("window.harness.model.emit('msg:custom', {type: 'history', run: 1, seq: 1, points: []})")
 
 
 def test_screenshot_of_a_running_dashboard(page, tmp_path):
@@ -292,9 +303,9 @@ def test_screenshot_of_a_running_dashboard(page, tmp_path):
     assert path.stat().st_size > 10_000
 
 
-def save_screenshot(page, name: str, folder: Path | None = None) -> Path:
-    """Screenshot of the dashboard, into LLMETER_SCREENSHOTS (if set) or `folder`."""
-    target = Path(os.environ.get("LLMETER_SCREENSHOTS") or folder or ROOT / "build")
+def save_screenshot(page, name: str, folder: Path) -> Path:
+    """Screenshot of the dashboard into `folder`, or into $LLMETER_SCREENSHOTS to look at it."""
+    target = Path(os.environ.get("LLMETER_SCREENSHOTS") or folder)
     target.mkdir(parents=True, exist_ok=True)
     path = target / name
     page.locator("#theme").screenshot(path=str(path))
