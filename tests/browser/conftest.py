@@ -1,8 +1,4 @@
-"""Browser fixtures: Debian's Chromium (/usr/bin/chromium) driven by Playwright from PyPI.
-
-No browser is downloaded (`playwright install` cannot reach its host here): CI installs
-Chromium with `apt-get install -y chromium`.
-"""
+"""Browser fixtures: a static file server and Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
 
@@ -13,19 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ..chromium import launch
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps trying to reach hosts it cannot reach.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
@@ -50,20 +36,17 @@ def static_server():
         thread.join(timeout=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A headless Chromium (Debian's), shared by the session's browser tests."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's Chromium with "
-            "`apt-get update && apt-get install -y chromium`."
-        )
+    """A headless Chromium, shared by one module's tests.
+
+    Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+    while it is open, and the asyncio tests that follow need the thread free.
+    """
     from playwright.sync_api import sync_playwright  # the `test` extra installs it
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
+        browser = launch(p)
         try:
             yield browser
         finally:

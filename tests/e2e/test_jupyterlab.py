@@ -21,10 +21,9 @@ import pytest
 from jupyter_client import BlockingKernelClient
 from playwright.sync_api import sync_playwright
 
+from ..chromium import launch
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 def free_port() -> int:
@@ -35,7 +34,6 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: apt-get install chromium (make test does)"
     assert (ROOT / "llmeter_widget" / "static" / "widget.js").exists(), "run `npm run build` first"
     work = tmp_path_factory.mktemp("lab")
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", work / "quickstart.ipynb")
@@ -111,7 +109,7 @@ class Kernel:
 def test_dashboard_in_jupyterlab(lab):
     url, work, runtime = lab
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1300, "height": 2200})
         page.goto(f"{url}/lab/tree/quickstart.ipynb")
         page.wait_for_function(
