@@ -137,7 +137,7 @@ class CPUMeter:
         self.other_cpu = other_s / wall if wall > 0 else None
 
 
-async def wait_for_quiet(server_pid: int | None, max_other: float = 0.3, window: float = 0.5,
+async def wait_for_quiet(server_pid: int | None, max_other: float = 0.3, window: float = 1.0,
                          timeout: float = 30.0) -> float:
     """Wait (up to `timeout` s) until processes other than us and the simulator use at most
     `max_other` cores over a `window`-second look; returns the last reading.

@@ -7,6 +7,7 @@ export const DEFAULT_MAX_POINTS = 3600;
 
 /**
  * @typedef {{t: number, completed?: number, failed?: number, output_tokens?: number,
+ *   requests_per_minute?: number, output_tps?: number,
  *   ttft_p50?: number|null, ttft_p90?: number|null, ttlt_p50?: number|null, ttlt_p90?: number|null,
  *   active_clients?: number, in_flight?: number}} Bucket
  * @typedef {{action: "append", points: Bucket[]}
@@ -110,11 +111,12 @@ export const CHARTS = [
     yTitle: "requests / min",
     y2Title: "output tokens / s",
     traces: [
-      // A one-second bucket's count, times 60: the rate per minute during that second.
-      { name: "Requests/min", value: (b) => times(b.completed, 60), color: 0 },
+      // Rates over the last few seconds (Python's rate_window): one second alone is jumpy when
+      // requests take longer than a second and finish in waves.
+      { name: "Requests/min", value: (b) => num(b.requests_per_minute), color: 0 },
       // Shaded, on its own axis: with similar answer lengths it is proportional to requests/min,
       // and two lines would lie exactly on top of each other.
-      { name: "Output tokens/s", value: (b) => num(b.output_tokens), color: 1, yaxis: "y2", area: true },
+      { name: "Output tokens/s", value: (b) => num(b.output_tps), color: 1, yaxis: "y2", area: true },
     ],
   },
   {

@@ -6,6 +6,8 @@ const bucket = (t, extra = {}) => ({
   completed: 2,
   failed: 0,
   output_tokens: 96,
+  requests_per_minute: 120,
+  output_tps: 96,
   ttft_p50: 0.05,
   ttft_p90: 0.08,
   ttlt_p50: 1.2,
@@ -108,10 +110,13 @@ describe("toColumns: buckets to chart traces", () => {
     expect(CHARTS.map((c) => c.id)).toEqual(["throughput", "latency", "load"]);
   });
 
-  it("throughput: requests/min = completed per second * 60, output tokens per second", () => {
-    const cols = toColumns(chart("throughput"), [bucket(0, { completed: 3, output_tokens: 150 }), bucket(1, { completed: 0, output_tokens: 0 })]);
+  it("throughput: the windowed rates Python computed, not the jumpy per-second counts", () => {
+    const cols = toColumns(chart("throughput"), [
+      bucket(0, { completed: 3, output_tokens: 150, requests_per_minute: 180, output_tps: 150 }),
+      bucket(1, { completed: 0, output_tokens: 0, requests_per_minute: 90, output_tps: 75 }),
+    ]);
     expect(cols.x).toEqual([[0, 1], [0, 1]]);
-    expect(cols.y).toEqual([[180, 0], [150, 0]]);
+    expect(cols.y).toEqual([[180, 90], [150, 75]]);
     expect(chart("throughput").traces[1].yaxis).toBe("y2");
   });
 

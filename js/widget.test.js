@@ -89,6 +89,8 @@ const bucket = (t) => ({
   completed: 1,
   failed: 0,
   output_tokens: 40,
+  requests_per_minute: 60,
+  output_tps: 40,
   ttft_p50: 0.05,
   ttft_p90: 0.09,
   ttlt_p50: 1,

@@ -127,6 +127,8 @@ class RunningStats:
     Args:
         low_memory: sketch percentiles instead of keeping every value (1% relative error).
         window: seconds of recent responses the live TTFT/TTLT percentiles cover.
+        rate_window: seconds the live throughput of each series bucket averages over (one
+            second alone is jumpy when requests last longer than a second and finish in waves).
         history_limit: per-second buckets kept for views that join late (older ones drop).
         clock: a monotonic clock, `time.perf_counter` unless testing.
 
@@ -144,11 +146,13 @@ class RunningStats:
         self,
         low_memory: bool = False,
         window: float = 10.0,
+        rate_window: int = 5,
         history_limit: int = 7200,
         clock: Any = time.perf_counter,
     ) -> None:
         self.low_memory = low_memory
         self.window = window
+        self.rate_window = max(1, int(rate_window))
         self._clock = clock
         self.start = clock()
         self.distributions = {m: Distribution(exact=not low_memory) for m in METRICS}
@@ -169,6 +173,7 @@ class RunningStats:
         self._bucket_index = 0
         self._bucket = self._empty_bucket(0)
         self._recent: deque[tuple[float, float | None, float | None]] = deque()
+        self._recent_buckets: deque[tuple[int, int]] = deque(maxlen=self.rate_window)  # (completed, tokens)
         self.history: deque[dict[str, Any]] = deque(maxlen=history_limit)
         self._series_cursor = 0  # index of the next bucket the default snapshot() returns
 
@@ -288,7 +293,8 @@ class RunningStats:
         Returns:
             {"elapsed", "in_flight", "active_clients", "sent", "stats": to_stats(),
              "series": [bucket, ...], "next_series_index"}; a bucket is
-            {"t": second index, "completed", "failed", "output_tokens", "ttft_p50", "ttft_p90",
+            {"t": second index, "completed", "failed", "output_tokens", "requests_per_minute",
+             "output_tps" (both over the last `rate_window` seconds), "ttft_p50", "ttft_p90",
              "ttlt_p50", "ttlt_p90", "active_clients", "in_flight"}.
         """
         now = self._clock()
@@ -335,9 +341,13 @@ class RunningStats:
         horizon = self.start + self._bucket_index + 1 - self.window
         while self._recent and self._recent[0][0] < horizon:
             self._recent.popleft()
+        self._recent_buckets.append((bucket["completed"], bucket["output_tokens"]))
+        seconds = len(self._recent_buckets)
         ttfts = sorted(t for _, t, _ in self._recent if t is not None)
         ttlts = sorted(t for _, _, t in self._recent if t is not None)
         bucket.update(
+            requests_per_minute=sum(c for c, _ in self._recent_buckets) * 60.0 / seconds,
+            output_tps=sum(t for _, t in self._recent_buckets) / seconds,
             ttft_p50=percentile(ttfts, 50),
             ttft_p90=percentile(ttfts, 90),
             ttlt_p50=percentile(ttlts, 50),

@@ -156,6 +156,10 @@ def test_series_buckets_per_second_and_cursor():
     assert [b["output_tokens"] for b in snap["series"]] == [8, 4]
     assert snap["series"][0]["ttft_p50"] == pytest.approx(0.05)
     assert snap["series"][0]["active_clients"] == 3
+    # throughput averaged over the last rate_window (5) seconds, or fewer at the start
+    assert snap["series"][0]["requests_per_minute"] == pytest.approx(120)
+    assert snap["series"][1]["requests_per_minute"] == pytest.approx(90)
+    assert snap["series"][1]["output_tps"] == pytest.approx(6)
     assert snap["next_series_index"] == 2
     # the next snapshot only carries what is new
     clock.t = 2.5
@@ -166,6 +170,9 @@ def test_series_buckets_per_second_and_cursor():
     assert [b["t"] for b in rs.snapshot(series_since=0)["series"]] == [0, 1, 2]
     # final closes the partial second
     assert [b["t"] for b in rs.snapshot(final=True)["series"]] == [3]
+    # six seconds on, the window has slid past the first second's requests
+    clock.t = 9.5
+    assert rs.snapshot()["series"][-1]["requests_per_minute"] == 0
 
 
 def test_long_silence_does_not_build_millions_of_buckets():

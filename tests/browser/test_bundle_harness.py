@@ -62,6 +62,8 @@ def bucket(t: int) -> dict:
         "completed": 10 + t % 4 if warm else 0,
         "failed": 1 if t % 17 == 5 else 0,
         "output_tokens": 480 + 13 * (t % 7) if warm else 0,
+        "requests_per_minute": (10 + t % 3) * 60.0 if warm else 0.0,
+        "output_tps": 480.0 + 13 * (t % 7) if warm else 0.0,
         "ttft_p50": 0.08 + 0.002 * (t % 5) if warm else None,
         "ttft_p90": 0.2 + 0.004 * (t % 6) if warm else None,
         "ttlt_p50": 1.5 + 0.01 * (t % 9) if warm else None,
@@ -158,9 +160,9 @@ def test_table_placeholders_then_formatted_numbers_and_chart_points(page):
     assert points_per_trace(page, "throughput") == [10, 10]
     assert points_per_trace(page, "latency") == [10, 10, 10, 10]
     assert points_per_trace(page, "load") == [10, 10, 10]
-    # requests/min = completed in that second * 60; latencies in ms; no data = a gap (null)
+    # requests/min = the bucket's windowed rate; latencies in ms; no data = a gap (null)
     throughput = page.evaluate("document.querySelector('[data-chart=throughput]').data[0].y")
-    assert throughput == [bucket(t)["completed"] * 60 for t in range(10)]
+    assert throughput == [bucket(t)["requests_per_minute"] for t in range(10)]
     ttft = page.evaluate("document.querySelector('[data-chart=latency]').data[0].y")
     assert ttft[:2] == [None, None]
     assert ttft[2] == pytest.approx(bucket(2)["ttft_p50"] * 1000)
