@@ -193,6 +193,7 @@ class LoopResult:
     failed: int = 0
     elapsed: float = 0.0  # wall seconds from start to the last client finishing
     ttfts: list[float] = field(default_factory=list)
+    sends: list[float] = field(default_factory=list)  # per TTFT: send time, s after the start
     reported_rps: float | None = None  # the tool's own requests/s figure, if it has one
     client_cpu: float | None = None
     server_cpu: float | None = None
@@ -287,6 +288,7 @@ async def bare_loop(
             out.completed += 1
             if t_first is not None:
                 out.ttfts.append(t_first - t_send)
+                out.sends.append(t_send - start)
 
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector,
@@ -326,8 +328,9 @@ async def run_ours(
     rpm = stats.get("requests_per_minute")
     out.reported_rps = rpm / 60 if rpm else None
     if keep_ttft:
-        out.ttfts = [r.time_to_first_token for r in result.responses
-                     if r.ok and r.time_to_first_token is not None]
+        kept = [r for r in result.responses if r.ok and r.time_to_first_token is not None]
+        out.ttfts = [r.time_to_first_token for r in kept]
+        out.sends = [r.t_send - start for r in kept]
     return out
 
 
@@ -366,6 +369,7 @@ async def run_llmeter(
                            disable_per_client_progress_bar=True,
                            disable_clients_progress_bar=True)
     start = time.perf_counter()
+    start_wall = datetime.now(timezone.utc)
     result = await runner.run(payload=payload, clients=clients,
                               run_duration=duration, n_requests=n_requests)
     elapsed = time.perf_counter() - start
@@ -375,8 +379,10 @@ async def run_llmeter(
     rpm = result.stats.get("requests_per_minute")
     out.reported_rps = rpm / 60 if rpm else None
     if keep_ttft:
-        out.ttfts = [r.time_to_first_token for r in result.responses
-                     if not r.error and r.time_to_first_token is not None]
+        kept = [r for r in result.responses if not r.error and r.time_to_first_token is not None]
+        out.ttfts = [r.time_to_first_token for r in kept]
+        out.sends = [(r.request_time - start_wall).total_seconds() if r.request_time else 0.0
+                     for r in kept]
     ep._client.close()  # free its connection pool before the next trial
     return out
 
