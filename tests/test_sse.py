@@ -14,12 +14,13 @@ STREAM = (
     b"retry: 100\n\n"
     b"data: [DONE]\n\n"
 )
-EXPECTED = ['{"a": 1}', "first line\nsecond line", "no-space", "café \u2028 inside", "[DONE]"]
+EXPECTED = [b'{"a": 1}', b"first line\nsecond line", b"no-space",
+            "café \u2028 inside".encode(), b"[DONE]"]
 
 
-def parse_in_pieces(data: bytes, cuts: list[int]) -> list[str]:
+def parse_in_pieces(data: bytes, cuts: list[int]) -> list[bytes]:
     parser = SSEParser()
-    events: list[str] = []
+    events: list[bytes] = []
     start = 0
     for cut in sorted(set(cuts)) + [len(data)]:
         events += parser.feed(data[start:cut])
@@ -48,8 +49,8 @@ def test_random_splits(cuts):
 
 def test_last_event_without_blank_line_is_delivered_on_close():
     parser = SSEParser()
-    assert parser.feed(b"data: x\n\ndata: tail") == ["x"]
-    assert parser.close() == ["tail"]
+    assert parser.feed(b"data: x\n\ndata: tail") == [b"x"]
+    assert parser.close() == [b"tail"]
 
 
 def test_crlf_split_does_not_make_an_empty_event_line():
@@ -58,7 +59,7 @@ def test_crlf_split_does_not_make_an_empty_event_line():
     # must not be dispatched until a real blank line comes.
     assert parser.feed(b"data: a\r") == []
     assert parser.feed(b"\ndata: b\r\n") == []
-    assert parser.feed(b"\r\n") == ["a\nb"]
+    assert parser.feed(b"\r\n") == [b"a\nb"]
 
 
 def test_comments_and_unknown_fields_are_ignored():
@@ -70,4 +71,19 @@ def test_comments_and_unknown_fields_are_ignored():
 def test_arbitrary_bytes_never_raise(data):
     parser = SSEParser()
     out = parser.feed(data) + parser.close()
-    assert all(isinstance(e, str) for e in out)
+    assert all(isinstance(e, bytes) for e in out)
+
+
+def test_field_name_alone_is_an_empty_data_line():
+    parser = SSEParser()
+    assert parser.feed(b"data\ndata: x\n\n") == [b"\nx"]
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=20),
+                min_size=1, max_size=5),
+       st.sampled_from([b"\n", b"\r\n", b"\r"]),
+       st.lists(st.integers(min_value=1, max_value=200), max_size=8))
+def test_any_event_round_trips_with_any_line_ending_and_split(lines, eol, cuts):
+    wire = b"".join(b"data: " + line.encode() + eol for line in lines) + eol
+    cuts = [c for c in cuts if c < len(wire)]
+    assert parse_in_pieces(wire, cuts) == ["\n".join(lines).encode()]
