@@ -152,7 +152,7 @@ def main(args: argparse.Namespace) -> None:
               f"({r['req_per_s']:.0f} req/s), {r['failed_requests']} failed", flush=True)
 
     rows = []
-    for phase, r in results.items():
+    for r in results.values():
         rows.append([
             "low_memory=True" if r["low_memory"] else "low_memory=False", r["total_requests"],
             r["rss_start_mb"], r["rss_after_warmup_mb"], r["rss_end_mb"], r["rss_peak_mb"],

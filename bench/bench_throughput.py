@@ -178,15 +178,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ttft", type=float, default=0.001)
     p.add_argument("--itl", type=float, default=0.0005)
     p.add_argument("--max-tokens", type=int, default=16)
-    p.add_argument("--retries", type=int, default=2,
-                   help="re-run a trial that other processes disturbed (> --max-other cores), "
-                        "keeping the least disturbed attempt (default 2)")
-    p.add_argument("--quiet-wait", type=float, default=15.0,
-                   help="before each trial, wait up to this many s for other processes to use "
-                        "<= --max-other cores (0: do not wait)")
-    p.add_argument("--max-other", type=float, default=0.3)
-    p.add_argument("--pause", type=float, default=0.5, help="seconds between trials")
-    p.add_argument("--no-llmeter", action="store_true", help="compare with the bare loop only")
+    common.add_trial_arguments(p, max_other=0.3)
     return p.parse_args(argv)
 
 

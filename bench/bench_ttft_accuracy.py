@@ -98,7 +98,7 @@ async def main(args: argparse.Namespace) -> None:
                 for tool in order:
                     r, attempts = await trial(tool, proc.base_url, payload, clients, duration,
                                               args, proc.pid)
-                    steady = [t for t, sent in zip(r.ttfts, r.sends) if sent >= args.warmup]
+                    steady = [t for t, sent in zip(r.ttfts, r.sends, strict=True) if sent >= args.warmup]
                     info.setdefault((tool, clients), []).append({
                         "ttfts": steady, "ttfts_all": r.ttfts,
                         "p50_all_ms": ms(common.percentile(r.ttfts, 50)),
@@ -199,15 +199,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--itl", type=float, default=0.01)
     p.add_argument("--max-tokens", type=int, default=16)
-    p.add_argument("--retries", type=int, default=2,
-                   help="re-run a trial that other processes disturbed (> --max-other cores), "
-                        "keeping the least disturbed attempt (default 2)")
-    p.add_argument("--quiet-wait", type=float, default=15.0,
-                   help="before each trial, wait up to this many s for other processes to use "
-                        "<= --max-other cores (0: do not wait)")
-    p.add_argument("--max-other", type=float, default=0.2)
-    p.add_argument("--pause", type=float, default=0.5)
-    p.add_argument("--no-llmeter", action="store_true")
+    common.add_trial_arguments(p, max_other=0.2)
     return p.parse_args(argv)
 
 

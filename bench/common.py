@@ -7,9 +7,9 @@ from the repository root as `.venv/bin/python bench/<name>.py`.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import math
 import os
 import platform
 import sys
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import aiohttp
+
+from llmeter_widget.stats import percentile as stats_percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -35,13 +37,20 @@ MODEL = "sim"
 # -- small utilities ---------------------------------------------------------------------------
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Linear-interpolation percentile (numpy's default), q in 0..100; None when empty."""
-    if not values:
-        return None
-    s = sorted(values)
-    rank = (len(s) - 1) * q / 100.0
-    lo = math.floor(rank)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (rank - lo)
+    return stats_percentile(sorted(values), q)
+
+
+def add_trial_arguments(p: argparse.ArgumentParser, max_other: float) -> None:
+    """The options every interleaved bench shares: disturbed-trial handling, llmeter or not."""
+    p.add_argument("--retries", type=int, default=2,
+                   help="re-run a trial that other processes disturbed (> --max-other cores), "
+                        "keeping the least disturbed attempt (default 2)")
+    p.add_argument("--quiet-wait", type=float, default=15.0,
+                   help="before each trial, wait up to this many s for other processes to use "
+                        "<= --max-other cores (0: do not wait)")
+    p.add_argument("--max-other", type=float, default=max_other)
+    p.add_argument("--pause", type=float, default=0.5, help="seconds between trials")
+    p.add_argument("--no-llmeter", action="store_true", help="compare with the bare loop only")
 
 
 def machine() -> dict[str, Any]:
