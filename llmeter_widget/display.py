@@ -30,6 +30,9 @@ DEFAULT_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 class StatSpec:
     """One cell of the live table.
 
+    key: a canonical stat key, or a prefix ending in "*" ("errors-*"): one cell for each key
+        of the stats that starts with the prefix, labelled by the rest of the key (each error
+        class as it appears).
     unit: "s" (shown as ms below one second), "%" (a 0..1 ratio shown as percent),
         "count", or any free text shown after the number ("req/min", "tok/s").
     invert: show 1/value (e.g. TPOT as tokens per second).
@@ -58,6 +61,7 @@ DEFAULT_STATS: tuple[StatSpec, ...] = (
     StatSpec("Per-request tok/s p50", "time_per_output_token-p50", "tok/s", invert=True),
     StatSpec("Failed", "failed_requests", "count"),
     StatSpec("Failure rate", "failed_requests_rate", "%"),
+    StatSpec("", "errors-*", "count"),  # one cell per error class seen: timeout, http_5xx, ...
 )
 
 
@@ -113,11 +117,33 @@ class DisplaySpec:
         self.stats = tuple(stats)
         self.groups = tuple((name, tuple(patterns)) for name, patterns in groups)
 
+    def resolve(self, stats: dict[str, Any]) -> DisplaySpec:
+        """This spec with every prefix ("errors-*") replaced by the matching keys of `stats`."""
+        if not any(s.key.endswith("*") for s in self.stats):
+            return self
+        concrete: list[StatSpec] = []
+        for stat in self.stats:
+            if not stat.key.endswith("*"):
+                concrete.append(stat)
+                continue
+            prefix = stat.key[:-1]
+            group = stat.group or group_of(prefix, self.groups)
+            concrete.extend(
+                StatSpec(stat.label or key[len(prefix):], key, stat.unit, stat.invert, group)
+                for key in sorted(stats) if key.startswith(prefix)
+            )
+        return DisplaySpec(concrete, self.groups)
+
     def grouped(self) -> list[tuple[str, list[StatSpec]]]:
-        """[(group name, [stat, ...]), ...] in group order, empty groups left out."""
+        """[(group name, [stat, ...]), ...] in group order, empty groups left out.
+
+        Prefix entries ("errors-*") are left out here: `resolve(stats)` first.
+        """
         by_group: dict[str, list[StatSpec]] = {name: [] for name, _ in self.groups}
         by_group.setdefault("Other", [])
         for stat in self.stats:
+            if stat.key.endswith("*"):
+                continue
             name = stat.group or group_of(stat.key, self.groups)
             by_group.setdefault(name, []).append(stat)
         return [(name, items) for name, items in by_group.items() if items]
@@ -134,7 +160,7 @@ class DisplaySpec:
         """[(group, [(label, formatted value), ...]), ...] for one stats dict."""
         return [
             (name, [(s.label, format_value(stats.get(s.key), s.unit, s.invert)) for s in items])
-            for name, items in self.grouped()
+            for name, items in self.resolve(stats).grouped()
         ]
 
 

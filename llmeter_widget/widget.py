@@ -132,10 +132,11 @@ class Dashboard(anywidget.AnyWidget):
             controls=controls,
             max_clients=max_clients,
             max_duration=max_duration or max(600.0, float(duration)),
-            spec=(spec or DisplaySpec()).to_json(),
+            spec=(spec or DisplaySpec()).to_json(),  # prefix keys resolve as stats arrive
             **kwargs,
         )
         self.runner = runner
+        self._display_spec = spec or DisplaySpec()
         # Set after the bounds, so the validators check them against the right maxima.
         self.mode, self.duration, self.clients, self.n_requests = mode, duration, clients, n_requests
         self.result: Result | None = None
@@ -248,6 +249,9 @@ class Dashboard(anywidget.AnyWidget):
                 self._seq += 1
                 self.series_delta = {"run": self._run_id, "seq": self._seq,
                                      "points": snapshot["series"]}
+            resolved = self._display_spec.resolve(stats).to_json()
+            if resolved != self.spec:  # a new error class appeared: rare, so the spec is resent
+                self.spec = resolved
             self.stats = stats
             self.progress = {
                 "elapsed": snapshot.get("elapsed"),

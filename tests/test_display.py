@@ -31,7 +31,19 @@ def test_every_canonical_key_has_a_group_and_default_stats_exist():
     assert all(group_of(k) for k in keys)
     spec = DisplaySpec()
     assert [name for name, _ in spec.grouped()] == ["Throughput", "TTFT", "TTLT", "Tokens", "Errors"]
-    assert {s.key for s in spec.stats} <= set(keys)
+    assert {s.key for s in spec.stats if not s.key.endswith("*")} <= set(keys)
+
+
+def test_error_classes_get_a_cell_each_as_they_appear():
+    spec = DisplaySpec()
+    before = [label for _, cells in spec.rows({"failed_requests": 0}) for label, _ in cells]
+    assert "timeout" not in before
+    rows = dict(spec.rows({"failed_requests": 3, "errors-timeout": 1, "errors-http_5xx": 2}))
+    assert rows["Errors"][-2:] == [("http_5xx", "2"), ("timeout", "1")]
+    resolved = spec.resolve({"errors-connect": 4}).to_json()
+    errors = [g for g in resolved["groups"] if g["name"] == "Errors"][0]["stats"]
+    assert errors[-1] == {"label": "connect", "key": "errors-connect", "unit": "count",
+                          "invert": False, "group": "Errors"}
 
 
 def test_spec_overrides_group_and_custom_groups():
