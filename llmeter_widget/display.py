@@ -61,6 +61,7 @@ DEFAULT_STATS: tuple[StatSpec, ...] = (
     StatSpec("Per-request tok/s p50", "time_per_output_token-p50", "tok/s", invert=True),
     StatSpec("Failed", "failed_requests", "count"),
     StatSpec("Failure rate", "failed_requests_rate", "%"),
+    StatSpec("429 retries", "rate_limit_retries", "count", group="Errors"),
     StatSpec("", "errors-*", "count"),  # one cell per error class seen: timeout, http_5xx, ...
 )
 

@@ -41,6 +41,7 @@ RUN_KEYS: tuple[str, ...] = (
     "failed_requests",
     "failed_requests_rate",
     "cancelled_requests",
+    "rate_limit_retries",
     "requests_per_minute",
     "output_tps",
     "total_input_tokens",
@@ -159,6 +160,7 @@ class RunningStats:
         self.total_requests = 0
         self.failed_requests = 0
         self.cancelled_requests = 0
+        self.rate_limit_retries = 0  # HTTP 429s retried (endpoint's retry_rate_limited)
         self.errors_by_type: Counter[str] = Counter()
         self.total_input_tokens = 0
         self.total_output_tokens = 0
@@ -197,6 +199,7 @@ class RunningStats:
             self.cancelled_requests += 1
             return
         self.total_requests += 1
+        self.rate_limit_retries += response.retries or 0
         self._bucket["completed"] += 1
         if not response.ok:
             self.failed_requests += 1
@@ -224,7 +227,7 @@ class RunningStats:
         """Fold the totals and distributions of another run's stats into this one."""
         for metric, dist in self.distributions.items():
             dist.merge(other.distributions[metric])
-        for name in ("total_requests", "failed_requests", "cancelled_requests",
+        for name in ("total_requests", "failed_requests", "cancelled_requests", "rate_limit_retries",
                      "total_input_tokens", "total_output_tokens", "sent", "_duration_sum"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors_by_type.update(other.errors_by_type)
@@ -262,6 +265,7 @@ class RunningStats:
             self.failed_requests / self.total_requests if self.total_requests else None
         )
         stats["cancelled_requests"] = self.cancelled_requests
+        stats["rate_limit_retries"] = self.rate_limit_retries
         stats["requests_per_minute"] = self.total_requests * per_minute if per_minute else None
         stats["output_tps"] = self.total_output_tokens / duration if duration else None
         stats["total_input_tokens"] = self.total_input_tokens

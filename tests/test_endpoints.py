@@ -23,10 +23,14 @@ async def test_chat_stream_timings_and_usage(fixed_server, session, chat_payload
     ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
     runs = [await ep.invoke(session, chat_payload) for _ in range(5)]
     assert all(r.ok for r in runs), [r.error for r in runs]
-    # medians of 5: one late wake-up on a busy machine must not fail the test
-    assert median(r.time_to_first_token for r in runs) == pytest.approx(TTFT, abs=TOL)
-    assert median(r.time_to_last_token for r in runs) == pytest.approx(TTFT + 15 * ITL, abs=TOL)
-    assert median(r.time_per_output_token for r in runs) == pytest.approx(ITL, abs=0.002)
+    # Medians of 5. The server holds each token until its exact time, so a reading below the
+    # truth means the wrong event was stamped; above it, a busy machine woke us late (the
+    # bench measures how late, beside a bare aiohttp loop).
+    ttft = median(r.time_to_first_token for r in runs)
+    ttlt = median(r.time_to_last_token for r in runs)
+    assert TTFT <= ttft < TTFT + 2.5 * TOL
+    assert TTFT + 15 * ITL <= ttlt < TTFT + 15 * ITL + 3 * TOL
+    assert median(r.time_per_output_token for r in runs) == pytest.approx(ITL, abs=0.0025)
     r = runs[-1]
     assert r.http_status == 200
     assert r.num_tokens_output == 16 and r.token_source == "usage"
@@ -199,3 +203,64 @@ async def test_server_closing_kept_alive_connections_loses_no_request(session, c
     # the resend path really ran (the simulator dropped requests sent on dead connections)
     assert server.connections_dropped > 0
     assert any(r.annotations.get("reconnected") for r in results)
+
+
+# -- HTTP 429 and Retry-After -----------------------------------------------------------------------
+@pytest.fixture
+async def rate_limited_server():
+    """Answers 429 (Retry-After: 0.2 s) to the first two requests, then streams."""
+    calls = {"n": 0}
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            return web.json_response({"error": {"message": "slow down"}}, status=429,
+                                     headers={"Retry-After": "0.2"})
+        return await _llama_like_chat(request)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1", calls
+    await runner.cleanup()
+
+
+async def test_429_is_an_error_by_default(rate_limited_server, session, chat_payload):
+    url, _ = rate_limited_server
+    r = await OpenAIChatEndpoint(base_url=url, model="m").invoke(session, chat_payload)
+    assert r.error_type == "rate_limited" and r.http_status == 429 and "slow down" in r.error
+    assert r.retries is None
+
+
+async def test_429_retried_after_retry_after_when_asked(rate_limited_server, session, chat_payload):
+    url, calls = rate_limited_server
+    ep = OpenAIChatEndpoint(base_url=url, model="m", retry_rate_limited=3)
+    r = await ep.invoke(session, chat_payload)
+    assert r.ok, r.error
+    assert r.retries == 2 and calls["n"] == 3
+    # timings run from the first send: the caller waited the two Retry-Afters too
+    assert r.time_to_first_token >= 0.4 + 0.075
+
+
+async def test_429_retries_run_out(rate_limited_server, session, chat_payload):
+    url, calls = rate_limited_server
+    r = await OpenAIChatEndpoint(base_url=url, model="m", retry_rate_limited=1).invoke(session, chat_payload)
+    assert r.error_type == "rate_limited" and r.retries == 1 and calls["n"] == 2
+
+
+def test_retry_after_forms():
+    from email.utils import format_datetime
+    from datetime import datetime, timedelta, timezone
+
+    from llmeter_widget.endpoints.openai import _retry_after_seconds
+
+    assert _retry_after_seconds("3") == 3.0
+    assert _retry_after_seconds("1.5") == 1.5
+    assert _retry_after_seconds(None) is None and _retry_after_seconds("soon") is None
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    assert 25 < _retry_after_seconds(later) <= 30
+    with pytest.raises(ValueError, match="retry_rate_limited"):
+        OpenAIChatEndpoint(base_url="http://h/v1", model="m", retry_rate_limited=-1)

@@ -15,6 +15,8 @@ import asyncio
 import json
 import os
 import time
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import uuid4
@@ -45,9 +47,27 @@ class RequestCancelled(asyncio.CancelledError):
 class _RequestFailed(Exception):
     """Internal: ends a request with an error class and message."""
 
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.error_type = error_type
+        self.retry_after = retry_after  # seconds the server asked us to wait (HTTP 429)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date (RFC 9110); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _validate_base_url(base_url: str) -> str:
@@ -105,6 +125,8 @@ class _OpenAIEndpoint:
         timeout: float | None = 600.0,
         connect_timeout: float | None = 10.0,
         read_timeout: float | None = 120.0,
+        retry_rate_limited: int = 0,
+        max_retry_wait: float = 60.0,
         headers: dict[str, str] | None = None,
         endpoint_name: str | None = None,
     ) -> None:
@@ -122,6 +144,14 @@ class _OpenAIEndpoint:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        if isinstance(retry_rate_limited, bool) or not isinstance(retry_rate_limited, int) \
+                or retry_rate_limited < 0:
+            raise ValueError(
+                f"retry_rate_limited must be a whole number of retries >= 0, got {retry_rate_limited!r}."
+            )
+        # Off by default: a load test must not hide a server's rate limiting.
+        self.retry_rate_limited = retry_rate_limited
+        self.max_retry_wait = max_retry_wait
         self.api_key_env = api_key_env
         if api_key is None and api_key_env:
             api_key = os.environ.get(api_key_env)
@@ -169,6 +199,8 @@ class _OpenAIEndpoint:
             "timeout": self.timeout,
             "connect_timeout": self.connect_timeout,
             "read_timeout": self.read_timeout,
+            "retry_rate_limited": self.retry_rate_limited,
+            "max_retry_wait": self.max_retry_wait,
             "api_key_env": self.api_key_env,
             "header_names": sorted(self._extra_headers),  # names only: values may be secret
         }
@@ -193,7 +225,10 @@ class _OpenAIEndpoint:
     async def invoke(self, session: aiohttp.ClientSession, payload: dict) -> InvocationResponse:
         """Send one request and measure it. Never raises for a failed request.
 
-        Raises RequestCancelled (a CancelledError) if cancelled in flight.
+        Raises RequestCancelled (a CancelledError) if cancelled in flight. With
+        `retry_rate_limited=N`, an HTTP 429 is retried up to N times after the wait its
+        Retry-After asks for (capped at `max_retry_wait`); `retries` counts them, and the
+        timings still run from the first send: that is how long the caller waited.
         """
         response = InvocationResponse(
             id=uuid4().hex, input_payload=payload, input_prompt=self._prompt_of(payload)
@@ -202,12 +237,18 @@ class _OpenAIEndpoint:
         response.request_time = utc_now()
         response.t_send = time.perf_counter()
         try:
-            try:
-                await self._attempt(session, body, response)
-            except _StaleConnection:
-                # The pooled connection was dead before the server saw us: resend once.
-                response.annotations["reconnected"] = True
-                await self._attempt(session, body, response, allow_stale_retry=False)
+            while True:
+                try:
+                    await self._send_once(session, body, response)
+                    break
+                except _RequestFailed as failure:
+                    retries = response.retries or 0
+                    if failure.error_type != "rate_limited" or retries >= self.retry_rate_limited:
+                        raise
+                    wait = failure.retry_after if failure.retry_after is not None else 2.0**retries
+                    await asyncio.sleep(min(wait, self.max_retry_wait))
+                    response.retries = retries + 1
+                    response.http_status = None
         except _RequestFailed as failure:
             response.error_type = failure.error_type
             response.error = str(failure)
@@ -218,6 +259,16 @@ class _OpenAIEndpoint:
             raise RequestCancelled(response.finalize()) from None
         response.t_end = time.perf_counter()
         return response.finalize()
+
+    async def _send_once(
+        self, session: aiohttp.ClientSession, body: dict, response: InvocationResponse
+    ) -> None:
+        try:
+            await self._attempt(session, body, response)
+        except _StaleConnection:
+            # The pooled connection was dead before the server saw us: resend once.
+            response.annotations["reconnected"] = True
+            await self._attempt(session, body, response, allow_stale_retry=False)
 
     async def _attempt(
         self,
@@ -239,7 +290,9 @@ class _OpenAIEndpoint:
                 if http.status >= 400:
                     raw = await http.content.read(_ERROR_BODY_LIMIT)
                     raise _RequestFailed(
-                        _http_error_type(http.status), _error_message(http.status, http.reason, raw)
+                        _http_error_type(http.status),
+                        _error_message(http.status, http.reason, raw),
+                        retry_after=_retry_after_seconds(http.headers.get("Retry-After")),
                     )
                 if self.stream:
                     await self._read_stream(http, response)
