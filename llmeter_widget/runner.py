@@ -34,6 +34,29 @@ logger = logging.getLogger(__name__)
 
 SnapshotListener = Callable[[dict[str, Any]], None]
 
+# A run whose first few requests all fail the same way (4xx or no connection) is misconfigured,
+# not under load: it stops at once and says what to fix, rather than hammering a wrong URL.
+MISCONFIGURED_AFTER = 5
+
+
+class MisconfiguredEndpoint(ValueError):
+    """The first requests of a run all failed with a client error or no connection.
+
+    The run's result (status "failed") is still saved; `Runner.last_result` holds it.
+    """
+
+
+def _misconfiguration_hint(response: InvocationResponse, endpoint: Endpoint) -> str:
+    where = getattr(endpoint, "base_url", endpoint.endpoint_name)
+    if response.error_type == "connect":
+        return f"Is the server running, and is base_url right ({where})?"
+    if response.http_status in (401, 403):
+        return "Check the API key: pass api_key= or api_key_env= (the name of the variable)."
+    if response.http_status == 404:
+        return (f"Check model= ({endpoint.model_id!r}) against the server's models "
+                f"({where}/models) and check base_url ({where}).")
+    return "Check the payload and the endpoint's settings against the server's API."
+
 
 def _seconds(run_duration: float | timedelta | None) -> float | None:
     if run_duration is None:
@@ -142,6 +165,7 @@ class Runner:
         low_memory: bool = False,
         live_view: bool | None = None,
         snapshot_interval: float = 0.25,
+        stop_when_misconfigured: bool = True,
     ) -> None:
         if not hasattr(endpoint, "invoke"):
             raise ValueError(f"endpoint must have an async invoke(session, payload), got {endpoint!r}.")
@@ -157,6 +181,7 @@ class Runner:
         self.low_memory = low_memory
         self.live_view = live_view
         self.snapshot_interval = snapshot_interval
+        self.stop_when_misconfigured = stop_when_misconfigured
         self.listeners: list[SnapshotListener] = []
         self._run: _Run | None = None
 
@@ -232,7 +257,8 @@ class Runner:
         view = self._live_view(settings, live_view)
         if view is not None:
             listeners.append(view.update)
-        self._run = _Run(self.endpoint, settings, listeners, self.snapshot_interval)
+        self._run = _Run(self.endpoint, settings, listeners, self.snapshot_interval,
+                         self.stop_when_misconfigured)
         try:
             return await self._run.execute()
         finally:
@@ -314,6 +340,7 @@ class _Run:
         settings: RunSettings,
         listeners: list[SnapshotListener],
         snapshot_interval: float,
+        stop_when_misconfigured: bool = True,
     ) -> None:
         self.run_id = next(self._ids)
         self.endpoint = endpoint
@@ -328,6 +355,9 @@ class _Run:
         self.target_clients = settings.clients
         self.deadline: float | None = None
         self.stopped = False
+        # True while the first requests are watched for a misconfiguration (see _check_...).
+        self._watch_misconfiguration: bool = stop_when_misconfigured
+        self.misconfiguration: str | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._wakeup = asyncio.Event()
         self._session: Any = None
@@ -385,6 +415,8 @@ class _Run:
             self._publish(self.stats.snapshot())  # views learn at once that a run started
             await self._wait_for_clients()
             status = "stopped" if self.stopped else "completed"
+            if self.misconfiguration:
+                status, error = "failed", self.misconfiguration
         except asyncio.CancelledError:
             status, error = "interrupted", "the run was interrupted (cancelled or Ctrl-C)"
             raise
@@ -399,6 +431,8 @@ class _Run:
                 result = await self._finish(start_wall, status, error)
             finally:
                 self.running = False
+        if self.misconfiguration:
+            raise MisconfiguredEndpoint(self.misconfiguration)
         return result
 
     def _spawn_clients(self) -> None:
@@ -464,6 +498,8 @@ class _Run:
 
     def _record(self, response: InvocationResponse) -> None:
         self.stats.update(response)
+        if self._watch_misconfiguration:
+            self._check_misconfiguration(response)
         if self.writer is not None:
             self.writer.append(response)
         if not self.settings.low_memory:
@@ -474,6 +510,21 @@ class _Run:
                 self._first_request_time = sent_at
             if self._last_request_time is None or sent_at > self._last_request_time:
                 self._last_request_time = sent_at
+
+    def _check_misconfiguration(self, response: InvocationResponse) -> None:
+        """Stop the run if its first requests all failed with a 4xx (not 429) or no connection."""
+        if response.error_type == "cancelled":
+            return
+        if response.ok or response.error_type not in ("http_4xx", "connect"):
+            self._watch_misconfiguration = False  # something got through: a real load test
+            return
+        if self.stats.failed_requests >= MISCONFIGURED_AFTER:
+            self._watch_misconfiguration = False
+            self.misconfiguration = (
+                f"The first {self.stats.failed_requests} requests all failed, the last with: "
+                f"{response.error}. {_misconfiguration_hint(response, self.endpoint)}"
+            )
+            self.stop(wait_in_flight=False)
 
     async def _pump(self) -> None:
         while True:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from llmeter_widget import Callback, Result, Runner
+from llmeter_widget.runner import MisconfiguredEndpoint
 from llmeter_widget.endpoints import OpenAIChatEndpoint
 from llmeter_widget.simulator import SimulatedServer
 
@@ -260,3 +261,26 @@ async def test_batching_curve_seen_through_the_runner(batching_server):
     assert tps[8] > 3 * tps[1], figures
     assert tps[32] < 1.4 * tps[8], figures
     assert ttft[32] > 3 * ttft[8], figures
+
+
+async def test_a_wrong_model_stops_the_run_with_a_clear_error(fixed_server, tmp_path):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="no-such-model")
+    runner = Runner(ep, payload(4), output_path=tmp_path)
+    with pytest.raises(MisconfiguredEndpoint, match=r"HTTP 404.*Check model= \('no-such-model'\)"):
+        await runner.run(clients=2, run_duration=30, run_name="wrong")
+    result = runner.last_result
+    assert result.status == "failed" and "Check model=" in result.error
+    assert result.stats["failed_requests"] <= 6 and result.total_test_time < 5
+    assert Result.load(tmp_path / "wrong").status == "failed"
+
+
+async def test_no_server_stops_the_run_with_a_clear_error():
+    ep = OpenAIChatEndpoint(base_url="http://127.0.0.1:9/v1", model="sim")
+    with pytest.raises(MisconfiguredEndpoint, match="Is the server running"):
+        await Runner(ep, payload()).run(clients=1, run_duration=30)
+
+
+async def test_misconfiguration_watch_can_be_turned_off(fixed_server):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="no-such-model")
+    result = await Runner(ep, payload(), stop_when_misconfigured=False).run(clients=2, n_requests=4)
+    assert result.status == "completed" and result.stats["errors-http_4xx"] == 8

@@ -184,10 +184,12 @@ async def test_watching_a_runner_started_from_code(fixed_server):
 
 async def test_error_classes_join_the_table_as_they_appear(fixed_server, tmp_path):
     ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="no-such-model")
-    dash = Dashboard(endpoint=ep, payload=OpenAIChatEndpoint.create_payload("Hi", max_tokens=4),
-                     output_path=tmp_path, mode="count", n_requests=3, clients=2)
+    runner = Runner(ep, OpenAIChatEndpoint.create_payload("Hi", max_tokens=4), output_path=tmp_path,
+                    stop_when_misconfigured=False)  # see every request fail, not just the first 5
+    dash = Dashboard(runner=runner, mode="count", n_requests=3, clients=2)
     errors_before = [g for g in dash.spec["groups"] if g["name"] == "Errors"][0]["stats"]
-    assert [s["key"] for s in errors_before] == ["failed_requests", "failed_requests_rate"]
+    assert [s["key"] for s in errors_before] == ["failed_requests", "failed_requests_rate",
+                                                "rate_limit_retries"]
     await dash.run()
     errors = [g for g in dash.spec["groups"] if g["name"] == "Errors"][0]["stats"]
     assert [s["key"] for s in errors][-1] == "errors-http_4xx"
