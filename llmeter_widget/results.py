@@ -63,6 +63,32 @@ def read_json(path: Path) -> Any:
         return json.load(f)
 
 
+def _read_object(path: Path) -> dict[str, Any] | None:
+    """A result file's JSON object; None (with a warning) if it is missing, unreadable or not an
+    object: one damaged file must not stop the rest of a folder from loading."""
+    if not path.exists():
+        return None
+    try:
+        data = read_json(path)
+    except (OSError, ValueError) as exc:
+        logger.warning("Ignoring %s: it is not valid JSON (%s).", path, exc)
+        return None
+    if not isinstance(data, dict):
+        logger.warning("Ignoring %s: it holds a %s, not a JSON object.", path, type(data).__name__)
+        return None
+    return data
+
+
+def _datetime_or_none(value: Any, name: str) -> datetime | None:
+    if isinstance(value, datetime) or value is None:
+        return value
+    try:
+        return str_to_datetime(value)
+    except (TypeError, ValueError):
+        logger.warning("Ignoring %s=%r: not an ISO 8601 time.", name, value)
+        return None
+
+
 class ResponseWriter:
     """Appends responses to responses.jsonl as they arrive, one flushed line each.
 
@@ -87,7 +113,7 @@ class ResponseWriter:
 
 def iter_responses(path: Path) -> Iterator[InvocationResponse]:
     """Read responses.jsonl lazily, skipping (with a warning) lines that do not parse."""
-    with path.open("r", encoding="utf-8") as f:
+    with path.open("r", encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -206,10 +232,11 @@ class Result:
                 f"{folder} holds no result: expected summary.json, stats.json or responses.jsonl."
             )
         metadata: dict[str, Any] = {}
-        if summary_path.exists():
-            metadata.update(read_json(summary_path))
-        elif (folder / "run_config.json").exists():
-            config = read_json(folder / "run_config.json")
+        summary = _read_object(summary_path)
+        config = _read_object(folder / "run_config.json")
+        if summary is not None:
+            metadata.update(summary)
+        elif config is not None:
             for name in ("clients", "n_requests", "run_name", "run_description", "model_id",
                          "endpoint_name", "provider"):
                 if config.get(name) is not None:
@@ -218,10 +245,8 @@ class Result:
             for name in ("model_id", "endpoint_name", "provider"):
                 if isinstance(endpoint, dict) and endpoint.get(name) is not None:
                     metadata.setdefault(name, endpoint[name])
-        status_path = folder / "run_status.json"
-        if status_path.exists():
-            metadata.update(read_json(status_path))
-        if not summary_path.exists():
+        metadata.update(_read_object(folder / "run_status.json") or {})
+        if summary is None:
             # No summary: the run never finished writing (a crash, a killed process).
             metadata["status"] = "interrupted"
             logger.warning("%s has no summary.json: the run was cut short; loading what was saved.", folder)
@@ -229,12 +254,13 @@ class Result:
         known = {f.name for f in fields(cls)} - {"responses"}
         kwargs = {k: v for k, v in metadata.items() if k in known}
         for name in ("start_time", "first_request_time", "last_request_time", "end_time"):
-            if isinstance(kwargs.get(name), str):
-                kwargs[name] = str_to_datetime(kwargs[name])
+            kwargs[name] = _datetime_or_none(kwargs.get(name), name)
+        if kwargs.get("status") not in RUN_STATUSES:
+            kwargs.pop("status", None)
         kwargs["output_path"] = str(folder)
         result = cls(**kwargs)
 
-        saved_stats = read_json(stats_path) if stats_path.exists() else None
+        saved_stats = _read_object(stats_path)
         need_responses = load_responses or saved_stats is None
         responses = list(iter_responses(responses_path)) if need_responses and responses_path.exists() else []
         if saved_stats is not None:

@@ -55,6 +55,21 @@ def str_to_datetime(value: str) -> datetime:
     return parsed
 
 
+_NUMBER = (int, float)
+# What each saved field may hold (None is always allowed), checked when a file is read back.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "input_prompt": (str, dict),  # llmeter writes some prompts as dicts
+    **dict.fromkeys(("response_text", "id", "error", "error_type",
+                     "finish_reason", "token_source", "request_time"), (str,)),
+    **dict.fromkeys(("time_to_first_token", "time_to_last_token", "time_per_output_token",
+                     "t_send", "t_first_byte", "t_first_token", "t_last_token", "t_end"), _NUMBER),
+    **dict.fromkeys(("num_tokens_input", "num_tokens_output", "num_tokens_input_cached",
+                     "num_tokens_output_reasoning", "retries", "http_status", "chunks"), (int,)),
+    "input_payload": (dict,),
+    "annotations": (dict,),
+}
+
+
 @dataclass
 class InvocationResponse:
     """The measured outcome of one request.
@@ -144,12 +159,21 @@ class InvocationResponse:
         """Rebuild a response from `to_dict()` output (or from a line llmeter wrote).
 
         Keys we do not know go to `annotations`, so newer or foreign files still load.
+        Raises ValueError for a value of the wrong type (a file edited by hand, or corrupt), so
+        a reader can skip that line instead of failing later on a string where a number goes.
         """
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         extras = {k: v for k, v in data.items() if k not in known}
         if extras:
-            values["annotations"] = {**extras, **(values.get("annotations") or {})}
+            annotations = values.get("annotations")
+            values["annotations"] = {**extras, **(annotations if isinstance(annotations, dict) else {})}
+        for name, value in values.items():
+            expected = _FIELD_TYPES.get(name)
+            if value is not None and expected and (
+                not isinstance(value, expected) or isinstance(value, bool) and bool not in expected
+            ):
+                raise ValueError(f"field {name!r} holds {type(value).__name__} {value!r:.40}")
         if isinstance(values.get("request_time"), str):
             values["request_time"] = str_to_datetime(values["request_time"])
         return cls(**values)
