@@ -17,7 +17,11 @@ ENV_KEY = "sk-SECRET-from-the-environment-456"
 HEADER = "hdr-SECRET-789"
 
 
-def test_keys_never_reach_the_notebook_file_or_the_result_folder(tmp_path):
+def test_keys_never_reach_the_notebook_file_or_the_result_folder(tmp_path, monkeypatch):
+    # The kernel inherits these, so the secrets are in no cell's source: only Python holds them.
+    monkeypatch.setenv("TEST_DIRECT_KEY", KEY)
+    monkeypatch.setenv("MY_API_KEY", ENV_KEY)
+    monkeypatch.setenv("TEST_HEADER", HEADER)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in (
         "import os\n"
@@ -26,9 +30,9 @@ def test_keys_never_reach_the_notebook_file_or_the_result_folder(tmp_path):
         "from llmeter_widget.simulator import SimulatedServer\n"
         "server = SimulatedServer(mode='fixed', ttft=0.01, itl=0.002)\n"
         "await server.start()",
-        f"os.environ['MY_API_KEY'] = '{ENV_KEY}'\n"
-        f"ep = OpenAIChatEndpoint(base_url=server.base_url, model='sim', api_key='{KEY}',\n"
-        f"                        headers={{'X-Auth': '{HEADER}'}})\n"
+        "ep = OpenAIChatEndpoint(base_url=server.base_url, model='sim',\n"
+        "                        api_key=os.environ['TEST_DIRECT_KEY'],\n"
+        "                        headers={'X-Auth': os.environ['TEST_HEADER']})\n"
         "env_ep = OpenAIChatEndpoint(base_url=server.base_url, model='sim', api_key_env='MY_API_KEY')\n"
         "payload = OpenAIChatEndpoint.create_payload('hi', max_tokens=4)\n"
         "dash = Dashboard(endpoint=ep, payload=payload, output_path='runs', duration=1, clients=2)\n"
