@@ -54,6 +54,7 @@ export class Header {
     this.title = h("div", { class: "lmw-title" });
     this.badge = h("span", { class: "lmw-badge", role: "status" });
     this.error = h("div", { class: "lmw-error", role: "alert", hidden: true });
+    this.warning = h("div", { class: "lmw-warning", role: "status", hidden: true });
     this.fill = h("div", { class: "lmw-bar-fill" });
     this.bar = h(
       "div",
@@ -74,6 +75,7 @@ export class Header {
     this.element = h("div", { class: "lmw-header" }, [
       h("div", { class: "lmw-title-row" }, [this.title, this.badge]),
       this.error,
+      this.warning,
       h("div", { class: "lmw-progress" }, [this.bar, this.time]),
       h("div", { class: "lmw-counts" }, [
         count("completed", "completed"),
@@ -99,6 +101,13 @@ export class Header {
     const error = model.get("error") || "";
     this.error.textContent = error;
     this.error.hidden = !error;
+
+    // Python decides when the client's own event loop lags too much to trust its timestamps.
+    this.warning.hidden = !progress.overloaded;
+    this.warning.textContent = progress.overloaded
+      ? `Client overloaded: its event loop woke ${formatValue(progress.loop_lag, "s")} late, so ` +
+        "latencies read high. Use fewer clients, or run the load from a terminal."
+      : "";
 
     const fraction = progressFraction(progress, {
       status,

@@ -149,6 +149,17 @@ describe("widget.render", () => {
     expect($('.lmw-count[data-key="active_clients"] .lmw-count-value').textContent).toBe("8");
   });
 
+  it("warns when Python says the client's event loop is overloaded", () => {
+    const model = fakeModel();
+    mount(model);
+    expect($(".lmw-warning").hidden).toBe(true);
+    model.pythonSets("progress", { elapsed: 5, loop_lag: 0.12, overloaded: true });
+    expect($(".lmw-warning").hidden).toBe(false);
+    expect($(".lmw-warning").textContent).toContain("woke 120 ms late");
+    model.pythonSets("progress", { elapsed: 6, loop_lag: 0.003, overloaded: false });
+    expect($(".lmw-warning").hidden).toBe(true);
+  });
+
   it("updates the table in place on stats changes", () => {
     const model = fakeModel();
     mount(model);

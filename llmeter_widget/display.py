@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence, TextIO
 
+from .stats import LOOP_LAG_WARNING
+
 # Group name -> key patterns (regular expressions searched in the stat key); first match wins.
 # An immutable default, so callers can pass their own `groups=` (the review of llmeter PR 58).
 DEFAULT_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -166,7 +168,8 @@ class DisplaySpec:
 
 
 def progress_line(snapshot: dict[str, Any], title: str = "") -> str:
-    """'title · 12.3 s · 8 clients · 3 in flight · 245 done · 0 failed'"""
+    """'title · 12.3 s · 8 clients · 3 in flight · 245 done · 0 failed', plus a warning when the
+    client's own event loop lags (its timestamps, and so the latencies, would read high)."""
     stats = snapshot.get("stats", {})
     parts = [
         f"{snapshot.get('elapsed', 0.0):.1f} s",
@@ -175,6 +178,9 @@ def progress_line(snapshot: dict[str, Any], title: str = "") -> str:
         f"{stats.get('total_requests', 0):,} done",
         f"{stats.get('failed_requests', 0):,} failed",
     ]
+    lag = snapshot.get("loop_lag") or 0.0
+    if lag > LOOP_LAG_WARNING:
+        parts.append(f"client overloaded: event loop {lag * 1000:.0f} ms late, latencies read high")
     return " · ".join([title, *parts] if title else parts)
 
 

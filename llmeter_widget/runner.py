@@ -403,6 +403,7 @@ class _Run:
         start_wall = utc_now()
         status, error = "completed", None
         pump: asyncio.Task[None] | None = None
+        lag_watch: asyncio.Task[None] | None = None
         try:
             for cb in settings.callbacks:
                 await cb.before_run(config)
@@ -411,6 +412,7 @@ class _Run:
             if settings.run_duration is not None:
                 self.deadline = self.stats.start + settings.run_duration
             pump = asyncio.create_task(self._pump())
+            lag_watch = asyncio.create_task(self._watch_loop_lag())
             self._spawn_clients()
             self._publish(self.stats.snapshot())  # views learn at once that a run started
             await self._wait_for_clients()
@@ -425,8 +427,9 @@ class _Run:
             raise
         finally:
             await self._cancel_clients()
-            if pump is not None:
-                pump.cancel()
+            for task in (pump, lag_watch):
+                if task is not None:
+                    task.cancel()
             try:
                 result = await self._finish(start_wall, status, error)
             finally:
@@ -527,9 +530,19 @@ class _Run:
             self.stop(wait_in_flight=False)
 
     async def _pump(self) -> None:
+        """Publish a snapshot every interval."""
         while True:
             await asyncio.sleep(self.snapshot_interval)
             self._publish(self.stats.snapshot())
+
+    async def _watch_loop_lag(self, interval: float = 0.05) -> None:
+        """Measure how late the event loop wakes a timer: the lag every request's timestamps
+        suffer too, so an overloaded client (reading latencies high) can say so."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + interval
+            await asyncio.sleep(interval)
+            self.stats.record_loop_lag(loop.time() - due)
 
     def _publish(self, snapshot: dict[str, Any], status: str = "running") -> None:
         """Hand one snapshot, with this run's identity and settings, to every listener."""

@@ -49,7 +49,10 @@ RUN_KEYS: tuple[str, ...] = (
     "average_input_tokens_per_minute",
     "average_output_tokens_per_minute",
     "send_window",
+    "event_loop_lag_max",
 )
+# Above this, the client's own event loop is too busy for its timestamps to be trusted.
+LOOP_LAG_WARNING = 0.05
 SKETCH_RELATIVE_ACCURACY = 0.01
 
 
@@ -171,6 +174,8 @@ class RunningStats:
         self.first_send: float | None = None
         self.last_send: float | None = None
         self._duration_sum = 0.0  # sum of (t_end - t_send) over finished requests
+        self.loop_lag = 0.0  # the largest event-loop lag since the last default snapshot, seconds
+        self.loop_lag_max = 0.0
         # Live series: the open bucket, recent latencies, closed buckets.
         self._bucket_index = 0
         self._bucket = self._empty_bucket(0)
@@ -222,6 +227,11 @@ class RunningStats:
 
     def set_active_clients(self, n: int) -> None:
         self.active_clients = n
+
+    def record_loop_lag(self, lag: float) -> None:
+        """How late the event loop woke a timer just now (seconds): the live views' health check."""
+        self.loop_lag = max(self.loop_lag, lag)
+        self.loop_lag_max = max(self.loop_lag_max, lag)
 
     def merge(self, other: RunningStats) -> None:
         """Fold the totals and distributions of another run's stats into this one."""
@@ -277,6 +287,7 @@ class RunningStats:
             self.total_output_tokens * per_minute if per_minute else None
         )
         stats["send_window"] = self.send_window
+        stats["event_loop_lag_max"] = self.loop_lag_max
         for error_type, count in sorted(self.errors_by_type.items()):
             stats[f"errors-{error_type}"] = count
         for metric, dist in self.distributions.items():
@@ -295,7 +306,7 @@ class RunningStats:
             final: also close the current, partial, second (at the end of a run).
 
         Returns:
-            {"elapsed", "in_flight", "active_clients", "sent", "stats": to_stats(),
+            {"elapsed", "in_flight", "active_clients", "sent", "loop_lag", "stats": to_stats(),
              "series": [bucket, ...], "next_series_index"}; a bucket is
             {"t": second index, "completed", "failed", "output_tokens", "requests_per_minute",
              "output_tps" (both over the last `rate_window` seconds), "ttft_p50", "ttft_p90",
@@ -308,13 +319,16 @@ class RunningStats:
         own_cursor = series_since is None
         series = self.series(self._series_cursor if own_cursor else series_since)
         next_index = self._bucket_index
+        loop_lag = self.loop_lag
         if own_cursor:
             self._series_cursor = next_index
+            self.loop_lag = 0.0
         return {
             "elapsed": now - self.start,
             "in_flight": self.in_flight,
             "active_clients": self.active_clients,
             "sent": self.sent,
+            "loop_lag": loop_lag,
             "stats": self.to_stats(),
             "series": series,
             "next_series_index": next_index,

@@ -22,6 +22,7 @@ import traitlets
 from .display import DisplaySpec
 from .results import Result
 from .runner import Runner
+from .stats import LOOP_LAG_WARNING
 
 STATIC = Path(__file__).parent / "static"
 STATUSES = ("idle", "running", "stopping", "done", "error")
@@ -261,6 +262,8 @@ class Dashboard(anywidget.AnyWidget):
                 "in_flight": snapshot.get("in_flight", 0),
                 "active_clients": snapshot.get("active_clients", 0),
                 "sent": snapshot.get("sent", 0),
+                "loop_lag": snapshot.get("loop_lag", 0.0),
+                "overloaded": (snapshot.get("loop_lag") or 0.0) > LOOP_LAG_WARNING,
             }
             status = snapshot.get("status", "running")
             if status != "running":  # the final snapshot

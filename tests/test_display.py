@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from llmeter_widget.display import DEFAULT_GROUPS, DisplaySpec, StatSpec, TerminalView, format_value, group_of
+from llmeter_widget.display import (
+    DEFAULT_GROUPS,
+    DisplaySpec,
+    StatSpec,
+    TerminalView,
+    format_value,
+    group_of,
+    progress_line,
+)
 from llmeter_widget.stats import RunningStats
 
 
@@ -100,3 +108,10 @@ def test_non_tty_view_prints_plain_lines_at_most_every_interval():
     assert "2 clients" in out.getvalue() and "Throughput Requests=3" in out.getvalue()
     view.close()  # the full table once at the end
     assert out.getvalue().count("\n") == 1 + len(view.render({"stats": {}}))
+
+
+def test_progress_line_warns_when_the_client_loop_lags():
+    calm = progress_line({"stats": {}, "loop_lag": 0.004})
+    assert "overloaded" not in calm
+    busy = progress_line({"stats": {}, "loop_lag": 0.120})
+    assert "client overloaded: event loop 120 ms late" in busy

@@ -284,3 +284,26 @@ async def test_misconfiguration_watch_can_be_turned_off(fixed_server):
     ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="no-such-model")
     result = await Runner(ep, payload(), stop_when_misconfigured=False).run(clients=2, n_requests=4)
     assert result.status == "completed" and result.stats["errors-http_4xx"] == 8
+
+
+class BlocksTheLoop(Callback):
+    """A badly written callback: blocks the event loop once for 0.3 s."""
+
+    def __init__(self):
+        self.done = False
+
+    async def after_invoke(self, response):
+        if not self.done:
+            self.done = True
+            time.sleep(0.3)
+
+
+async def test_event_loop_lag_is_measured_and_reported(fixed_server):
+    quiet = await Runner(chat(fixed_server), payload(4)).run(clients=2, run_duration=1.0)
+    assert quiet.stats["event_loop_lag_max"] < 0.1
+    runner = Runner(chat(fixed_server), payload(4), callbacks=[BlocksTheLoop()])
+    seen = []
+    runner.listeners.append(seen.append)
+    blocked = await runner.run(clients=2, run_duration=1.5)
+    assert blocked.stats["event_loop_lag_max"] >= 0.2
+    assert max(s["loop_lag"] for s in seen) >= 0.2

@@ -33,7 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = _DEFAULTS
     net = parser.add_argument_group("server")
     net.add_argument("--host", default=d.host,
-                     help="interface to bind (default: %(default)s; 0.0.0.0 exposes it)")
+                     help="interface to bind (default: %(default)s); anything but a loopback "
+                          "address needs --allow-remote")
+    net.add_argument("--allow-remote", action="store_true",
+                     help="allow a --host other than 127.0.0.1/::1/localhost (e.g. 0.0.0.0): "
+                          "the simulator then answers anyone on the network")
     net.add_argument("--port", type=int, default=d.port,
                      help="TCP port, 0 picks a free one (default: %(default)s)")
     net.add_argument("--model", default=d.model,
@@ -80,6 +84,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                "(default: %(default)s)")
     batching.add_argument("--jitter", type=float, default=d.jitter,
                           help="relative random spread of step durations (default: %(default)s)")
+
+    faults = parser.add_argument_group(
+        "faults",
+        "Inject failures into completion requests. Each --X-rate is the share of requests "
+        "that get fault X, in [0, 1] (1: every request, 0: none), drawn with a RNG seeded by "
+        "--seed. Per request, one draw picks at most one of unauthorized, rate-limit, "
+        "error-500, error-503, non-sse (in that order; their rates must add up to <= 1); "
+        "slow-headers, malformed-json, stall-mid-stream, drop-mid-stream and no-usage are "
+        "drawn independently. Mid-stream faults happen after half of the tokens.")
+    faults.add_argument("--api-key", default=d.api_key, metavar="KEY",
+                        help="require 'Authorization: Bearer KEY' on /v1 requests, else 401 "
+                             "(default: no key needed)")
+
+    def rate(name: str, what: str) -> None:
+        faults.add_argument("--" + name.replace("_", "-"), type=float, metavar="RATE",
+                            default=getattr(d, name), help=what + " (default: %(default)s)")
+
+    def seconds(name: str, what: str) -> None:
+        faults.add_argument("--" + name.replace("_", "-"), type=float, metavar="SECONDS",
+                            default=getattr(d, name), help=what + " (default: %(default)s)")
+
+    rate("unauthorized_rate", "share of requests answered 401 invalid_api_key")
+    rate("rate_limit_rate", "share of requests answered 429 rate_limit_exceeded with Retry-After")
+    seconds("retry_after", "seconds in the 429's Retry-After (rounded up) and retry-after-ms "
+                           "headers")
+    rate("error_500_rate", "share of requests answered 500 server_error")
+    rate("error_503_rate", "share of requests answered 503 with an nginx HTML page")
+    rate("non_sse_rate", "share of streaming requests answered with a plain JSON body "
+                         "(200, application/json)")
+    rate("slow_headers_rate", "share of requests that wait --slow-headers-seconds before the "
+                              "response headers")
+    seconds("slow_headers_seconds", "delay of --slow-headers-rate")
+    rate("malformed_json_rate", "share of streams with one extra event of truncated JSON")
+    rate("stall_mid_stream_rate", "share of streams that send nothing for --stall-seconds, then "
+                                  "the rest")
+    seconds("stall_seconds", "silence of --stall-mid-stream-rate; make it longer than the "
+                             "client's read timeout")
+    rate("drop_mid_stream_rate", "share of streams whose TCP connection is closed mid-stream, "
+                                 "without [DONE]")
+    rate("no_usage_rate", "share of requests that never get usage, even with "
+                          "stream_options.include_usage")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -87,6 +87,11 @@ class StreamChunks:
         """The chunk carrying one output token (an index into text.TOKEN_TEXT)."""
         return self._head + TOKEN_JSON[token_id] + self._tail
 
+    def malformed(self, token_id: int) -> bytes:
+        """A token event whose JSON is cut in half (fault injection: malformed_json)."""
+        data = self._head[len(b"data: "):] + TOKEN_JSON[token_id] + self._tail.rstrip(b"\n")
+        return b"data: " + data[: len(data) // 2] + b"\n\n"
+
     def end(self, finish_reason: str, prompt_tokens: int, completion_tokens: int) -> bytes:
         """Finish chunk, usage chunk (if asked for) and `data: [DONE]`, as one write."""
         out = _sse(self._chunk(None, finish_reason))
@@ -97,8 +102,10 @@ class StreamChunks:
 
 
 def full_response(*, chat: bool, id: str, created: int, model: str, text: str,
-                  finish_reason: str, prompt_tokens: int, completion_tokens: int) -> dict:
-    """A non-streamed chat.completion or text_completion body (usage always included)."""
+                  finish_reason: str, prompt_tokens: int, completion_tokens: int,
+                  include_usage: bool = True) -> dict:
+    """A non-streamed chat.completion or text_completion body (with usage unless
+    `include_usage=False`, fault injection: no_usage)."""
     if chat:
         choice: dict[str, Any] = {
             "index": 0,
@@ -108,14 +115,16 @@ def full_response(*, chat: bool, id: str, created: int, model: str, text: str,
         }
     else:
         choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
-    return {
+    body = {
         "id": id,
         "object": "chat.completion" if chat else "text_completion",
         "created": created,
         "model": model,
         "choices": [choice],
-        "usage": usage(prompt_tokens, completion_tokens),
     }
+    if include_usage:
+        body["usage"] = usage(prompt_tokens, completion_tokens)
+    return body
 
 
 def dumps(obj: Any) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import os
 import queue
 import re
@@ -19,9 +20,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.request
 import weakref
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .config import SimulatorConfig
 
@@ -85,6 +87,15 @@ class SimulatorProcess:
             self._stderr_file.close()
         _live.discard(self)
         return self._popen.returncode
+
+    def stats(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The child's counters (GET /simulator/stats), as SimulatedServer.stats() gives them:
+        requests_served, requests_cancelled, requests_rejected, connections_dropped and
+        faults_injected. Blocking: from async code, `await asyncio.to_thread(proc.stats)`."""
+        # no proxy: the child is on this machine, whatever http_proxy says
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(self.url + "/simulator/stats", timeout=timeout) as resp:
+            return json.loads(resp.read())
 
     def stderr_text(self) -> str:
         """What the child wrote to stderr so far."""

@@ -1,11 +1,16 @@
 """The simulated OpenAI-compatible server: aiohttp app, handlers, and `SimulatedServer`.
 
 Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /v1/models/{id},
-GET /health. Errors are OpenAI-shaped JSON. The latency of answers comes from an engine
-(engine.py); the token text and counts from text.py; the JSON/SSE shapes from openai_format.py.
+GET /health, GET /simulator/stats (the counters as JSON). Errors are OpenAI-shaped JSON. The
+latency of answers comes from an engine (engine.py); the token text and counts from text.py; the
+JSON/SSE shapes from openai_format.py.
 
 Streamed chat answers send the role-only chunk at once (before the first token), so "first
 byte" and "first token" differ the way they do on real servers.
+
+Fault injection (401/429/500/503, non-SSE answers, slow headers, malformed/stalled/dropped
+streams, missing usage) is drawn per request by faults.FaultInjector and applied here; see
+SimulatorConfig for the options and the order of the draws.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hmac
 import itertools
 import json
 import os
@@ -22,9 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from . import faults
 from . import openai_format as fmt
 from .config import DEFAULT_MAX_TOKENS, SimulatorConfig
 from .engine import Engine, make_engine
+from .faults import NO_FAULTS, FaultInjector, FaultPlan
 from .text import (
     TOKEN_TEXT,
     PromptError,
@@ -73,6 +81,17 @@ class SimulatedServer:
 
     For a server in its own process (so it does not share CPU time with the load generator's
     event loop), use `SimulatedServer.spawn(...)`.
+
+    Faults: every `*_rate` option injects one kind of failure into that share of requests
+    (seeded by `seed`); `faults_injected` counts what was applied. See SimulatorConfig.
+
+    Example::
+
+        async with SimulatedServer(rate_limit_rate=0.2, drop_mid_stream_rate=0.1) as server:
+            ...                             # run the load
+            print(server.faults_injected)   # {'rate_limit': 41, 'drop_mid_stream': 17, ...}
+
+    For "connection refused", nothing listens at `SimulatedServer.closed_url()`.
     """
 
     def __init__(
@@ -94,14 +113,38 @@ class SimulatedServer:
         output_tokens: int | None = None,
         close_after_response: bool = False,
         close_delay: float = 0.005,
+        allow_remote: bool = False,
+        api_key: str | None = None,
+        unauthorized_rate: float = 0.0,
+        rate_limit_rate: float = 0.0,
+        retry_after: float = 1.0,
+        error_500_rate: float = 0.0,
+        error_503_rate: float = 0.0,
+        non_sse_rate: float = 0.0,
+        slow_headers_rate: float = 0.0,
+        slow_headers_seconds: float = 5.0,
+        malformed_json_rate: float = 0.0,
+        stall_mid_stream_rate: float = 0.0,
+        stall_seconds: float = 30.0,
+        drop_mid_stream_rate: float = 0.0,
+        no_usage_rate: float = 0.0,
     ) -> None:
         self.config = SimulatorConfig(
             host=host, port=port, model=model, mode=mode, seed=seed, ttft=ttft, itl=itl,
             max_batch=max_batch, decode_base=decode_base, decode_per_seq=decode_per_seq,
             prefill_base=prefill_base, prefill_per_token=prefill_per_token, jitter=jitter,
             output_tokens=output_tokens, close_after_response=close_after_response,
-            close_delay=close_delay,
+            close_delay=close_delay, allow_remote=allow_remote, api_key=api_key,
+            unauthorized_rate=unauthorized_rate, rate_limit_rate=rate_limit_rate,
+            retry_after=retry_after, error_500_rate=error_500_rate,
+            error_503_rate=error_503_rate, non_sse_rate=non_sse_rate,
+            slow_headers_rate=slow_headers_rate, slow_headers_seconds=slow_headers_seconds,
+            malformed_json_rate=malformed_json_rate, stall_mid_stream_rate=stall_mid_stream_rate,
+            stall_seconds=stall_seconds, drop_mid_stream_rate=drop_mid_stream_rate,
+            no_usage_rate=no_usage_rate,
         )
+        self._faults = FaultInjector(self.config)
+        self._inject = self.config.faults_enabled
         self._engine: Engine | None = None
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -113,6 +156,26 @@ class SimulatedServer:
         self.requests_cancelled = 0  # answers cut short because the client went away
         self.requests_rejected = 0  # 4xx answers
         self.connections_dropped = 0  # requests dropped unanswered (close_after_response)
+
+    @property
+    def faults_injected(self) -> dict[str, int]:
+        """How many times each fault was applied, by name (a copy; every name, 0 included).
+
+        Names: unauthorized, rate_limit, error_500, error_503, non_sse, slow_headers,
+        malformed_json, stall_mid_stream, drop_mid_stream, no_usage (the options without
+        `_rate`). 401s for a missing or wrong `api_key` are not faults: see requests_rejected.
+        """
+        return dict(self._faults.counts)
+
+    def stats(self) -> dict[str, Any]:
+        """The counters (what GET /simulator/stats answers)."""
+        return {
+            "requests_served": self.requests_served,
+            "requests_cancelled": self.requests_cancelled,
+            "requests_rejected": self.requests_rejected,
+            "connections_dropped": self.connections_dropped,
+            "faults_injected": self.faults_injected,
+        }
 
     # -- construction helpers ------------------------------------------------------------------
 
@@ -148,6 +211,22 @@ class SimulatedServer:
 
         return spawn(SimulatorConfig(**options), timeout=timeout)
 
+    @staticmethod
+    def closed_url(host: str = "127.0.0.1") -> str:
+        """A base URL where nothing listens, for testing "connection refused".
+
+        The port was free a moment ago (see `unused_port`); nothing is started on it.
+
+        Example::
+
+            url = SimulatedServer.closed_url()   # http://127.0.0.1:<port>/v1
+            # POST url + "/chat/completions" -> aiohttp.ClientConnectorError (refused)
+        """
+        port = unused_port(host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}/v1"
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -163,6 +242,7 @@ class SimulatedServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/models/{model:.+}", self._model)
         app.router.add_get("/health", self._health)
+        app.router.add_get("/simulator/stats", self._stats)
         # access_log=None: no per-request logging work; handler_cancellation: a client that goes
         # away cancels its handler, so its sequence leaves the batch at once.
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
@@ -257,13 +337,21 @@ class SimulatedServer:
                 if request.transport is not None:
                     request.transport.close()
                 return web.Response(status=503)  # never delivered: the transport is closing
-        try:
-            resp = await handler(request)
-        except web.HTTPException as exc:  # unknown path, wrong method: answer OpenAI-style
-            resp = _error_response(
-                exc.status, fmt.error_body(f"Invalid URL ({request.method} {request.path}): "
-                                           f"{exc.reason}", code=None))
-        if self.config.close_after_response and request.transport is not None:
+        key = self.config.api_key
+        if key is not None and (request.path == "/v1" or request.path.startswith("/v1/")) and \
+                not _same(faults.bearer_token(request), key):
+            self.requests_rejected += 1
+            resp: web.StreamResponse = faults.unauthorized(faults.bearer_token(request))
+        else:
+            try:
+                resp = await handler(request)
+            except web.HTTPException as exc:  # unknown path, wrong method: answer OpenAI-style
+                resp = _error_response(
+                    exc.status, fmt.error_body(f"Invalid URL ({request.method} {request.path}): "
+                                               f"{exc.reason}", code=None))
+        transport = request.transport
+        if self.config.close_after_response and transport is not None and \
+                not transport.is_closing():  # closing: drop_mid_stream closed it
             # finish the response here (aiohttp would do it after we return) so the close can be
             # scheduled after its last byte
             try:
@@ -294,6 +382,9 @@ class SimulatedServer:
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats(), dumps=fmt.dumps)
+
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [self._model_card()]}, dumps=fmt.dumps)
 
@@ -322,6 +413,14 @@ class SimulatedServer:
 
     async def _complete(self, request: web.Request, *, chat: bool) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
+        plan = self._faults.draw() if self._inject else NO_FAULTS
+        if plan is not NO_FAULTS:
+            if plan.slow_headers:
+                self._faults.count("slow_headers")
+                await asyncio.sleep(self.config.slow_headers_seconds)
+            if plan.response is not None and plan.response != "non_sse":
+                self._faults.count(plan.response)
+                return faults.response_fault(plan.response, self.config, request)
         arrival = loop.time()  # fixed mode counts ttft from here
         try:
             body = await self._read_body(request)
@@ -359,6 +458,12 @@ class SimulatedServer:
         created = int(time.time())
         assert self._engine is not None
         generation = self._engine.generate(prompt_tokens, n, arrival)
+        if stream and plan.response == "non_sse":
+            # a server that ignores "stream": true (or a proxy that buffers): one JSON body
+            self._faults.count("non_sse")
+            stream = False
+        # no_usage changes an answer only where usage would have been sent
+        no_usage = plan.no_usage and (include_usage or not stream)
 
         if not stream:
             try:
@@ -369,15 +474,20 @@ class SimulatedServer:
                 self.requests_cancelled += 1
                 raise
             self.requests_served += 1
+            if no_usage:
+                self._faults.count("no_usage")
             text = "".join(TOKEN_TEXT[t] for t in tokens)
             return web.json_response(
                 fmt.full_response(chat=chat, id=rid, created=created, model=self.config.model,
                                   text=text, finish_reason=finish_reason,
-                                  prompt_tokens=prompt_tokens, completion_tokens=n),
+                                  prompt_tokens=prompt_tokens, completion_tokens=n,
+                                  include_usage=not no_usage),
                 dumps=fmt.dumps)
 
         chunks = fmt.StreamChunks(chat=chat, id=rid, created=created, model=self.config.model,
-                                  include_usage=include_usage)
+                                  include_usage=include_usage and not no_usage)
+        # the mid-stream faults come after half of the tokens (at least one)
+        fault_at = max(1, n // 2) if plan.mid_stream else 0
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache"})
         try:
@@ -387,6 +497,11 @@ class SimulatedServer:
             async with contextlib.aclosing(generation) as produced:
                 async for i in produced:
                     await resp.write(chunks.token(tokens[i]))
+                    if i + 1 == fault_at and await self._mid_stream_faults(
+                            plan, request, resp, chunks, tokens[i]):
+                        return resp  # dropped: the connection is closing
+            if no_usage:
+                self._faults.count("no_usage")
             await resp.write(chunks.end(finish_reason, prompt_tokens, n))
             await resp.write_eof()
         except ConnectionError:
@@ -398,6 +513,28 @@ class SimulatedServer:
             raise
         self.requests_served += 1
         return resp
+
+    async def _mid_stream_faults(self, plan: FaultPlan, request: web.Request,
+                                 resp: web.StreamResponse, chunks: fmt.StreamChunks,
+                                 token: int) -> bool:
+        """Apply the mid-stream faults of `plan`; True if the connection was dropped."""
+        if plan.malformed_json:
+            self._faults.count("malformed_json")
+            await resp.write(chunks.malformed(token))
+        if plan.stall_mid_stream:
+            self._faults.count("stall_mid_stream")
+            # the engine goes on: tokens due meanwhile come at once after the stall
+            await asyncio.sleep(self.config.stall_seconds)
+        if plan.drop_mid_stream:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                raise ConnectionResetError("the client went away")
+            self._faults.count("drop_mid_stream")
+            # close (after what was written), no terminating chunk: the chunked body and the
+            # SSE stream end in the middle, as when a server or proxy dies
+            transport.close()
+            return True
+        return False
 
     async def _read_body(self, request: web.Request) -> dict[str, Any]:
         try:
@@ -422,6 +559,21 @@ class SimulatedServer:
             raise _BadRequest(404, self._model_not_found(model)["error"]["message"],
                               param="model", code="model_not_found")
         return body
+
+
+def _same(token: str | None, key: str) -> bool:
+    return token is not None and hmac.compare_digest(token.encode(), key.encode())
+
+
+def unused_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on `host` that nothing listens on (free when checked; nothing reserves it).
+
+    Example::
+
+        port = unused_port()   # connecting to 127.0.0.1:port is refused
+    """
+    with contextlib.closing(_bind(host, 0)) as sock:
+        return sock.getsockname()[1]
 
 
 def _max_tokens(body: dict[str, Any]) -> int:

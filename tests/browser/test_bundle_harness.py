@@ -34,6 +34,7 @@ STATS = {
     "time_per_output_token-p50": 0.0125,
     "failed_requests": 3,
     "failed_requests_rate": 0.0024,
+    "rate_limit_retries": 2,
 }
 TRAITS = {
     "title": "sim @ 127.0.0.1:8000",
