@@ -26,6 +26,7 @@ from .callbacks import Callback
 from .endpoints.base import Endpoint, InvocationResponse, utc_now
 from .endpoints.http import create_session
 from .endpoints.openai import RequestCancelled
+from .limits import ensure_open_files
 from .payloads import load_payloads
 from .results import ResponseWriter, Result, write_json
 from .stats import RunningStats
@@ -439,6 +440,7 @@ class _Run:
         return result
 
     def _spawn_clients(self) -> None:
+        ensure_open_files(self.target_clients + 64)  # a socket per client, and some to spare
         for index in range(self.target_clients):
             task = self._tasks.get(index)
             if task is None or task.done():

@@ -307,3 +307,47 @@ async def test_event_loop_lag_is_measured_and_reported(fixed_server):
     blocked = await runner.run(clients=2, run_duration=1.5)
     assert blocked.stats["event_loop_lag_max"] >= 0.2
     assert max(s["loop_lag"] for s in seen) >= 0.2
+
+
+class ExplodesOnThirdResponse(Callback):
+    def __init__(self):
+        self.seen = 0
+        self.after_run_called = False
+
+    async def after_invoke(self, response):
+        self.seen += 1
+        if self.seen == 3:
+            raise RuntimeError("callback bug")
+
+    async def after_run(self, result):
+        self.after_run_called = True
+
+
+async def test_a_failing_callback_fails_the_run_but_keeps_a_loadable_result(fixed_server, tmp_path):
+    cb = ExplodesOnThirdResponse()
+    runner = Runner(chat(fixed_server), payload(40), output_path=tmp_path, callbacks=[cb])
+    with pytest.raises(RuntimeError, match="callback bug"):
+        await runner.run(clients=3, run_duration=30, run_name="cb-bug")
+    assert cb.after_run_called
+    loaded = Result.load(tmp_path / "cb-bug")
+    assert loaded.status == "failed" and "callback bug" in loaded.error
+    # the requests in flight when it failed are saved as cancelled, not lost
+    assert loaded.stats["total_requests"] >= 3
+    assert loaded.stats["cancelled_requests"] >= 1
+    assert loaded.stats["total_requests"] + loaded.stats["cancelled_requests"] == len(loaded.responses)
+
+
+def test_open_file_limit_is_raised_for_many_clients():
+    import resource
+
+    from llmeter_widget.limits import ensure_open_files
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        ensure_open_files(1064)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(1064, hard)
+        ensure_open_files(100)  # never lowered
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(1064, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 
+from ..limits import ensure_open_files
 from .config import MODES, SimulatorConfig
 from .process import LISTENING_PREFIX
 from .server import SimulatedServer
@@ -147,6 +148,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: SimulatorConfig, *, watch_stdin: bool) -> None:
+    ensure_open_files(10_000)  # one socket per client connected to us
     server = SimulatedServer.from_config(config)
     await server.start()
     loop = asyncio.get_running_loop()
