@@ -178,7 +178,12 @@ async def test_low_memory_keeps_no_responses_but_writes_them_all(fixed_server, t
     lines = (tmp_path / "lm" / "responses.jsonl").read_text().splitlines()
     assert len(lines) == 80
     ttfts = [json.loads(line)["time_to_first_token"] for line in lines]
-    assert result.stats["time_to_first_token-p90"] == pytest.approx(np.percentile(ttfts, 90), rel=0.011)
+    # DDSketch answers a value within 1% of one at the quantile's rank; numpy interpolates between
+    # the two ranks around it, which on 80 values can be further apart than 1%.
+    ranked = sorted(ttfts)
+    low, high = ranked[int(0.9 * 79)], ranked[int(0.9 * 79) + 1]
+    assert low * 0.99 <= result.stats["time_to_first_token-p90"] <= high * 1.01
+    assert result.stats["time_to_first_token-p90"] == pytest.approx(np.percentile(ttfts, 90), rel=0.1)
     assert Result.load(tmp_path / "lm", load_responses=False).stats["total_requests"] == 80
 
 
