@@ -70,15 +70,25 @@ async def test_without_bounds_each_client_sends_each_payload_once(fixed_server):
         ({"n_requests": 0}, "n_requests must be"),
         ({"payload": []}, "empty"),
         ({"payload": "/no/such/file.jsonl"}, "does not exist"),
-        ({"low_memory": True}, "needs output_path"),
+        ({"payload": "NOT_JSON"}, "is not valid JSON"),
+        ({"payload": "NOT_JSONL"}, "Line 2 of .* is not valid JSON"),
+        ({"low_memory": True, "output_path": None}, "needs output_path"),
     ],
 )
 async def test_bad_input_is_refused_before_anything_is_written(tmp_path, kwargs, message):
     ep = OpenAIChatEndpoint(base_url="http://127.0.0.1:9/v1", model="sim")
-    runner = Runner(ep, payload())
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "bad.json").write_text("{'single': 'quotes'}")
+    (inputs / "bad.jsonl").write_text('{"ok": 1}\nnot json\n')
+    files = {"NOT_JSON": inputs / "bad.json", "NOT_JSONL": inputs / "bad.jsonl"}
+    kwargs = {k: files.get(v, v) if isinstance(v, str) else v for k, v in kwargs.items()}
+    out = tmp_path / "runs"
+    runner = Runner(ep, payload(), output_path=kwargs.pop("output_path", out))
     with pytest.raises(ValueError, match=message):
         await runner.run(**kwargs)
     assert not runner.running
+    assert not out.exists()  # nothing half-written
 
 
 async def test_unwritable_output_path_is_a_clear_error(tmp_path):
