@@ -264,3 +264,26 @@ def test_retry_after_forms():
     assert 25 < _retry_after_seconds(later) <= 30
     with pytest.raises(ValueError, match="retry_rate_limited"):
         OpenAIChatEndpoint(base_url="http://h/v1", model="m", retry_rate_limited=-1)
+
+
+async def test_a_server_echoing_the_key_does_not_put_it_in_the_saved_error(session, chat_payload):
+    async def echo_auth(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"message": f"bad token {request.headers['Authorization']}"
+                                            f" and {request.headers['X-Tenant']}"}}, status=401)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", echo_auth)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
+    try:
+        ep = OpenAIChatEndpoint(base_url=url, model="m", api_key="sk-echoed-secret-42",
+                                headers={"X-Tenant": "tenant-secret-7"})
+        r = await ep.invoke(session, chat_payload)
+    finally:
+        await runner.cleanup()
+    assert r.error_type == "http_4xx" and "bad token Bearer ***" in r.error
+    assert "sk-echoed-secret-42" not in r.error and "tenant-secret-7" not in r.error
+    assert "sk-echoed-secret-42" not in r.to_json()

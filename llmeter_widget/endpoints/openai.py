@@ -205,6 +205,13 @@ class _OpenAIEndpoint:
             "header_names": sorted(self._extra_headers),  # names only: values may be secret
         }
 
+    def _redact(self, text: str) -> str:
+        """Hide the API key and header values if a server echoes them in an error message."""
+        for secret in (self._api_key, *self._extra_headers.values()):
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", **self._extra_headers}
         if self._api_key:
@@ -251,7 +258,7 @@ class _OpenAIEndpoint:
                     response.http_status = None
         except _RequestFailed as failure:
             response.error_type = failure.error_type
-            response.error = str(failure)
+            response.error = self._redact(str(failure))
         except asyncio.CancelledError:
             response.error_type = "cancelled"
             response.error = "cancelled while in flight"
