@@ -134,18 +134,19 @@ def test_dashboard_in_jupyterlab(lab):
                 """() => { const c = document.querySelector('[data-key="time_to_first_token-p50"]');
                            return c && /\\d/.test(c.textContent); }""", timeout=30_000)
             assert kernel.wait_for("print(dash.runner.active_clients)", "4") == "4"
-            # drag the clients slider to 12 (input while dragging, change on release)
+            # drag the clients slider to 24, past the simulator's 16 batch slots (input while
+            # dragging, change on release)
             page.evaluate("""() => {
                 const s = document.querySelector('input.lmw-clients');
-                s.value = '12';
+                s.value = '24';
                 s.dispatchEvent(new Event('input', {bubbles: true}));
                 s.dispatchEvent(new Event('change', {bubbles: true}));
             }""")
-            assert kernel.wait_for("print(dash.runner.active_clients)", "12") == "12"
+            assert kernel.wait_for("print(dash.runner.active_clients)", "24") == "24"
             page.wait_for_function(
                 """() => document.querySelector('.lmw-plot[data-chart="latency"]')?.data?.[0]?.x?.length >= 3""",
                 timeout=30_000)
-            time.sleep(2)  # let the charts show the new load
+            time.sleep(6)  # let the charts show TTFT answering the new load
             screenshot = os.environ.get("LLMETER_SCREENSHOT")
             widget = page.locator("div.lmw").first
             widget.screenshot(path=screenshot or str(work / "dashboard.png"))
