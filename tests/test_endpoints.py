@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 from statistics import median
 
 import pytest
@@ -107,6 +108,23 @@ def test_api_key_from_env_and_never_in_config(monkeypatch):
 
 
 # -- a llama.cpp-like server: written by hand, served for real ------------------------------------
+@asynccontextmanager
+async def serve(routes: dict[str, object]):
+    """Serve POST handlers on 127.0.0.1 (a free port); yields the server's root URL."""
+    app = web.Application()
+    for path, handler in routes.items():
+        app.router.add_post(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    finally:
+        await runner.cleanup()
+
+
+
 def _sse(obj) -> bytes:
     return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
@@ -153,18 +171,13 @@ async def _bad_json_event(request: web.Request) -> web.StreamResponse:
 
 @pytest.fixture
 async def quirky_server():
-    app = web.Application()
-    app.router.add_post("/llama/v1/chat/completions", _llama_like_chat)
-    app.router.add_post("/drop/v1/chat/completions", _stream_then_drop)
-    app.router.add_post("/json/v1/chat/completions", _json_instead_of_sse)
-    app.router.add_post("/badjson/v1/chat/completions", _bad_json_event)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serve({
+        "/llama/v1/chat/completions": _llama_like_chat,
+        "/drop/v1/chat/completions": _stream_then_drop,
+        "/json/v1/chat/completions": _json_instead_of_sse,
+        "/badjson/v1/chat/completions": _bad_json_event,
+    }) as url:
+        yield url
 
 
 async def test_llama_cpp_stream_shape(quirky_server, session, chat_payload):
@@ -218,14 +231,8 @@ async def rate_limited_server():
                                      headers={"Retry-After": "0.2"})
         return await _llama_like_chat(request)
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1", calls
-    await runner.cleanup()
+    async with serve({"/v1/chat/completions": handler}) as url:
+        yield url + "/v1", calls
 
 
 async def test_429_is_an_error_by_default(rate_limited_server, session, chat_payload):
@@ -271,19 +278,10 @@ async def test_a_server_echoing_the_key_does_not_put_it_in_the_saved_error(sessi
         return web.json_response({"error": {"message": f"bad token {request.headers['Authorization']}"
                                             f" and {request.headers['X-Tenant']}"}}, status=401)
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", echo_auth)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
-    try:
-        ep = OpenAIChatEndpoint(base_url=url, model="m", api_key="sk-echoed-secret-42",
+    async with serve({"/v1/chat/completions": echo_auth}) as url:
+        ep = OpenAIChatEndpoint(base_url=url + "/v1", model="m", api_key="sk-echoed-secret-42",
                                 headers={"X-Tenant": "tenant-secret-7"})
         r = await ep.invoke(session, chat_payload)
-    finally:
-        await runner.cleanup()
     assert r.error_type == "http_4xx" and "bad token Bearer ***" in r.error
     assert "sk-echoed-secret-42" not in r.error and "tenant-secret-7" not in r.error
     assert "sk-echoed-secret-42" not in r.to_json()
