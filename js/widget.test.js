@@ -2,6 +2,7 @@
 // widget.js against a fake anywidget model. Plotly cannot draw in jsdom, so THIS test (only)
 // replaces it with a recording mock; the real Plotly is exercised by tests/browser.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { makeModel } from "./testing/fake_model.js";
 
 const plotly = vi.hoisted(() => ({
   newPlot: vi.fn((div, data) => {
@@ -47,40 +48,9 @@ function fakeModel(traits = {}) {
     result_path: "",
     ...traits,
   };
-  const listeners = new Map();
-  const model = {
-    sent: [],
-    saves: 0,
-    setCalls: [],
-    get: (name) => state[name],
-    set(name, value) {
-      model.setCalls.push([name, value]);
-      state[name] = value;
-      model.emit(`change:${name}`);
-    },
-    on(event, fn) {
-      if (!listeners.has(event)) listeners.set(event, new Set());
-      listeners.get(event).add(fn);
-    },
-    off(event, fn) {
-      listeners.get(event)?.delete(fn);
-    },
-    send(msg) {
-      model.sent.push(msg);
-    },
-    save_changes() {
-      model.saves += 1;
-    },
-    /** What Python does: change a trait and notify the view. */
-    pythonSets(name, value) {
-      state[name] = value;
-      model.emit(`change:${name}`);
-    },
-    emit(event, ...args) {
-      for (const fn of [...(listeners.get(event) || [])]) fn(...args);
-    },
-    listenerCount: () => [...listeners.values()].reduce((n, set) => n + set.size, 0),
-  };
+  const model = makeModel(state);
+  /** What Python does: change a trait and notify the view. */
+  model.pythonSets = (name, value) => model.update({ [name]: value });
   return model;
 }
 
