@@ -15,6 +15,7 @@ Example:
 from .callbacks import Callback
 from .display import DisplaySpec, StatSpec, TerminalView
 from .endpoints.base import InvocationResponse
+from .experiments import LoadTest, LoadTestResult
 from .results import Result
 from .runner import Runner
 from .stats import RunningStats
@@ -36,6 +37,8 @@ __all__ = [
     "Dashboard",
     "DisplaySpec",
     "InvocationResponse",
+    "LoadTest",
+    "LoadTestResult",
     "Result",
     "Runner",
     "RunningStats",
