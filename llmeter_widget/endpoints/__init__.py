@@ -7,12 +7,14 @@ Example:
 
 from .base import ERROR_TYPES, Endpoint, InvocationResponse
 from .http import create_session
+from .llmeter_adapter import LlmeterEndpoint
 from .openai import OpenAIChatEndpoint, OpenAICompletionEndpoint, RequestCancelled
 
 __all__ = [
     "ERROR_TYPES",
     "Endpoint",
     "InvocationResponse",
+    "LlmeterEndpoint",
     "OpenAIChatEndpoint",
     "OpenAICompletionEndpoint",
     "RequestCancelled",

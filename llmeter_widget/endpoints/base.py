@@ -28,6 +28,7 @@ ERROR_TYPES = (
     "broken_stream",  # the connection dropped after the response started
     "protocol",       # the body was not what the API promises (bad JSON, not SSE, ...)
     "cancelled",      # the run was stopped or interrupted while the request was in flight
+    "other",          # a wrapped (llmeter) endpoint's error whose kind its text does not tell
 )
 
 # Where num_tokens_output came from: the server's usage block, or our count of content chunks
