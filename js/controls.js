@@ -3,6 +3,7 @@
 // sends one message to the kernel, not hundreds.
 
 import { h } from "./dom.js";
+import { formatLevels, parseLevels } from "./sweep.js";
 
 /**
  * A duration for the slider label: "45 s", "2 min 30 s", "10 min", "1 h 5 min".
@@ -49,6 +50,7 @@ export class Controls {
     this.mode = h("select", { class: "lmw-mode", "aria-label": "Run until" }, [
       h("option", { value: "time", text: "for a duration" }),
       h("option", { value: "count", text: "for a request count" }),
+      h("option", { value: "sweep", text: "client sweep" }),
     ]);
     disposer.listen(this.mode, "change", () => commit("mode", this.mode.value));
 
@@ -69,6 +71,33 @@ export class Controls {
       this.requests,
     ]);
 
+    // Sweep levels: checked as you type (error state), sent on change only when valid.
+    this.levels = h("input", {
+      class: "lmw-levels",
+      type: "text",
+      placeholder: "1, 2, 4, 8, 16",
+      spellcheck: "false",
+      "aria-label": "Client levels",
+    });
+    this.levelsError = h("span", { class: "lmw-levels-error", role: "alert", hidden: true });
+    this.levelsRow = h("label", { class: "lmw-control lmw-levels-row" }, [
+      h("span", { class: "lmw-control-label", text: "Client levels" }),
+      this.levels,
+      this.levelsError,
+    ]);
+    const check = () => {
+      const parsed = parseLevels(this.levels.value, Number(model.get("max_clients")) || Infinity);
+      this._showLevelsError(parsed.ok ? "" : parsed.error);
+      return parsed;
+    };
+    disposer.listen(this.levels, "input", check);
+    disposer.listen(this.levels, "change", () => {
+      const parsed = check();
+      if (!parsed.ok) return;
+      this.levels.value = formatLevels(parsed.levels);
+      commit("sweep_levels", parsed.levels);
+    });
+
     this.run = h("button", { class: "lmw-button lmw-run", type: "button", text: "▶ Run" });
     this.stop = h("button", { class: "lmw-button lmw-stop", type: "button", text: "■ Stop" });
     disposer.listen(this.run, "click", () => model.send({ type: "run" }));
@@ -81,6 +110,7 @@ export class Controls {
       ]),
       this.duration.row,
       this.requestsRow,
+      this.levelsRow,
       this.clients.row,
       h("div", { class: "lmw-buttons" }, [this.run, this.stop]),
     ]);
@@ -108,6 +138,14 @@ export class Controls {
     return { input, value, row, format };
   }
 
+  _showLevelsError(error) {
+    this.levels.classList.toggle("lmw-invalid", Boolean(error));
+    if (error) this.levels.setAttribute("aria-invalid", "true");
+    else this.levels.removeAttribute("aria-invalid");
+    this.levelsError.textContent = error;
+    this.levelsError.hidden = !error;
+  }
+
   /** Follow the traits (Python may set clients, duration, maxima, mode or status from code). */
   update() {
     const m = this.model;
@@ -122,10 +160,16 @@ export class Controls {
     setSlider(this.duration, Number(m.get("max_duration")) || 1, Number(m.get("duration")) || 1);
     setSlider(this.clients, Number(m.get("max_clients")) || 1, Number(m.get("clients")) || 1);
 
-    const mode = m.get("mode") === "count" ? "count" : "time";
+    const mode = ["count", "sweep"].includes(m.get("mode")) ? m.get("mode") : "time";
     this.mode.value = mode;
-    this.duration.row.hidden = mode !== "time";
+    this.duration.row.hidden = mode === "count"; // a sweep runs each level for the duration
     this.requestsRow.hidden = mode !== "count";
+    this.levelsRow.hidden = mode !== "sweep";
+    this.clients.row.hidden = mode === "sweep"; // the levels set the clients
+    // Follow Python, unless the user is typing or the text is invalid (kept to be fixed).
+    if (document.activeElement !== this.levels && !this.levels.classList.contains("lmw-invalid")) {
+      this.levels.value = formatLevels(m.get("sweep_levels"));
+    }
     const n = Number(m.get("n_requests")) || 1;
     if (document.activeElement !== this.requests) this.requests.value = String(n);
 
@@ -136,5 +180,6 @@ export class Controls {
     // The mode and the request count are fixed once a run started; clients and duration are not.
     this.mode.disabled = busy;
     this.requests.disabled = busy;
+    this.levels.disabled = busy;
   }
 }

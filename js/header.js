@@ -127,6 +127,8 @@ export class Header {
             Number.isInteger(duration) && !clock ? `${duration} s` : formatClock(duration, clock)
           }`
         : formatClock(elapsed ?? 0, clock);
+    // A client sweep: which level runs, e.g. "level 3/5 (4 clients)".
+    if (progress.level && model.get("status") !== "done") this.time.textContent += ` · level ${progress.level}`;
 
     for (const [key, el] of Object.entries(this.counts)) {
       el.textContent = formatValue(progress[key] ?? 0, "count");

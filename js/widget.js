@@ -1,11 +1,12 @@
 // The dashboard view (anywidget front-end module): header, controls, grouped stats table and
-// three streaming charts, wired to the traits and messages of docs/widget_contract.md.
+// three streaming charts (plus the client sweep's comparison chart), wired to the traits and messages of docs/widget_contract.md.
 
 import { Chart } from "./charts.js";
 import { Controls } from "./controls.js";
 import { Disposer, h } from "./dom.js";
 import { Header } from "./header.js";
 import { CHARTS, DEFAULT_MAX_POINTS, SeriesState, toColumns } from "./series.js";
+import { SweepChart, sweepVisible } from "./sweep.js";
 import { StatsTable } from "./table.js";
 import { readTheme } from "./theme.js";
 
@@ -21,6 +22,7 @@ const CONTROL_TRAITS = [
   "clients",
   "max_clients",
   "n_requests",
+  "sweep_levels",
   "status",
 ];
 
@@ -47,15 +49,36 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
     return { def, box, plot, chart: new Chart(plot, def) };
   });
 
+  // The sweep's comparison: one point per finished level, redrawn whole (Plotly.react).
+  const sweepPlot = h("div", { class: "lmw-sweep-plot", dataset: { chart: "sweep" } });
+  const verdict = h("p", { class: "lmw-verdict" });
+  const sweepBox = h("section", { class: "lmw-chart lmw-sweep", hidden: true }, [
+    h("h3", { class: "lmw-chart-title", text: "Sweep: latency vs throughput" }),
+    sweepPlot,
+    verdict,
+  ]);
+  const sweep = new SweepChart(sweepPlot);
+
   const root = h("div", { class: "lmw" }, [
     header.element,
     controls.element,
     table.element,
     h("div", { class: "lmw-charts" }, charts.map((c) => c.box)),
+    sweepBox,
   ]);
   el.append(root);
   disposer.add(() => root.remove());
   disposer.add(() => charts.forEach((c) => c.chart.destroy()));
+  disposer.add(() => sweep.destroy());
+
+  /** Show or hide the sweep chart; draw it (only while shown: Plotly measures its box). */
+  const updateSweep = () => {
+    const comparison = model.get("comparison");
+    sweepBox.hidden = !sweepVisible(comparison, model.get("mode"));
+    verdict.textContent = (comparison && comparison.verdict) || "";
+    verdict.hidden = !verdict.textContent;
+    if (!sweepBox.hidden && root.isConnected) sweep.render(comparison, theme || readTheme(root));
+  };
 
   // -- charts: drawn once the root is in the page (Plotly measures its container) --------------
   let theme = null;
@@ -63,6 +86,7 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
     if (!root.isConnected) return;
     theme = readTheme(root);
     for (const c of charts) c.chart.render(toColumns(c.def, series.points), theme);
+    updateSweep();
   };
   const show = (result) => {
     if (result.action === "reset") drawAll();
@@ -93,9 +117,11 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
       frame = requestAnimationFrame(() => {
         if (!charts[0].chart.plotted) drawAll();
         else charts.forEach((c) => c.chart.resize());
+        sweep.resize();
       });
     });
     charts.forEach((c) => resized.observe(c.plot));
+    resized.observe(sweepPlot);
     disposer.add(() => {
       cancelAnimationFrame(frame);
       resized.disconnect();
@@ -141,6 +167,8 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   disposer.onModel(model, "change:stats", () => table.update(model.get("stats")));
   disposer.onModel(model, "change:spec", () => table.setSpec(model.get("spec")));
   disposer.onModel(model, "change:series_delta", onDelta);
+  disposer.onModel(model, "change:comparison", updateSweep);
+  disposer.onModel(model, "change:mode", updateSweep);
   disposer.onModel(model, "msg:custom", onMessage);
 
   updateHeader();

@@ -283,6 +283,92 @@ describe("widget.render", () => {
   });
 });
 
+describe("client sweep", () => {
+  const comparison = {
+    levels: [
+      { clients: 1, output_tps: 100, ttft_p90: 0.05 },
+      { clients: 2, output_tps: 190, ttft_p90: 0.06 },
+      { clients: 4, output_tps: 200, ttft_p90: 0.3 },
+    ],
+    knee: 2,
+    verdict: "Saturates at 2 clients.",
+  };
+
+  it("the mode select offers a sweep; the levels input replaces the clients slider", () => {
+    const model = fakeModel({ sweep_levels: [1, 2, 4, 8, 16] });
+    mount(model);
+    const options = [...$("select.lmw-mode").options].map((o) => [o.value, o.textContent]);
+    expect(options.at(-1)).toEqual(["sweep", "client sweep"]);
+    expect($(".lmw-levels-row").hidden).toBe(true);
+    const mode = $("select.lmw-mode");
+    mode.value = "sweep";
+    mode.dispatchEvent(new Event("change"));
+    expect(model.get("mode")).toBe("sweep");
+    expect($(".lmw-levels-row").hidden).toBe(false);
+    expect($(".lmw-clients-row").hidden).toBe(true);
+    expect($(".lmw-duration-row").hidden).toBe(false);
+    expect($("input.lmw-levels").value).toBe("1, 2, 4, 8, 16");
+    model.pythonSets("status", "running");
+    expect($("input.lmw-levels").disabled).toBe(true);
+  });
+
+  it("valid levels are set on change; invalid ones show an error and send nothing", () => {
+    const model = fakeModel({ mode: "sweep", sweep_levels: [1, 2, 4, 8, 16] });
+    mount(model);
+    const input = $("input.lmw-levels");
+    input.value = "1, 2, x";
+    input.dispatchEvent(new Event("input"));
+    expect(input.classList.contains("lmw-invalid")).toBe(true);
+    expect(input.getAttribute("aria-invalid")).toBe("true");
+    expect($(".lmw-levels-error").hidden).toBe(false);
+    input.dispatchEvent(new Event("change"));
+    expect(model.setCalls).toEqual([]);
+    expect(model.saves).toBe(0);
+    model.pythonSets("clients", 3); // a trait update keeps the text to fix
+    expect(input.value).toBe("1, 2, x");
+    input.value = " 2,4  8";
+    input.dispatchEvent(new Event("change"));
+    expect(model.setCalls).toEqual([["sweep_levels", [2, 4, 8]]]);
+    expect(model.saves).toBe(1);
+    expect(input.value).toBe("2, 4, 8");
+    expect(input.classList.contains("lmw-invalid")).toBe(false);
+    input.value = "2, 100"; // above max_clients (64)
+    input.dispatchEvent(new Event("change"));
+    expect(model.saves).toBe(1);
+    expect($(".lmw-levels-error").textContent).toContain("1..64");
+  });
+
+  it("the sweep chart is hidden until the mode is sweep or the comparison has levels", () => {
+    const model = fakeModel({ comparison: { levels: [], knee: null, verdict: "" } });
+    mount(model);
+    const box = $(".lmw-sweep");
+    expect(box.hidden).toBe(true);
+    expect(plotly.newPlot).toHaveBeenCalledTimes(3); // not drawn while hidden
+    model.pythonSets("mode", "sweep");
+    expect(box.hidden).toBe(false);
+    expect(plotly.newPlot).toHaveBeenCalledTimes(4);
+    model.pythonSets("mode", "time");
+    expect(box.hidden).toBe(true);
+    model.pythonSets("comparison", comparison);
+    expect(box.hidden).toBe(false);
+    const call = plotly.react.mock.calls.at(-1);
+    expect(call[0].dataset.chart).toBe("sweep");
+    expect(call[1][0].x).toEqual([100, 190, 200]);
+    expect(call[1][1].name).toBe("knee (2 clients)");
+    expect($(".lmw-verdict").textContent).toBe("Saturates at 2 clients.");
+  });
+
+  it("cleanup purges the sweep chart too", () => {
+    const model = fakeModel({ mode: "sweep", comparison });
+    const dispose = mount(model);
+    expect(plotly.newPlot).toHaveBeenCalledTimes(4);
+    dispose();
+    cleanup = undefined;
+    expect(plotly.purge).toHaveBeenCalledTimes(4);
+    expect(model.listenerCount()).toBe(0);
+  });
+});
+
 describe("header and control labels", () => {
   it("formats clocks and durations", () => {
     expect(formatClock(12.34)).toBe("12.3 s");

@@ -562,6 +562,9 @@ class LoadTest:
         low_memory, callbacks, run_description: passed to every level's run.
         on_level: called as `on_level(clients, result)` after each level (sync or async).
         live_view: each level's live view, as `Runner(live_view=...)`.
+        runner: run the levels through this Runner (e.g. a Dashboard's, so its live view
+            follows every level) instead of a new one; `endpoint` should be its endpoint, and
+            `live_view` is then ignored (the runner's own setting applies).
 
     Example:
         >>> lt = LoadTest(endpoint=ep, payload=payload, sequence_of_clients=[1, 2, 4, 8],
@@ -586,6 +589,7 @@ class LoadTest:
         run_description: str | None = None,
         on_level: LevelHook | None = None,
         live_view: bool | None = None,
+        runner: Runner | None = None,
     ) -> None:
         self.sequence_of_clients = _check_sequence(sequence_of_clients)
         self.run_duration = _check_bounds(n_requests, run_duration)
@@ -603,7 +607,8 @@ class LoadTest:
         self.callbacks = list(callbacks or [])
         self.run_description = run_description
         self.on_level = on_level
-        self.runner = Runner(endpoint, self.payload, live_view=live_view)
+        self.runner = runner if runner is not None else Runner(endpoint, self.payload,
+                                                               live_view=live_view)
         self.result: LoadTestResult | None = None
         self.current_clients: int | None = None
         self._stopped = False

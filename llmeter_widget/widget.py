@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,24 @@ import anywidget
 import traitlets
 
 from .display import DisplaySpec
+from .experiments import LoadTest, LoadTestResult
 from .results import Result
 from .runner import Runner
 from .stats import LOOP_LAG_WARNING
 
 STATIC = Path(__file__).parent / "static"
 STATUSES = ("idle", "running", "stopping", "done", "error")
+MODES = ("time", "count", "sweep")
+DEFAULT_SWEEP_LEVELS = (1, 2, 4, 8, 16)
+# comparison["levels"] keys -> LoadTestResult.stats_table() keys.
+COMPARISON_KEYS = {
+    "output_tps": "output_tps",
+    "requests_per_minute": "requests_per_minute",
+    "ttft_p50": "time_to_first_token-p50",
+    "ttft_p90": "time_to_first_token-p90",
+    "ttlt_p90": "time_to_last_token-p90",
+    "failed_requests_rate": "failed_requests_rate",
+}
 
 
 _MISSING_BUNDLE = """
@@ -52,6 +65,26 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _empty_comparison() -> dict[str, Any]:
+    return {"levels": [], "knee": None, "verdict": ""}
+
+
+def comparison_of(results: dict[int, Result]) -> dict[str, Any]:
+    """The `comparison` trait for the levels measured so far (one point per level).
+
+    The numbers are `LoadTestResult.stats_table()`'s, the knee and verdict its `knee()` and
+    `verdict()`.
+    """
+    if not results:
+        return _empty_comparison()
+    sweep = LoadTestResult(test_name="", sequence_of_clients=sorted(results), results=dict(results))
+    levels = [
+        {"clients": row["clients"], **{k: _clean(row[key]) for k, key in COMPARISON_KEYS.items()}}
+        for row in sweep.stats_table()
+    ]
+    return {"levels": levels, "knee": sweep.knee(), "verdict": sweep.verdict()}
+
+
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (where a widget can be displayed)."""
     try:
@@ -70,7 +103,9 @@ class Dashboard(anywidget.AnyWidget):
             `runner=` is given).
         runner: drive (or watch) this Runner instead of making one.
         duration, clients, n_requests, mode: the initial control values; `mode="count"`
-            runs `n_requests` per client instead of a duration.
+            runs `n_requests` per client instead of a duration; `mode="sweep"` runs one level
+            of `duration` seconds per client count of `sweep_levels` (a `LoadTest`).
+        sweep_levels: the client counts of a sweep (default 1, 2, 4, 8, 16).
         max_clients, max_duration: the sliders' upper bounds.
         controls: False shows a read-only dashboard (no sliders, no buttons).
         spec: what the table shows (display.DisplaySpec).
@@ -87,7 +122,7 @@ class Dashboard(anywidget.AnyWidget):
 
     title = traitlets.Unicode("").tag(sync=True)
     controls = traitlets.Bool(True).tag(sync=True)
-    mode = traitlets.Enum(("time", "count"), default_value="time").tag(sync=True)
+    mode = traitlets.Enum(MODES, default_value="time").tag(sync=True)
     duration = traitlets.Float(30.0).tag(sync=True)
     max_duration = traitlets.Float(600.0).tag(sync=True)
     clients = traitlets.Int(4).tag(sync=True)
@@ -100,6 +135,9 @@ class Dashboard(anywidget.AnyWidget):
     spec = traitlets.Dict().tag(sync=True)
     series_delta = traitlets.Dict().tag(sync=True)
     result_path = traitlets.Unicode("").tag(sync=True)
+    sweep_levels = traitlets.List(traitlets.Int(), default_value=list(DEFAULT_SWEEP_LEVELS)
+                                  ).tag(sync=True)
+    comparison = traitlets.Dict(default_value=_empty_comparison()).tag(sync=True)
 
     def __init__(
         self,
@@ -112,6 +150,7 @@ class Dashboard(anywidget.AnyWidget):
         clients: int = 4,
         n_requests: int = 10,
         mode: str = "time",
+        sweep_levels: list[int] | None = None,
         max_clients: int = 64,
         max_duration: float | None = None,
         controls: bool = True,
@@ -140,7 +179,11 @@ class Dashboard(anywidget.AnyWidget):
         self._display_spec = spec or DisplaySpec()
         # Set after the bounds, so the validators check them against the right maxima.
         self.mode, self.duration, self.clients, self.n_requests = mode, duration, clients, n_requests
-        self.result: Result | None = None
+        self.sweep_levels = (list(sweep_levels) if sweep_levels is not None else
+                             [c for c in DEFAULT_SWEEP_LEVELS if c <= max_clients] or [1])
+        self.result: Result | LoadTestResult | None = None
+        self._sweep: LoadTest | None = None  # the running (or last) sweep
+        self._sweep_results: dict[int, Result] = {}
         self._task: asyncio.Task[Result] | None = None
         self._run_id: int | None = None
         self._seq = 0
@@ -169,6 +212,26 @@ class Dashboard(anywidget.AnyWidget):
             )
         return value
 
+    @traitlets.validate("sweep_levels")
+    def _check_sweep_levels(self, proposal: dict) -> list[int]:
+        levels = list(proposal["value"])
+        if not levels:
+            raise traitlets.TraitError(
+                "sweep_levels is empty: give at least one client count, e.g. [1, 2, 4, 8, 16]."
+            )
+        bad = [c for c in levels if isinstance(c, bool) or not 1 <= c <= self.max_clients]
+        if bad:
+            raise traitlets.TraitError(
+                f"sweep_levels={levels} has {bad} out of range: choose client counts in "
+                f"1..{self.max_clients} (raise max_clients= for more)."
+            )
+        repeated = sorted({c for c in levels if levels.count(c) > 1})
+        if repeated:
+            raise traitlets.TraitError(
+                f"sweep_levels={levels} repeats {repeated}: give each client count once."
+            )
+        return levels
+
     @traitlets.validate("n_requests")
     def _check_n_requests(self, proposal: dict) -> int:
         if proposal["value"] < 1:
@@ -178,12 +241,12 @@ class Dashboard(anywidget.AnyWidget):
     # -- controls reach the running run ----------------------------------------------------------
     @traitlets.observe("clients")
     def _clients_changed(self, change: dict) -> None:
-        if self.runner.running:
+        if self.runner.running and not self.sweeping:  # a sweep's levels set the clients
             self.runner.set_clients(change["new"])
 
     @traitlets.observe("duration")
     def _duration_changed(self, change: dict) -> None:
-        if self.runner.running and self.mode == "time":
+        if self.runner.running and self.mode == "time" and not self.sweeping:
             self.runner.set_duration(change["new"])
 
     def _on_message(self, widget: Any, content: dict, buffers: list) -> None:
@@ -201,24 +264,75 @@ class Dashboard(anywidget.AnyWidget):
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self) -> asyncio.Task[Result]:
-        """Start a run in the background with the current control values; returns its task."""
+    @property
+    def sweeping(self) -> bool:
+        """True while a sweep (mode "sweep") runs."""
+        return self._sweep is not None and self.running
+
+    def start(self) -> asyncio.Task[Any]:
+        """Start a run (or, in mode "sweep", a sweep) in the background; returns its task."""
         if self.running or self.runner.running:
             raise RuntimeError("A run is already going on: stop() it first.")
         loop = asyncio.get_event_loop()
+        if self.mode == "sweep":
+            sweep = self._new_sweep()  # raises before anything changes if the settings are wrong
+            self._sweep, self._sweep_results = sweep, {}
+            with self.hold_sync():
+                self.status, self.error = "running", ""
+                self.comparison = _empty_comparison()
+            self._task = loop.create_task(self._run_sweep(sweep))
+            return self._task
         self.status, self.error = "running", ""
         self._task = loop.create_task(self._run())  # a reference is kept: tasks can be GC'd
         return self._task
 
-    async def run(self) -> Result:
-        """Run with the current control values and return the Result (the display stays live)."""
+    async def run(self) -> Result | LoadTestResult:
+        """Run with the current control values and return the Result (the display stays live).
+
+        In mode "sweep" this is a client sweep, and it returns the `LoadTestResult`.
+        """
         return await self.start()
 
     def stop(self) -> None:
-        """Stop the running run; what was measured is kept and saved."""
-        if self.runner.running:
+        """Stop the running run (or sweep); what was measured is kept and saved."""
+        if self.sweeping:
+            self.status = "stopping"
+            self._sweep.stop()  # type: ignore[union-attr]  (a level starts within a tick)
+        elif self.runner.running:
             self.status = "stopping"
             self.runner.stop()
+
+    def _new_sweep(self) -> LoadTest:
+        runner = self.runner
+        return LoadTest(
+            endpoint=runner.endpoint, payload=runner.payload,
+            sequence_of_clients=list(self.sweep_levels), run_duration=self.duration,
+            output_path=runner.output_path,
+            test_name="sweep-" + datetime.now().strftime("%Y%m%d-%H%M%S"),
+            low_memory=runner.low_memory, callbacks=runner.callbacks,
+            run_description=runner.run_description, runner=runner,
+        )
+
+    async def _run_sweep(self, sweep: LoadTest) -> LoadTestResult:
+        live_view, self.runner.live_view = self.runner.live_view, False  # this is the view
+        try:
+            result = await sweep.run()
+        except asyncio.CancelledError:
+            self.result = sweep.result
+            self.status, self.error = "error", "The sweep was interrupted."
+            raise
+        except Exception as exc:
+            self.result = sweep.result
+            self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.runner.live_view = live_view
+        self.result = result
+        with self.hold_sync():
+            self.comparison = comparison_of(result.results)
+            self.result_path = result.output_path or ""
+            self.status = "done"
+        return result
 
     async def _run(self) -> Result:
         bound = (
@@ -265,9 +379,31 @@ class Dashboard(anywidget.AnyWidget):
                 "loop_lag": snapshot.get("loop_lag", 0.0),
                 "overloaded": (snapshot.get("loop_lag") or 0.0) > LOOP_LAG_WARNING,
             }
+            if self.sweeping:
+                self.progress = {**self.progress, "level": self._level_text()}
             status = snapshot.get("status", "running")
             if status != "running":  # the final snapshot
-                self._finished(status, snapshot.get("result_path"))
+                if self.sweeping:
+                    self._level_finished(snapshot.get("result_path"))
+                else:
+                    self._finished(status, snapshot.get("result_path"))
+
+    def _level_text(self) -> str:
+        sweep = self._sweep
+        clients = sweep.current_clients if sweep else None
+        if sweep is None or clients not in sweep.sequence_of_clients:
+            return ""
+        index = sweep.sequence_of_clients.index(clients) + 1
+        noun = "client" if clients == 1 else "clients"
+        return f"{index}/{len(sweep.sequence_of_clients)} ({clients} {noun})"
+
+    def _level_finished(self, result_path: str | None) -> None:
+        """One level of a sweep ended: one more point in `comparison` (the sweep goes on)."""
+        level = self.runner.last_result
+        if level is not None:
+            self._sweep_results[level.clients] = level
+            self.comparison = comparison_of(self._sweep_results)
+        self.result_path = result_path or ""
 
     def _finished(self, run_status: str, result_path: str | None) -> None:
         result = self.runner.last_result

@@ -195,3 +195,96 @@ async def test_error_classes_join_the_table_as_they_appear(fixed_server, tmp_pat
     assert [s["key"] for s in errors][-1] == "errors-http_4xx"
     assert dash.stats["errors-http_4xx"] == 6
     dash.close()
+
+
+# -- client sweep ----------------------------------------------------------------------------------
+def comparison_updates(dash):
+    return [m["state"]["comparison"] for m in dash.comm.updates() if "comparison" in m["state"]]
+
+
+async def test_sweep_fills_the_comparison_one_level_at_a_time(dashboard):
+    from llmeter_widget import LoadTestResult
+
+    dashboard.mode, dashboard.sweep_levels, dashboard.duration = "sweep", [1, 2, 4], 0.8
+    messages_per_tick, original = [], dashboard._on_snapshot
+
+    def counting(snapshot):
+        before = len(dashboard.comm.updates())
+        original(snapshot)
+        messages_per_tick.append(len(dashboard.comm.updates()) - before)
+
+    dashboard.runner.listeners[:] = [counting]
+    result = await dashboard.run()
+    assert isinstance(result, LoadTestResult) and dashboard.result is result
+    assert result.status == "completed" and dashboard.status == "done"
+    assert sorted(result.results) == [1, 2, 4]
+    assert all(count == 1 for count in messages_per_tick), messages_per_tick
+    # exactly one more level per finished level
+    sizes = [len(c["levels"]) for c in comparison_updates(dashboard)]
+    assert sizes == [1, 2, 3], sizes
+    final = dashboard.comparison
+    assert [lv["clients"] for lv in final["levels"]] == [1, 2, 4]
+    for level, row in zip(final["levels"], result.stats_table()):
+        assert level["output_tps"] == row["output_tps"] > 0
+        assert level["requests_per_minute"] == row["requests_per_minute"]
+        assert level["ttft_p50"] == row["time_to_first_token-p50"]
+        assert level["ttft_p90"] == row["time_to_first_token-p90"]
+        assert level["ttlt_p90"] == row["time_to_last_token-p90"]
+        assert level["failed_requests_rate"] == row["failed_requests_rate"]
+    assert final["knee"] == result.knee() and final["verdict"] == result.verdict() != ""
+    # each level was a new run for the series protocol, saved under the dashboard's output_path
+    runs = {m["state"]["series_delta"]["run"] for m in dashboard.comm.updates()
+            if "series_delta" in m["state"]}
+    assert len(runs) == 3
+    assert dashboard.result_path == result.output_path
+    assert str(dashboard.runner.output_path) in result.output_path
+    assert LoadTestResult.load(result.output_path).stats_table() == result.stats_table()
+    levels_seen = {m["state"]["progress"].get("level") for m in dashboard.comm.updates()
+                   if "progress" in m["state"]}
+    assert {"1/3 (1 client)", "2/3 (2 clients)", "3/3 (4 clients)"} <= levels_seen
+
+
+async def test_stop_mid_sweep_keeps_what_ran(dashboard):
+    from llmeter_widget import LoadTestResult
+
+    dashboard.mode, dashboard.sweep_levels, dashboard.duration = "sweep", [1, 2, 4], 0.8
+    dashboard.comparison = {"levels": [{"clients": 99}], "knee": 99, "verdict": "old"}
+    frontend_custom(dashboard, {"type": "run"})
+    assert dashboard.sweeping and dashboard.status == "running"
+    assert comparison_updates(dashboard)[-1] == {"levels": [], "knee": None, "verdict": ""}
+    await asyncio.sleep(1.2)  # in the second level
+    frontend_update(dashboard, clients=7)  # the clients slider does not touch a sweep's level
+    frontend_custom(dashboard, {"type": "stop"})
+    result = await dashboard._task
+    assert result.status == "stopped" and dashboard.status == "done"
+    assert 1 <= len(result.results) < 3 and result.missing
+    assert 7 not in result.results
+    assert len(dashboard.comparison["levels"]) == len(result.results)
+    loaded = LoadTestResult.load(dashboard.result_path)
+    assert loaded.status == "stopped" and sorted(loaded.results) == sorted(result.results)
+
+
+def test_invalid_sweep_levels_are_clear_errors(dashboard):
+    assert dashboard.sweep_levels == [1, 2, 4, 8, 16]
+    assert dashboard.comparison == {"levels": [], "knee": None, "verdict": ""}
+    with pytest.raises(traitlets.TraitError, match="sweep_levels is empty"):
+        dashboard.sweep_levels = []
+    with pytest.raises(traitlets.TraitError, match=r"\[0\] out of range: choose client counts in 1..64"):
+        dashboard.sweep_levels = [0, 2]
+    with pytest.raises(traitlets.TraitError, match="raise max_clients"):
+        dashboard.sweep_levels = [1, 65]
+    with pytest.raises(traitlets.TraitError, match=r"repeats \[2\]"):
+        dashboard.sweep_levels = [1, 2, 2]
+    with pytest.raises(traitlets.TraitError):
+        dashboard.sweep_levels = [1, "x"]
+    with pytest.raises(traitlets.TraitError):
+        dashboard.mode = "random"
+    assert dashboard.sweep_levels == [1, 2, 4, 8, 16]
+    dashboard.mode = "sweep"
+    frontend_update(dashboard, sweep_levels=[2, 8])  # the levels input
+    assert dashboard.sweep_levels == [2, 8]
+    small = Dashboard(runner=dashboard.runner, max_clients=6)
+    assert small.sweep_levels == [1, 2, 4]  # the default, within the clients maximum
+    small.close()
+    with pytest.raises(traitlets.TraitError, match="sweep_levels"):
+        Dashboard(runner=dashboard.runner, sweep_levels=[1, 200])

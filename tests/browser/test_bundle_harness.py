@@ -52,6 +52,8 @@ TRAITS = {
     "spec": SPEC,
     "series_delta": {},
     "result_path": "",
+    "sweep_levels": [1, 2, 4, 8, 16],
+    "comparison": {"levels": [], "knee": None, "verdict": ""},
 }
 
 
@@ -304,6 +306,45 @@ def test_screenshot_of_a_running_dashboard(page, tmp_path):
     assert points_per_trace(page, "throughput") == [42, 42]
     path = save_screenshot(page, "harness.png", tmp_path)
     assert path.stat().st_size > 10_000
+
+
+def test_sweep_chart_and_levels_input(page, tmp_path):
+    mount(page)
+    assert page.is_hidden(".lmw-sweep") and page.is_hidden("input.lmw-levels")
+    kernel_sets(page, mode="sweep")
+    assert page.is_visible(".lmw-sweep") and page.is_visible("input.lmw-levels")
+    assert page.is_hidden("input.lmw-clients")
+    assert page.input_value("input.lmw-levels") == "1, 2, 4, 8, 16"
+    levels = [
+        {"clients": c, "output_tps": tps, "requests_per_minute": tps * 2, "ttft_p50": ttft / 2,
+         "ttft_p90": ttft, "ttlt_p90": ttft * 8, "failed_requests_rate": 0.0}
+        for c, tps, ttft in [(1, 120.0, 0.05), (2, 230.0, 0.06), (4, 250.0, 0.4)]
+    ]
+    kernel_sets(page, comparison={"levels": levels, "knee": 2,
+                                  "verdict": "Saturates at 2 clients: beyond it ..."})
+    traces = page.evaluate(
+        """() => document.querySelector('[data-chart=sweep]').data
+              .map(t => ({name: t.name, x: t.x, y: t.y, text: t.text || null}))"""
+    )
+    assert traces[0]["x"] == [120.0, 230.0, 250.0] and traces[0]["text"] == ["1", "2", "4"]
+    assert traces[0]["y"] == pytest.approx([50.0, 60.0, 400.0])
+    assert traces[1]["name"] == "knee (2 clients)" and traces[1]["x"] == [230.0]
+    # Plotly drew the three points (and the knee marker) as SVG
+    assert page.evaluate("document.querySelectorAll('[data-chart=sweep] .scatterlayer .point').length") == 4
+    assert page.text_content(".lmw-verdict") == "Saturates at 2 clients: beyond it ..."
+    save_screenshot(page, "harness-sweep.png", tmp_path)
+
+    # Typing an invalid list marks the input and sends nothing.
+    page.fill("input.lmw-levels", "1, 2, x")
+    page.press("input.lmw-levels", "Tab")  # commit (change event)
+    assert page.get_attribute("input.lmw-levels", "aria-invalid") == "true"
+    assert page.is_visible(".lmw-levels-error")
+    assert page.evaluate("window.harness.model.setCalls") == []
+    assert page.evaluate("window.harness.model.saves") == 0
+    page.fill("input.lmw-levels", "2, 4 ,8")
+    page.press("input.lmw-levels", "Tab")
+    assert page.evaluate("window.harness.model.setCalls") == [["sweep_levels", [2, 4, 8]]]
+    assert page.get_attribute("input.lmw-levels", "aria-invalid") is None
 
 
 def save_screenshot(page, name: str, folder: Path) -> Path:

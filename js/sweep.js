@@ -1,0 +1,202 @@
+// Client sweep: the levels input's parser and the comparison chart ("Sweep: latency vs
+// throughput"), one point per finished level, drawn from the `comparison` trait with
+// Plotly.react. The conversion functions are pure (no DOM, no Plotly) and unit-tested.
+
+import Plotly from "plotly.js-basic-dist-min";
+
+/**
+ * @typedef {{clients: number, output_tps?: number|null, requests_per_minute?: number|null,
+ *   ttft_p50?: number|null, ttft_p90?: number|null, ttlt_p90?: number|null,
+ *   failed_requests_rate?: number|null}} Level
+ * @typedef {{levels?: Level[], knee?: number|null, verdict?: string}} Comparison
+ * @typedef {import("./theme.js").Theme} Theme
+ */
+
+/**
+ * Parse the levels input: client counts separated by commas and/or spaces ("1, 2, 4, 8").
+ * Each must be a whole number in 1..maxClients, given once.
+ * @param {string} text
+ * @param {number} [maxClients]
+ * @returns {{ok: true, levels: number[]} | {ok: false, error: string}}
+ */
+export function parseLevels(text, maxClients = Infinity) {
+  const parts = String(text ?? "")
+    .split(/[\s,]+/)
+    .filter((p) => p !== "");
+  if (parts.length === 0) return { ok: false, error: "Give at least one client count, e.g. 1, 2, 4." };
+  const levels = [];
+  for (const part of parts) {
+    if (!/^\d+$/.test(part)) return { ok: false, error: `"${part}" is not a whole number.` };
+    const n = Number(part);
+    if (n < 1 || n > maxClients) {
+      return { ok: false, error: `${n} is out of range: choose 1..${maxClients}.` };
+    }
+    if (levels.includes(n)) return { ok: false, error: `${n} is given twice: give each count once.` };
+    levels.push(n);
+  }
+  return { ok: true, levels };
+}
+
+/** The levels as the input shows them: "1, 2, 4". */
+export function formatLevels(levels) {
+  return Array.isArray(levels) ? levels.join(", ") : "";
+}
+
+/**
+ * Show the sweep chart? When the comparison has levels, or the mode is "sweep".
+ * @param {Comparison|null|undefined} comparison
+ * @param {string} mode
+ */
+export function sweepVisible(comparison, mode) {
+  return mode === "sweep" || levelsOf(comparison).length > 0;
+}
+
+const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+/** @param {Comparison|null|undefined} comparison */
+function levelsOf(comparison) {
+  const levels = comparison && Array.isArray(comparison.levels) ? comparison.levels : [];
+  return levels.filter((l) => l && typeof l.clients === "number");
+}
+
+/**
+ * The chart's points, by client count: x output tokens/s, y TTFT p90 in ms, a label per point,
+ * and the knee (its index in the points, or -1).
+ * @param {Comparison|null|undefined} comparison
+ * @returns {{x: Array<number|null>, y: Array<number|null>, clients: number[], text: string[],
+ *   knee: number}}
+ */
+export function comparisonPoints(comparison) {
+  const levels = levelsOf(comparison)
+    .slice()
+    .sort((a, b) => a.clients - b.clients);
+  const clients = levels.map((l) => l.clients);
+  const kneeClients = comparison ? comparison.knee : null;
+  return {
+    x: levels.map((l) => num(l.output_tps)),
+    y: levels.map((l) => {
+      const v = num(l.ttft_p90);
+      return v === null ? null : v * 1000;
+    }),
+    clients,
+    text: clients.map(String),
+    knee: typeof kneeClients === "number" ? clients.indexOf(kneeClients) : -1,
+  };
+}
+
+/**
+ * Plotly traces: the levels (markers + line, labelled with their client count) and the knee.
+ * @param {Comparison|null|undefined} comparison
+ * @param {Theme} theme
+ */
+export function buildSweepTraces(comparison, theme) {
+  const p = comparisonPoints(comparison);
+  const color = theme.colors[0];
+  const traces = [
+    {
+      type: "scatter",
+      mode: "lines+markers+text",
+      name: "TTFT p90",
+      x: p.x,
+      y: p.y,
+      text: p.text,
+      textposition: "top center",
+      cliponaxis: false, // the top point's label stays visible
+      customdata: p.clients,
+      marker: { size: 9, color },
+      line: { width: 2.5, color },
+      hovertemplate: "%{customdata} clients<br>%{x:,.4~g} tok/s<br>TTFT p90 %{y:,.4~g} ms<extra></extra>",
+    },
+  ];
+  if (p.knee >= 0) {
+    const knee = theme.colors[4 % theme.colors.length];
+    traces.push({
+      type: "scatter",
+      mode: "markers",
+      name: `knee (${p.clients[p.knee]} clients)`,
+      x: [p.x[p.knee]],
+      y: [p.y[p.knee]],
+      marker: { size: 18, color: "rgba(0,0,0,0)", line: { width: 3, color: knee } },
+      hoverinfo: "skip",
+    });
+  }
+  return traces;
+}
+
+/**
+ * Plotly layout of the sweep chart, coloured from the theme.
+ * @param {Theme} theme
+ */
+export function buildSweepLayout(theme) {
+  const axis = (title) => ({
+    title: { text: title, font: { size: 13 } },
+    gridcolor: theme.grid,
+    zerolinecolor: theme.grid,
+    linecolor: theme.grid,
+    tickfont: { size: 13 },
+    automargin: true,
+    rangemode: "tozero",
+  });
+  return {
+    autosize: true,
+    height: 300,
+    margin: { l: 56, r: 16, t: 56, b: 48 },
+    paper_bgcolor: theme.paper,
+    plot_bgcolor: theme.plot,
+    font: { color: theme.font, family: theme.fontFamily, size: 13 },
+    showlegend: true,
+    legend: { orientation: "h", x: 0, y: 1, yref: "container", yanchor: "top", font: { size: 12 } },
+    hovermode: "closest",
+    xaxis: axis("output tokens / s"),
+    yaxis: axis("TTFT p90 (ms)"),
+    uirevision: "sweep",
+  };
+}
+
+const CONFIG = { displaylogo: false, displayModeBar: false, responsive: false, scrollZoom: false };
+
+/** The sweep chart in a div: newPlot the first time, react afterwards, purge on destroy. */
+export class SweepChart {
+  /** @param {HTMLElement} div */
+  constructor(div) {
+    this.div = div;
+    this.plotted = false;
+    this.destroyed = false;
+  }
+
+  /**
+   * @param {Comparison|null|undefined} comparison
+   * @param {Theme} theme
+   */
+  render(comparison, theme) {
+    if (this.destroyed) return;
+    const traces = buildSweepTraces(comparison, theme);
+    const layout = buildSweepLayout(theme);
+    this._call(() =>
+      this.plotted
+        ? Plotly.react(this.div, traces, layout, CONFIG)
+        : Plotly.newPlot(this.div, traces, layout, CONFIG),
+    );
+    this.plotted = true;
+  }
+
+  resize() {
+    if (this.destroyed || !this.plotted || !this.div.isConnected) return;
+    this._call(() => Plotly.Plots.resize(this.div));
+  }
+
+  destroy() {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.plotted) this._call(() => Plotly.purge(this.div));
+  }
+
+  _call(fn) {
+    try {
+      const out = fn();
+      if (out && typeof out.catch === "function") out.catch(() => {});
+    } catch (err) {
+      console.warn("llmeter-widget: sweep chart:", err);
+    }
+  }
+}
