@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from .callbacks import Callback
 from .endpoints.base import Endpoint, utc_now
 from .payloads import load_payloads
-from .results import Result, read_json, write_json
-from .runner import Runner
+from .results import Result, new_folder, read_json, write_json
+from .runner import Runner, check_bounds
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -103,43 +103,6 @@ def _check_sequence(sequence_of_clients: Any) -> list[int]:
             "(one folder, one result), so give each once."
         )
     return list(sequence_of_clients)
-
-
-def _check_bounds(n_requests: Any, run_duration: Any) -> float | None:
-    """Validate the per-level bound; returns run_duration in seconds (or None)."""
-    if n_requests is not None and run_duration is not None:
-        raise ValueError(
-            "n_requests and run_duration are mutually exclusive: give n_requests for count-bound "
-            "levels (requests per client) or run_duration for time-bound levels (seconds each)."
-        )
-    if n_requests is not None and (
-        isinstance(n_requests, bool) or not isinstance(n_requests, int) or n_requests < 1
-    ):
-        raise ValueError(f"n_requests must be a whole number >= 1 (per client), got {n_requests!r}.")
-    if run_duration is None:
-        return None
-    seconds = run_duration.total_seconds() if isinstance(run_duration, timedelta) else run_duration
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
-            or seconds <= 0:
-        raise ValueError(
-            f"run_duration must be a positive number of seconds (or a timedelta) per level, "
-            f"got {run_duration!r}: e.g. run_duration=20."
-        )
-    return float(seconds)
-
-
-def _new_test_folder(output_path: str | os.PathLike, test_name: str) -> Path:
-    """Create `<output_path>/<test_name>`, adding -2, -3 ... if that name is taken."""
-    base = Path(output_path)
-    base.mkdir(parents=True, exist_ok=True)
-    name, suffix = test_name, 2
-    while True:
-        folder = base / name
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            name, suffix = f"{test_name}-{suffix}", suffix + 1
 
 
 # -- the knee ------------------------------------------------------------------------------------
@@ -592,7 +555,7 @@ class LoadTest:
         runner: Runner | None = None,
     ) -> None:
         self.sequence_of_clients = _check_sequence(sequence_of_clients)
-        self.run_duration = _check_bounds(n_requests, run_duration)
+        self.run_duration = check_bounds(n_requests, run_duration)
         self.n_requests = n_requests
         if low_memory and output_path is None:
             raise ValueError("low_memory=True keeps responses on disk only, so it needs output_path=.")
@@ -649,7 +612,7 @@ class LoadTest:
             raise RuntimeError("This load test is already running: stop() it or await it first.")
         self._running, self._stopped = True, False
         name = self.test_name or datetime.now().strftime("%Y%m%d-%H%M%S")
-        folder = _new_test_folder(self.output_path, name) if self.output_path is not None else None
+        folder = new_folder(self.output_path, name) if self.output_path is not None else None
         result = self.result = LoadTestResult(
             test_name=folder.name if folder else name,
             sequence_of_clients=list(self.sequence_of_clients),

@@ -89,6 +89,35 @@ def _datetime_or_none(value: Any, name: str) -> datetime | None:
         return None
 
 
+def new_folder(output_path: str | os.PathLike, name: str) -> Path:
+    """Create `<output_path>/<name>`, a new folder (a taken name gets -2, -3 ...), and check
+    that it can be written, so a run fails before it starts rather than at its end.
+
+    Raises:
+        ValueError: output_path cannot be written, with what to do about it.
+    """
+    base = Path(output_path)
+    candidate, suffix = name, 2
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        while True:
+            folder = base / candidate
+            try:
+                folder.mkdir()  # atomic: two runs starting together never share a folder
+                break
+            except FileExistsError:
+                candidate, suffix = f"{name}-{suffix}", suffix + 1
+        probe = folder / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(
+            f"Cannot write results under {base} ({exc.strerror or exc}): choose a writable "
+            "output_path, or output_path=None to keep results in memory only."
+        ) from None
+    return folder
+
+
 class ResponseWriter:
     """Appends responses to responses.jsonl as they arrive, one flushed line each.
 

@@ -28,7 +28,7 @@ from .endpoints.http import create_session
 from .endpoints.openai import RequestCancelled
 from .limits import ensure_open_files
 from .payloads import load_payloads
-from .results import ResponseWriter, Result, write_json
+from .results import ResponseWriter, Result, new_folder, write_json
 from .stats import RunningStats
 
 logger = logging.getLogger(__name__)
@@ -70,31 +70,31 @@ def _seconds(run_duration: float | timedelta | None) -> float | None:
     return float(seconds)
 
 
+def check_bounds(n_requests: Any, run_duration: Any) -> float | None:
+    """Validate a run's bound: n_requests (per client) or run_duration, not both.
+
+    Returns run_duration in seconds (None for a count-bound run).
+
+    Example:
+        >>> check_bounds(None, timedelta(minutes=1)), check_bounds(5, None)
+        (60.0, None)
+    """
+    if n_requests is not None and run_duration is not None:
+        raise ValueError(
+            "n_requests and run_duration are mutually exclusive: give n_requests for a "
+            "count-bound run (requests per client) or run_duration for a time-bound run."
+        )
+    if n_requests is not None and (
+        isinstance(n_requests, bool) or not isinstance(n_requests, int) or n_requests < 1
+    ):
+        raise ValueError(f"n_requests must be a whole number >= 1 (per client), got {n_requests!r}.")
+    return _seconds(run_duration)
+
+
 def _check_clients(clients: Any) -> int:
     if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
         raise ValueError(f"clients must be a whole number >= 1, got {clients!r}.")
     return clients
-
-
-def _prepare_folder(output_path: str | os.PathLike, run_name: str) -> Path:
-    """Create the run's folder (a new one: an existing name gets a -2, -3 ... suffix)."""
-    base = Path(output_path)
-    folder = base / run_name
-    suffix = 2
-    while folder.exists():
-        folder = base / f"{run_name}-{suffix}"
-        suffix += 1
-    try:
-        folder.mkdir(parents=True)
-        probe = folder / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise ValueError(
-            f"Cannot write results under {base} ({exc.strerror or exc}): choose a writable "
-            "output_path, or output_path=None to keep results in memory only."
-        ) from None
-    return folder
 
 
 @dataclass
@@ -202,24 +202,15 @@ class Runner:
         if overrides.get("run_duration") is not None and overrides.get("n_requests") is None:
             opts["n_requests"] = None
         clients = _check_clients(opts["clients"])
-        n_requests, run_duration = opts["n_requests"], opts["run_duration"]
-        if n_requests is not None and run_duration is not None:
-            raise ValueError(
-                "n_requests and run_duration are mutually exclusive: give n_requests for a "
-                "count-bound run (requests per client) or run_duration for a time-bound run."
-            )
-        if n_requests is not None and (
-            isinstance(n_requests, bool) or not isinstance(n_requests, int) or n_requests < 1
-        ):
-            raise ValueError(f"n_requests must be a whole number >= 1 (per client), got {n_requests!r}.")
-        seconds = _seconds(run_duration)
+        n_requests = opts["n_requests"]
+        seconds = check_bounds(n_requests, opts["run_duration"])
         payloads = load_payloads(opts["payload"])
         if opts["low_memory"] and opts["output_path"] is None:
             raise ValueError(
                 "low_memory=True keeps responses on disk only, so it needs output_path= a folder."
             )
         run_name = opts["run_name"] or datetime.now().strftime("%Y%m%d-%H%M%S")
-        folder = _prepare_folder(opts["output_path"], run_name) if opts["output_path"] else None
+        folder = new_folder(opts["output_path"], run_name) if opts["output_path"] else None
         return RunSettings(
             clients=clients, n_requests=n_requests, run_duration=seconds, payloads=payloads,
             run_name=folder.name if folder else run_name,
