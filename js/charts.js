@@ -87,50 +87,32 @@ export function buildLayout(def, theme) {
   return layout;
 }
 
-/** A Plotly chart in a div, created lazily (the first render() draws it). */
-export class Chart {
+/**
+ * A Plotly plot in a div: drawn by newPlot the first time and react afterwards (which diffs and
+ * keeps the zoom), resized with its container, purged on destroy. Plotly errors (e.g. resizing a
+ * hidden plot) are logged, not thrown: a chart must not take the dashboard down.
+ */
+export class PlotBox {
   /**
    * @param {HTMLElement} div  the element Plotly draws into
-   * @param {ChartDef} def
+   * @param {string} name  for log messages
    */
-  constructor(div, def) {
+  constructor(div, name) {
     this.div = div;
-    this.def = def;
+    this.name = name;
     this.plotted = false;
     this.destroyed = false;
-    /** @type {Theme|null} */
-    this.theme = null;
   }
 
-  /**
-   * Draw all the data (first time: newPlot; later: react, which diffs and keeps zoom).
-   * @param {Columns} columns
-   * @param {Theme} theme
-   */
-  render(columns, theme) {
+  /** Draw these traces and layout (newPlot first, then react). */
+  draw(traces, layout) {
     if (this.destroyed) return;
-    this.theme = theme;
-    const traces = buildTraces(this.def, columns, theme);
-    const layout = buildLayout(this.def, theme);
     this._call(() =>
       this.plotted
         ? Plotly.react(this.div, traces, layout, CONFIG)
         : Plotly.newPlot(this.div, traces, layout, CONFIG),
     );
     this.plotted = true;
-  }
-
-  /**
-   * Append new points to every trace, keeping at most maxPoints per trace.
-   * @param {Columns} columns
-   * @param {number} maxPoints
-   */
-  extend(columns, maxPoints) {
-    if (this.destroyed || !this.plotted || columns.x.length === 0 || columns.x[0].length === 0) {
-      return;
-    }
-    const indices = this.def.traces.map((_, i) => i);
-    this._call(() => Plotly.extendTraces(this.div, columns, indices, maxPoints));
   }
 
   /** Fit the chart to its container's new size. */
@@ -152,7 +134,45 @@ export class Chart {
       // Plotly returns promises that reject, e.g. resizing a hidden plot: not worth a crash.
       if (out && typeof out.catch === "function") out.catch(() => {});
     } catch (err) {
-      console.warn(`llmeter-widget: chart ${this.def.id}:`, err);
+      console.warn(`llmeter-widget: chart ${this.name}:`, err);
     }
+  }
+}
+
+/** A streaming chart of the run, created lazily (the first render() draws it). */
+export class Chart extends PlotBox {
+  /**
+   * @param {HTMLElement} div  the element Plotly draws into
+   * @param {ChartDef} def
+   */
+  constructor(div, def) {
+    super(div, def.id);
+    this.def = def;
+    /** @type {Theme|null} */
+    this.theme = null;
+  }
+
+  /**
+   * Draw all the data.
+   * @param {Columns} columns
+   * @param {Theme} theme
+   */
+  render(columns, theme) {
+    if (this.destroyed) return;
+    this.theme = theme;
+    this.draw(buildTraces(this.def, columns, theme), buildLayout(this.def, theme));
+  }
+
+  /**
+   * Append new points to every trace, keeping at most maxPoints per trace.
+   * @param {Columns} columns
+   * @param {number} maxPoints
+   */
+  extend(columns, maxPoints) {
+    if (this.destroyed || !this.plotted || columns.x.length === 0 || columns.x[0].length === 0) {
+      return;
+    }
+    const indices = this.def.traces.map((_, i) => i);
+    this._call(() => Plotly.extendTraces(this.div, columns, indices, maxPoints));
   }
 }

@@ -2,7 +2,7 @@
 // throughput"), one point per finished level, drawn from the `comparison` trait with
 // Plotly.react. The conversion functions are pure (no DOM, no Plotly) and unit-tested.
 
-import Plotly from "plotly.js-basic-dist-min";
+import { PlotBox } from "./charts.js";
 
 /**
  * @typedef {{clients: number, output_tps?: number|null, requests_per_minute?: number|null,
@@ -153,15 +153,11 @@ export function buildSweepLayout(theme) {
   };
 }
 
-const CONFIG = { displaylogo: false, displayModeBar: false, responsive: false, scrollZoom: false };
-
-/** The sweep chart in a div: newPlot the first time, react afterwards, purge on destroy. */
-export class SweepChart {
+/** The sweep chart: one point per finished level, redrawn whole when the comparison changes. */
+export class SweepChart extends PlotBox {
   /** @param {HTMLElement} div */
   constructor(div) {
-    this.div = div;
-    this.plotted = false;
-    this.destroyed = false;
+    super(div, "sweep");
   }
 
   /**
@@ -169,34 +165,6 @@ export class SweepChart {
    * @param {Theme} theme
    */
   render(comparison, theme) {
-    if (this.destroyed) return;
-    const traces = buildSweepTraces(comparison, theme);
-    const layout = buildSweepLayout(theme);
-    this._call(() =>
-      this.plotted
-        ? Plotly.react(this.div, traces, layout, CONFIG)
-        : Plotly.newPlot(this.div, traces, layout, CONFIG),
-    );
-    this.plotted = true;
-  }
-
-  resize() {
-    if (this.destroyed || !this.plotted || !this.div.isConnected) return;
-    this._call(() => Plotly.Plots.resize(this.div));
-  }
-
-  destroy() {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    if (this.plotted) this._call(() => Plotly.purge(this.div));
-  }
-
-  _call(fn) {
-    try {
-      const out = fn();
-      if (out && typeof out.catch === "function") out.catch(() => {});
-    } catch (err) {
-      console.warn("llmeter-widget: sweep chart:", err);
-    }
+    this.draw(buildSweepTraces(comparison, theme), buildSweepLayout(theme));
   }
 }
