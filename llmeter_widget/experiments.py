@@ -424,15 +424,16 @@ class LoadTestResult:
         if not folder.is_dir():
             raise FileNotFoundError(f"No load test folder at {folder}: check the path.")
         manifest = _read_manifest(folder)
-        sequence = _manifest_sequence(manifest) if manifest else _scan_levels(folder)
+        scanned = _scan_levels(folder)
+        sequence = _manifest_sequence(manifest) if manifest else list(scanned)
         if not sequence:
             raise FileNotFoundError(
                 f"{folder} holds no load test: expected {MANIFEST} or <N>-clients folders."
             )
-        manifest = manifest or {}
-        status = manifest.get("status")
-        if status not in SWEEP_STATUSES or status == "running":
+        status = (manifest or {}).get("status")
+        if manifest is not None and (status not in SWEEP_STATUSES or status == "running"):
             status = "interrupted"
+        manifest = manifest or {}
         settings = {k: manifest[k] for k in _SETTING_KEYS if k in manifest}
         result = cls(
             test_name=manifest.get("test_name") or folder.name,
@@ -442,9 +443,13 @@ class LoadTestResult:
             end_time=_parse_time(manifest.get("end_time")),
         )
         for clients in sequence:
-            level = _load_level(folder / level_folder_name(clients), load_responses)
+            level_folder = scanned.get(clients, folder / level_folder_name(clients))
+            level = _load_level(level_folder, load_responses)
             if level is not None:
                 result.results[clients] = level
+        if status is None:  # no load_test.json (e.g. llmeter's): judge by the levels themselves
+            done = result.results and all(r.status == "completed" for r in result.results.values())
+            result.status = "completed" if done else "interrupted"
         if result.missing:
             logger.warning("%s: no result for %s clients (the sweep was %s).", folder,
                            ", ".join(map(str, result.missing)), result.status)
@@ -479,13 +484,14 @@ def _manifest_sequence(manifest: dict[str, Any]) -> list[int]:
     return []
 
 
-def _scan_levels(folder: Path) -> list[int]:
-    found = []
+def _scan_levels(folder: Path) -> dict[int, Path]:
+    """The `<N>-clients` folders of a sweep: ours ("16-clients") or llmeter's ("00016-clients")."""
+    found = {}
     for child in folder.iterdir():
         head, _, tail = child.name.partition("-")
         if child.is_dir() and tail == "clients" and head.isdigit() and int(head) >= 1:
-            found.append(int(head))
-    return sorted(found)
+            found[int(head)] = child
+    return dict(sorted(found.items()))
 
 
 def _load_level(folder: Path, load_responses: bool) -> Result | None:

@@ -58,3 +58,23 @@ def test_we_load_a_folder_llmeter_wrote(tmp_path):
     rebuilt = Result.load(folder)
     assert rebuilt.stats["time_to_first_token-average"] == pytest.approx(0.145)
     assert rebuilt.stats["failed_requests"] == 1
+
+
+def test_a_sweep_laid_out_like_llmeters_loads_and_plots(tmp_path):
+    from llmeter_widget import LoadTestResult
+
+    sweep = tmp_path / "their-sweep"
+    for clients, ttft in ((1, 0.1), (2, 0.12), (4, 0.4)):
+        responses = [LlmeterResponse(response_text="x", id=f"{clients}-{i}", time_to_first_token=ttft,
+                                     time_to_last_token=ttft + 1, num_tokens_output=20)
+                     for i in range(4 * clients)]
+        LlmeterResult(responses=responses, total_requests=len(responses), clients=clients,
+                      total_test_time=2.0, model_id="m",
+                      output_path=str(sweep / f"{clients:05.0f}-clients")).save()
+    loaded = LoadTestResult.load(sweep)
+    assert sorted(loaded.results) == [1, 2, 4] and loaded.missing == []
+    assert loaded.status == "completed"
+    table = {row["clients"]: row for row in loaded.stats_table()}
+    assert table[4]["time_to_first_token-p90"] == pytest.approx(0.4)
+    figures = loaded.plot_results()
+    assert list(figures["time_to_first_token"].data[0].x) == [1, 2, 4]
