@@ -2,6 +2,7 @@
 // replace (history, new run, theme change). The x axis is seconds since the run started.
 
 import Plotly from "plotly.js-basic-dist-min";
+import { toColumns } from "./series.js";
 import { parseColor } from "./theme.js";
 
 /**
@@ -36,6 +37,55 @@ export function buildTraces(def, columns, theme) {
       hovertemplate: `%{y:,.4~g}<extra>${trace.name}</extra>`,
     };
   });
+}
+
+/** Line styles of the saved runs drawn beside the live one (overlay i uses OVERLAY_DASHES[i % n]). */
+export const OVERLAY_DASHES = ["dash", "dot", "dashdot", "longdash"];
+/** Opacity of an overlay's lines: dimmed, so the live run stays in front. */
+export const OVERLAY_OPACITY = 0.55;
+
+/**
+ * The saved runs of the `overlays` trait that have a series to draw.
+ * @param {Array<{kind?: string, series?: object[]}>|null|undefined} overlays
+ */
+export function runOverlays(overlays) {
+  return (Array.isArray(overlays) ? overlays : []).filter(
+    (o) => o && o.kind === "run" && Array.isArray(o.series) && o.series.length > 0,
+  );
+}
+
+/**
+ * Plotly traces for the saved runs beside the live one: one dashed, dimmed trace per chart trace
+ * and run, named "<label> · <trace name>", in the live trace's colour. Drawn after the live
+ * traces, so extendTraces' indices (0..n-1) stay the live ones.
+ * @param {ChartDef} def
+ * @param {Array<{label: string, kind: string, series?: object[]}>|null|undefined} overlays
+ * @param {Theme} theme
+ */
+export function buildOverlayTraces(def, overlays, theme) {
+  const traces = [];
+  runOverlays(overlays).forEach((overlay, k) => {
+    const columns = toColumns(def, overlay.series);
+    const dash = OVERLAY_DASHES[k % OVERLAY_DASHES.length];
+    def.traces.forEach((trace, i) => {
+      const color = theme.colors[(trace.color ?? i) % theme.colors.length];
+      const name = `${overlay.label} · ${trace.name}`;
+      traces.push({
+        type: "scatter",
+        mode: "lines",
+        name,
+        x: columns.x[i],
+        y: columns.y[i],
+        yaxis: trace.yaxis,
+        connectgaps: false,
+        opacity: OVERLAY_OPACITY,
+        line: { width: 1.5, color, dash },
+        fill: "none",
+        hovertemplate: `%{y:,.4~g}<extra>${name}</extra>`,
+      });
+    });
+  });
+  return traces;
 }
 
 /** "rgba(r,g,b,alpha)" for a colour Plotly and the theme give as #rrggbb or rgb(). */
@@ -153,14 +203,16 @@ export class Chart extends PlotBox {
   }
 
   /**
-   * Draw all the data.
+   * Draw all the data: the live run's traces, then the saved runs' (overlays).
    * @param {Columns} columns
    * @param {Theme} theme
+   * @param {Array<object>|null} [overlays]  the `overlays` trait
    */
-  render(columns, theme) {
+  render(columns, theme, overlays = null) {
     if (this.destroyed) return;
     this.theme = theme;
-    this.draw(buildTraces(this.def, columns, theme), buildLayout(this.def, theme));
+    const traces = [...buildTraces(this.def, columns, theme), ...buildOverlayTraces(this.def, overlays, theme)];
+    this.draw(traces, buildLayout(this.def, theme));
   }
 
   /**

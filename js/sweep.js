@@ -47,9 +47,21 @@ export function formatLevels(levels) {
  * @param {Comparison|null|undefined} comparison
  * @param {string} mode
  */
-export function sweepVisible(comparison, mode) {
-  return mode === "sweep" || levelsOf(comparison).length > 0;
+export function sweepVisible(comparison, mode, overlays = null) {
+  return mode === "sweep" || levelsOf(comparison).length > 0 || sweepOverlays(overlays).length > 0;
 }
+
+/**
+ * The saved sweeps of the `overlays` trait that have levels to draw.
+ * @param {Array<{kind?: string, levels?: Level[]}>|null|undefined} overlays
+ */
+export function sweepOverlays(overlays) {
+  return (Array.isArray(overlays) ? overlays : []).filter(
+    (o) => o && o.kind === "sweep" && levelsOf(o).length > 0,
+  );
+}
+
+const OVERLAY_DASHES = ["dash", "dot", "dashdot", "longdash"];
 
 const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
@@ -85,11 +97,13 @@ export function comparisonPoints(comparison) {
 }
 
 /**
- * Plotly traces: the levels (markers + line, labelled with their client count) and the knee.
+ * Plotly traces: the levels (markers + line, labelled with their client count) and the knee,
+ * then one dashed, dimmed line per saved sweep (overlay), named by its label.
  * @param {Comparison|null|undefined} comparison
  * @param {Theme} theme
+ * @param {Array<{label: string, kind: string, levels?: Level[]}>|null} [overlays]
  */
-export function buildSweepTraces(comparison, theme) {
+export function buildSweepTraces(comparison, theme, overlays = null) {
   const p = comparisonPoints(comparison);
   const color = theme.colors[0];
   const traces = [
@@ -120,6 +134,22 @@ export function buildSweepTraces(comparison, theme) {
       hoverinfo: "skip",
     });
   }
+  sweepOverlays(overlays).forEach((overlay, k) => {
+    const o = comparisonPoints({ levels: overlay.levels });
+    const ocolor = theme.colors[(k + 1) % theme.colors.length];
+    traces.push({
+      type: "scatter",
+      mode: "lines+markers",
+      name: overlay.label,
+      x: o.x,
+      y: o.y,
+      customdata: o.clients,
+      opacity: 0.6,
+      marker: { size: 7, color: ocolor },
+      line: { width: 2, color: ocolor, dash: OVERLAY_DASHES[k % OVERLAY_DASHES.length] },
+      hovertemplate: `${overlay.label}<br>%{customdata} clients<br>%{x:,.4~g} tok/s<br>TTFT p90 %{y:,.4~g} ms<extra></extra>`,
+    });
+  });
   return traces;
 }
 
@@ -163,8 +193,9 @@ export class SweepChart extends PlotBox {
   /**
    * @param {Comparison|null|undefined} comparison
    * @param {Theme} theme
+   * @param {Array<object>|null} [overlays]  the `overlays` trait (its sweeps are drawn)
    */
-  render(comparison, theme) {
-    this.draw(buildSweepTraces(comparison, theme), buildSweepLayout(theme));
+  render(comparison, theme, overlays = null) {
+    this.draw(buildSweepTraces(comparison, theme, overlays), buildSweepLayout(theme));
   }
 }

@@ -8,7 +8,20 @@ import { formatValue } from "./format.js";
 /**
  * @typedef {{label: string, key: string, unit?: string, invert?: boolean, group?: string|null}} StatSpec
  * @typedef {{groups: Array<{name: string, stats: StatSpec[]}>}} DisplaySpec
+ * @typedef {{label: string, kind: "run"|"sweep", stats?: Record<string, number|null>,
+ *   series?: object[], levels?: object[]}} Overlay  one entry of the `overlays` trait
  */
+
+/**
+ * The overlays the table shows a line for: saved runs (a sweep has no single value per stat).
+ * @param {Overlay[]|null|undefined} overlays
+ * @returns {Overlay[]}
+ */
+export function tableOverlays(overlays) {
+  return (Array.isArray(overlays) ? overlays : []).filter(
+    (o) => o && o.kind === "run" && o.stats && typeof o.stats === "object",
+  );
+}
 
 /**
  * Split a formatted value into its number and its unit ("1,234 req/min" -> ["1,234", " req/min"]),
@@ -27,12 +40,15 @@ export class StatsTable {
   /**
    * @param {DisplaySpec|null|undefined} spec  from the `spec` trait
    * @param {Record<string, number|null>|null|undefined} [stats]  from the `stats` trait
+   * @param {Overlay[]|null|undefined} [overlays]  from the `overlays` trait
    */
-  constructor(spec, stats) {
+  constructor(spec, stats, overlays) {
     this.element = h("div", { class: "lmw-stats" });
-    /** @type {Array<{key: string, unit: string, invert: boolean, cell: HTMLElement, num: HTMLElement, unitEl: HTMLElement, text: string}>} */
+    /** @type {Array<{key: string, unit: string, invert: boolean, cell: HTMLElement, num: HTMLElement, unitEl: HTMLElement, lines: HTMLElement, text: string}>} */
     this.cells = [];
     this.stats = stats || {};
+    /** @type {Overlay[]} */
+    this.overlays = tableOverlays(overlays);
     this.setSpec(spec);
   }
 
@@ -52,7 +68,9 @@ export class StatsTable {
       const values = group.stats.map((stat) => {
         const num = h("span", { class: "lmw-num" });
         const unitEl = h("span", { class: "lmw-unit" });
-        const cell = h("td", { class: "lmw-value", dataset: { key: stat.key } }, [num, unitEl]);
+        // One small line per saved run under the live value (empty without overlays).
+        const lines = h("div", { class: "lmw-overlay-lines" });
+        const cell = h("td", { class: "lmw-value", dataset: { key: stat.key } }, [num, unitEl, lines]);
         this.cells.push({
           key: stat.key,
           unit: stat.unit ?? "",
@@ -60,6 +78,7 @@ export class StatsTable {
           cell,
           num,
           unitEl,
+          lines,
           text: "",
         });
         return cell;
@@ -81,6 +100,27 @@ export class StatsTable {
     });
     this.element.replaceChildren(...tables);
     this.update(this.stats);
+    this.setOverlays(this.overlays);
+  }
+
+  /**
+   * Show one line per saved run in every cell: "<label> 183 ms" (the cell's unit and format).
+   * Rebuilt whole: overlays change rarely (never per tick).
+   * @param {Overlay[]|null|undefined} overlays
+   */
+  setOverlays(overlays) {
+    this.overlays = tableOverlays(overlays);
+    for (const c of this.cells) {
+      const lines = this.overlays.map((o) => {
+        const text = formatValue(o.stats[c.key], c.unit, c.invert);
+        return h("div", { class: "lmw-overlay-line", title: `${o.label}: ${text}` }, [
+          h("span", { class: "lmw-overlay-label", text: o.label }),
+          h("span", { class: "lmw-overlay-value", text: ` ${text}` }),
+        ]);
+      });
+      c.lines.replaceChildren(...lines);
+      c.lines.hidden = lines.length === 0;
+    }
   }
 
   /**

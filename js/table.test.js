@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
-import { StatsTable, splitUnit } from "./table.js";
+import { StatsTable, splitUnit, tableOverlays } from "./table.js";
 
 // The shape of display.DisplaySpec().to_json(), trimmed to three groups.
 const SPEC = {
@@ -99,5 +99,41 @@ describe("splitUnit", () => {
     expect(splitUnit("183 ms")).toEqual(["183", " ms"]);
     expect(splitUnit("2.1%")).toEqual(["2.1%", ""]);
     expect(splitUnit("—")).toEqual(["—", ""]);
+  });
+});
+
+describe("overlays (saved runs) in the table", () => {
+  const run = (label, stats) => ({ label, kind: "run", stats, series: [], levels: [] });
+  const lines = (table, key) =>
+    [...table.element.querySelectorAll(`td[data-key="${key}"] .lmw-overlay-line`)].map((l) => l.textContent);
+
+  it("shows one line per saved run under each live value, in the cell's unit and format", () => {
+    const table = new StatsTable(SPEC, { "time_to_first_token-p50": 0.25 });
+    expect(table.element.querySelectorAll(".lmw-overlay-line")).toHaveLength(0);
+    table.setOverlays([
+      run("before", { "time_to_first_token-p50": 0.1834, requests_per_minute: 1234.4, failed_requests_rate: 0.021 }),
+      run("after", { "time_to_first_token-p50": 1.5, "time_per_output_token-p50": 0.02 }),
+      { label: "a sweep", kind: "sweep", stats: {}, series: [], levels: [{ clients: 1 }] },
+    ]);
+    expect(lines(table, "time_to_first_token-p50")).toEqual(["before 183 ms", "after 1.50 s"]);
+    expect(lines(table, "requests_per_minute")).toEqual(["before 1,234 req/min", "after —"]);
+    expect(lines(table, "time_per_output_token-p50")).toEqual(["before —", "after 50.0 tok/s"]);
+    expect(lines(table, "failed_requests_rate")).toEqual(["before 2.1%", "after —"]);
+    const cell = table.element.querySelector('td[data-key="time_to_first_token-p50"]');
+    expect(cell.querySelector(".lmw-num").textContent).toBe("250");
+    expect(cell.querySelector(".lmw-overlay-label").textContent).toBe("before");
+    // live updates leave the overlay lines alone; a new spec keeps them; clearing removes them
+    table.update({ "time_to_first_token-p50": 0.3 });
+    expect(lines(table, "time_to_first_token-p50")).toEqual(["before 183 ms", "after 1.50 s"]);
+    table.setSpec(SPEC);
+    expect(lines(table, "time_to_first_token-p50")).toEqual(["before 183 ms", "after 1.50 s"]);
+    table.setOverlays([]);
+    expect(table.element.querySelectorAll(".lmw-overlay-line")).toHaveLength(0);
+    expect(values(table)[2]).toBe("300 ms");
+  });
+
+  it("keeps only saved runs with stats", () => {
+    expect(tableOverlays(undefined)).toEqual([]);
+    expect(tableOverlays([null, { label: "s", kind: "sweep" }, run("r", {})]).map((o) => o.label)).toEqual(["r"]);
   });
 });

@@ -1,5 +1,6 @@
 // The dashboard view (anywidget front-end module): header, controls, grouped stats table and
-// three streaming charts (plus the client sweep's comparison chart), wired to the traits and messages of docs/widget_contract.md.
+// three streaming charts (plus the client sweep's comparison chart), with saved runs and sweeps
+// drawn beside the live one (overlays), wired to the traits and messages of docs/widget_contract.md.
 
 import { Chart } from "./charts.js";
 import { Controls } from "./controls.js";
@@ -37,7 +38,7 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   const disposer = new Disposer();
   const header = new Header();
   const controls = new Controls(model, disposer);
-  const table = new StatsTable(model.get("spec"), model.get("stats"));
+  const table = new StatsTable(model.get("spec"), model.get("stats"), model.get("overlays"));
   const series = new SeriesState({ maxPoints });
 
   const charts = CHARTS.map((def) => {
@@ -74,10 +75,11 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   /** Show or hide the sweep chart; draw it (only while shown: Plotly measures its box). */
   const updateSweep = () => {
     const comparison = model.get("comparison");
-    sweepBox.hidden = !sweepVisible(comparison, model.get("mode"));
+    const overlays = model.get("overlays");
+    sweepBox.hidden = !sweepVisible(comparison, model.get("mode"), overlays);
     verdict.textContent = (comparison && comparison.verdict) || "";
     verdict.hidden = !verdict.textContent;
-    if (!sweepBox.hidden && root.isConnected) sweep.render(comparison, theme || readTheme(root));
+    if (!sweepBox.hidden && root.isConnected) sweep.render(comparison, theme || readTheme(root), overlays);
   };
 
   // -- charts: drawn once the root is in the page (Plotly measures its container) --------------
@@ -85,7 +87,8 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   const drawAll = () => {
     if (!root.isConnected) return;
     theme = readTheme(root);
-    for (const c of charts) c.chart.render(toColumns(c.def, series.points), theme);
+    const overlays = model.get("overlays");
+    for (const c of charts) c.chart.render(toColumns(c.def, series.points), theme, overlays);
     updateSweep();
   };
   const show = (result) => {
@@ -169,6 +172,11 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   disposer.onModel(model, "change:series_delta", onDelta);
   disposer.onModel(model, "change:comparison", updateSweep);
   disposer.onModel(model, "change:mode", updateSweep);
+  // Saved runs and sweeps beside the live one: sent once when they change, redrawn whole.
+  disposer.onModel(model, "change:overlays", () => {
+    table.setOverlays(model.get("overlays"));
+    drawAll();
+  });
   disposer.onModel(model, "msg:custom", onMessage);
 
   updateHeader();

@@ -369,6 +369,94 @@ describe("client sweep", () => {
   });
 });
 
+describe("overlays", () => {
+  const saved = (label, n) => ({
+    label,
+    kind: "run",
+    stats: { total_requests: 42, "time_to_first_token-p50": 0.183 },
+    series: Array.from({ length: n }, (_, t) => bucket(t)),
+    levels: [],
+  });
+
+  it("adds dashed, dimmed traces after the live ones, redrawn with react; extendTraces is unchanged", () => {
+    const model = fakeModel();
+    mount(model);
+    model.pythonSets("series_delta", { run: 1, seq: 0, points: [] });
+    model.pythonSets("series_delta", { run: 1, seq: 1, points: [bucket(0)] });
+    vi.clearAllMocks();
+    model.pythonSets("overlays", [saved("before", 3), saved("after", 2)]);
+    expect(plotly.react).toHaveBeenCalledTimes(3);
+    const [div, traces] = plotly.react.mock.calls[0];
+    expect(div.dataset.chart).toBe("throughput");
+    expect(traces.map((t) => t.name)).toEqual([
+      "Requests/min",
+      "Output tokens/s",
+      "before · Requests/min",
+      "before · Output tokens/s",
+      "after · Requests/min",
+      "after · Output tokens/s",
+    ]);
+    expect(traces[0].x).toEqual([0]); // the live run's points stay
+    expect(traces[2].x).toEqual([0, 1, 2]);
+    expect(traces[2].y).toEqual([60, 60, 60]);
+    expect(traces[3].yaxis).toBe("y2");
+    expect(traces.slice(2).map((t) => t.line.dash)).toEqual(["dash", "dash", "dot", "dot"]);
+    expect(traces.slice(2).every((t) => t.opacity < 1 && t.fill === "none")).toBe(true);
+    expect(traces.slice(0, 2).every((t) => t.opacity === undefined)).toBe(true);
+    const latency = plotly.react.mock.calls[1][1];
+    expect(latency.map((t) => t.name).slice(4, 6)).toEqual(["before · TTFT p50", "before · TTFT p90"]);
+    expect(latency[4].y).toEqual([50, 50, 50]);
+    // the table shows a line per saved run
+    expect($('td[data-key="time_to_first_token-p50"] .lmw-overlay-line').textContent).toBe("before 183 ms");
+    // new live points still extend the live traces only
+    model.pythonSets("series_delta", { run: 1, seq: 2, points: [bucket(1)] });
+    expect(plotly.extendTraces.mock.calls[0][2]).toEqual([0, 1]);
+    // a new run keeps the overlays; clearing them redraws the live traces alone
+    model.pythonSets("series_delta", { run: 2, seq: 0, points: [] });
+    expect(plotly.react.mock.calls.at(-3)[1]).toHaveLength(6);
+    model.pythonSets("overlays", []);
+    expect(plotly.react.mock.calls.at(-3)[1].map((t) => t.name)).toEqual(["Requests/min", "Output tokens/s"]);
+    expect(el.querySelectorAll(".lmw-overlay-line")).toHaveLength(0);
+  });
+
+  it("a run without a series (no raw timestamps) adds no trace but keeps its table line", () => {
+    const model = fakeModel({ overlays: [{ ...saved("llmeter", 0) }] });
+    mount(model);
+    expect(plotly.newPlot.mock.calls[0][1]).toHaveLength(2);
+    expect($('td[data-key="total_requests"] .lmw-overlay-line').textContent).toBe("llmeter 42");
+  });
+
+  it("draws saved sweeps as extra lines in the sweep chart, and shows it", () => {
+    const model = fakeModel();
+    mount(model);
+    expect($(".lmw-sweep").hidden).toBe(true);
+    const levels = [
+      { clients: 1, output_tps: 90, ttft_p90: 0.04 },
+      { clients: 2, output_tps: 150, ttft_p90: 0.07 },
+    ];
+    model.pythonSets("overlays", [{ label: "old sweep", kind: "sweep", stats: {}, series: [], levels }]);
+    expect($(".lmw-sweep").hidden).toBe(false);
+    const call = plotly.newPlot.mock.calls.find(([div]) => div.dataset.chart === "sweep");
+    const traces = call[1];
+    expect(traces.map((t) => t.name)).toEqual(["TTFT p90", "old sweep"]);
+    expect(traces[1].x).toEqual([90, 150]);
+    expect(traces[1].y).toEqual([40, 70]);
+    expect(traces[1].line.dash).toBe("dash");
+    // sweeps add nothing to the run charts or the table
+    expect(plotly.react.mock.calls.at(-1)[1]).toHaveLength(3);
+    expect(el.querySelectorAll(".lmw-overlay-line")).toHaveLength(0);
+  });
+
+  it("cleanup removes the overlays listener too", () => {
+    const model = fakeModel({ overlays: [saved("before", 2)] });
+    const dispose = mount(model);
+    dispose();
+    cleanup = undefined;
+    expect(model.listenerCount()).toBe(0);
+    model.pythonSets("overlays", []);
+  });
+});
+
 describe("header and control labels", () => {
   it("formats clocks and durations", () => {
     expect(formatClock(12.34)).toBe("12.3 s");

@@ -188,6 +188,7 @@ class RunningStats:
     def record_send(self, t: float | None = None) -> None:
         """A request is about to be sent (call right before invoking the endpoint)."""
         t = self._clock() if t is None else t
+        self._advance_buckets(t)  # a second that has passed is closed with what was in flight
         if self.first_send is None:
             self.first_send = t
         self.last_send = t
@@ -196,9 +197,9 @@ class RunningStats:
 
     def update(self, response: InvocationResponse) -> None:
         """Account for one finished (or failed, or cancelled) request."""
-        self.in_flight = max(0, self.in_flight - 1)
         end = response.t_end if response.t_end is not None else self._clock()
-        self._advance_buckets(end)
+        self._advance_buckets(end)  # first: a second that has passed had this one in flight
+        self.in_flight = max(0, self.in_flight - 1)
         if response.error_type == "cancelled":
             # Cut short by us, not by the server: recorded, but not a request the server served.
             self.cancelled_requests += 1
@@ -315,7 +316,7 @@ class RunningStats:
         now = self._clock()
         self._advance_buckets(now)
         if final:
-            self._close_bucket()
+            self.close_series()
         own_cursor = series_since is None
         series = self.series(self._series_cursor if own_cursor else series_since)
         next_index = self._bucket_index
@@ -333,6 +334,10 @@ class RunningStats:
             "series": series,
             "next_series_index": next_index,
         }
+
+    def close_series(self) -> None:
+        """Close the current, partial, second: the run is over."""
+        self._close_bucket()
 
     def series(self, since: int = 0) -> list[dict[str, Any]]:
         """Closed buckets with index >= since (those still kept in history)."""
@@ -381,16 +386,37 @@ class RunningStats:
 def stats_from_responses(
     responses: Iterable[InvocationResponse], low_memory: bool = False
 ) -> RunningStats:
-    """Rebuild RunningStats from saved responses (e.g. a folder whose stats.json is missing)."""
-    ordered = sorted(responses, key=lambda r: r.t_send if r.t_send is not None else 0.0)
-    first = next((r.t_send for r in ordered if r.t_send is not None), 0.0)
+    """Rebuild RunningStats from saved responses (a folder without stats.json, an overlay).
+
+    The run is replayed in time order (each send, each end), so the per-second series comes
+    back as the live views saw it, relative to the run's first send. Active clients are not
+    saved per response: the series shows the requests in flight for both. Responses without
+    raw timestamps (llmeter's) count in the totals but not in the series.
+    """
+    responses = list(responses)
+    events: list[tuple[float, int, InvocationResponse]] = []
+    untimed: list[InvocationResponse] = []
+    for r in responses:
+        if r.t_send is None or r.t_end is None:
+            untimed.append(r)
+            continue
+        events.append((r.t_send, 0, r))  # 0: sent (sorts before an end at the same time)
+        events.append((r.t_end, 1, r))
+    events.sort(key=lambda e: (e[0], e[1]))
     rs = RunningStats(low_memory=low_memory)
-    rs.start = first  # series are relative to the run's own first send
-    for r in ordered:
-        if r.t_send is not None:
-            rs.record_send(r.t_send)
+    rs.start = events[0][0] if events else 0.0
+    for t, kind, r in events:
+        if kind == 0:
+            rs.record_send(t)
         else:
-            rs.sent += 1
-            rs.in_flight += 1
+            rs.update(r)
+        rs.set_active_clients(rs.in_flight)
+    if events:
+        rs.close_series()
+    last = events[-1][0] if events else 0.0
+    rs._clock = lambda: last  # untimed responses: in the totals, never in the series
+    for r in untimed:
+        rs.sent += 1
+        rs.in_flight += 1
         rs.update(r)
     return rs

@@ -12,7 +12,6 @@ sliders and Stop answer while it runs. The endpoint (and its API key) never beco
 from __future__ import annotations
 
 import asyncio
-import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ import traitlets
 
 from .display import DisplaySpec
 from .experiments import LoadTest, LoadTestResult
+from .overlays import COMPARISON_KEYS, comparison_levels, load_overlay  # noqa: F401 (re-exported)
+from .overlays import clean as _clean
 from .results import Result
 from .runner import Runner
 from .stats import LOOP_LAG_WARNING
@@ -30,15 +31,6 @@ STATIC = Path(__file__).parent / "static"
 STATUSES = ("idle", "running", "stopping", "done", "error")
 MODES = ("time", "count", "sweep")
 DEFAULT_SWEEP_LEVELS = (1, 2, 4, 8, 16)
-# comparison["levels"] keys -> LoadTestResult.stats_table() keys.
-COMPARISON_KEYS = {
-    "output_tps": "output_tps",
-    "requests_per_minute": "requests_per_minute",
-    "ttft_p50": "time_to_first_token-p50",
-    "ttft_p90": "time_to_first_token-p90",
-    "ttlt_p90": "time_to_last_token-p90",
-    "failed_requests_rate": "failed_requests_rate",
-}
 
 
 _MISSING_BUNDLE = """
@@ -58,13 +50,6 @@ def _bundle(name: str) -> Path | str:
     return _MISSING_BUNDLE if name.endswith(".js") else ""
 
 
-def _clean(value: Any) -> Any:
-    """JSON cannot carry NaN or infinity: send null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _empty_comparison() -> dict[str, Any]:
     return {"levels": [], "knee": None, "verdict": ""}
 
@@ -78,11 +63,7 @@ def comparison_of(results: dict[int, Result]) -> dict[str, Any]:
     if not results:
         return _empty_comparison()
     sweep = LoadTestResult(test_name="", sequence_of_clients=sorted(results), results=dict(results))
-    levels = [
-        {"clients": row["clients"], **{k: _clean(row[key]) for k, key in COMPARISON_KEYS.items()}}
-        for row in sweep.stats_table()
-    ]
-    return {"levels": levels, "knee": sweep.knee(), "verdict": sweep.verdict()}
+    return {"levels": comparison_levels(sweep), "knee": sweep.knee(), "verdict": sweep.verdict()}
 
 
 def in_notebook() -> bool:
@@ -138,6 +119,7 @@ class Dashboard(anywidget.AnyWidget):
     sweep_levels = traitlets.List(traitlets.Int(), default_value=list(DEFAULT_SWEEP_LEVELS)
                                   ).tag(sync=True)
     comparison = traitlets.Dict(default_value=_empty_comparison()).tag(sync=True)
+    overlays = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(
         self,
@@ -420,6 +402,29 @@ class Dashboard(anywidget.AnyWidget):
         stats = self.runner.stats
         points = stats.series(0) if stats is not None else []
         self.send({"type": "history", "run": self._run_id, "seq": self._seq, "points": points})
+
+    # -- overlays: saved runs and sweeps beside the live one -------------------------------------
+    def add_overlay(self, path: str | Path, label: str | None = None) -> dict[str, Any]:
+        """Show a saved run or sweep beside the live one (charts and table); returns its entry.
+
+        Args:
+            path: a run's folder (as `Result.load`) or a sweep's folder (as
+                `LoadTestResult.load`: it holds load_test.json or `<N>-clients` folders).
+            label: the name shown in the table and the legends (default: the folder's name).
+
+        Raises:
+            FileNotFoundError: no folder at `path`, or one that holds no run or sweep.
+
+        Example:
+            >>> dash.add_overlay("runs/20260101-120000", label="before")  # doctest: +SKIP
+        """
+        entry = load_overlay(path, label)
+        self.overlays = [*self.overlays, entry]  # one message, sent once (not per tick)
+        return entry
+
+    def clear_overlays(self) -> None:
+        """Remove every overlay."""
+        self.overlays = []
 
     # -- demo ------------------------------------------------------------------------------------
     @classmethod

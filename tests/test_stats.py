@@ -183,3 +183,21 @@ def test_long_silence_does_not_build_millions_of_buckets():
     rs.snapshot()
     assert time.perf_counter() - started < 1.0
     assert len(rs.history) <= 100
+
+
+def test_rebuilt_series_replays_sends_and_ends_in_time_order():
+    from llmeter_widget.stats import stats_from_responses
+
+    def timed(send, end):
+        return InvocationResponse(t_send=send, t_first_token=send + 0.1, t_last_token=end,
+                                  t_end=end, num_tokens_output=4).finalize()
+
+    # r1 0.0-1.5 overlaps r2 0.2-0.8; r3 2.1-2.5; one untimed (llmeter-style) response
+    rebuilt = stats_from_responses([timed(2.1, 2.5), timed(0.0, 1.5), timed(0.2, 0.8),
+                                    InvocationResponse(time_to_first_token=0.3)])
+    series = rebuilt.series(0)
+    assert [b["t"] for b in series] == [0, 1, 2]
+    assert [b["completed"] for b in series] == [1, 1, 1]
+    assert [b["in_flight"] for b in series] == [1, 0, 0]
+    assert rebuilt.to_stats()["total_requests"] == 4
+    assert rebuilt.send_window == pytest.approx(2.1)

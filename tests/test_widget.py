@@ -288,3 +288,62 @@ def test_invalid_sweep_levels_are_clear_errors(dashboard):
     small.close()
     with pytest.raises(traitlets.TraitError, match="sweep_levels"):
         Dashboard(runner=dashboard.runner, sweep_levels=[1, 200])
+
+
+# -- overlays: saved runs and sweeps beside the live one -----------------------------------------
+def overlay_updates(dash):
+    return [m["state"]["overlays"] for m in dash.comm.updates() if "overlays" in m["state"]]
+
+
+async def test_overlays_of_a_saved_run_and_a_sweep(fixed_server, tmp_path):
+    from llmeter_widget import LoadTest
+
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
+    payload = OpenAIChatEndpoint.create_payload("Hi", max_tokens=8)
+    saved = await Runner(ep, payload, output_path=tmp_path / "runs").run(
+        clients=2, run_duration=1.5, live_view=False)
+    sweep = await LoadTest(ep, payload, [1, 2], run_duration=0.5, output_path=tmp_path / "sweeps",
+                           test_name="sw").run()
+
+    dash = Dashboard(endpoint=ep, payload=payload, output_path=tmp_path / "live", duration=1,
+                     clients=2)
+    assert dash.overlays == [] and dash.get_state()["overlays"] == []
+    dash.add_overlay(saved.output_path)
+    assert len(overlay_updates(dash)) == 1  # one message when it changes
+    (run,) = dash.overlays
+    loaded = Result.load(saved.output_path)
+    assert run["kind"] == "run" and run["label"] == saved.output_path.rstrip("/").split("/")[-1]
+    for key in ("total_requests", "output_tps", "time_to_first_token-p50",
+                "time_to_last_token-p90", "failed_requests"):
+        assert run["stats"][key] == loaded.stats[key], key
+    assert run["series"] and [b["t"] for b in run["series"]] == list(range(len(run["series"])))
+    assert sum(b["completed"] for b in run["series"]) == loaded.stats["total_requests"] > 0
+    assert {"ttft_p90", "output_tps", "in_flight"} <= set(run["series"][-1])
+    json.dumps(dash.get_state()["overlays"], allow_nan=False)  # plain JSON (no NaN, no dates)
+
+    dash.add_overlay(sweep.output_path, label="sweep A")
+    assert len(overlay_updates(dash)) == 2
+    entry = dash.overlays[1]
+    assert entry["kind"] == "sweep" and entry["label"] == "sweep A"
+    assert [lv["clients"] for lv in entry["levels"]] == [1, 2]
+    assert entry["levels"][0]["output_tps"] == sweep.stats_table()[0]["output_tps"]
+    assert dash.overlays[0]["label"] == run["label"]  # the first one is kept
+
+    # Overlays are not resent with the ticks of a live run.
+    before = len(dash.comm.updates())
+    await dash.run()
+    assert len(overlay_updates(dash)) == 2
+    assert all("overlays" not in m["state"] for m in dash.comm.updates()[before:])
+
+    dash.clear_overlays()
+    assert dash.overlays == [] and overlay_updates(dash)[-1] == []
+    dash.close()
+
+
+def test_overlay_of_a_bad_path_is_a_clear_error(dashboard, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no-such-run"):
+        dashboard.add_overlay(tmp_path / "no-such-run")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="empty holds no saved run or sweep"):
+        dashboard.add_overlay(tmp_path / "empty")
+    assert dashboard.overlays == [] and overlay_updates(dashboard) == []

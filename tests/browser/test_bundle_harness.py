@@ -54,6 +54,7 @@ TRAITS = {
     "result_path": "",
     "sweep_levels": [1, 2, 4, 8, 16],
     "comparison": {"levels": [], "knee": None, "verdict": ""},
+    "overlays": [],
 }
 
 
@@ -345,6 +346,37 @@ def test_sweep_chart_and_levels_input(page, tmp_path):
     page.press("input.lmw-levels", "Tab")
     assert page.evaluate("window.harness.model.setCalls") == [["sweep_levels", [2, 4, 8]]]
     assert page.get_attribute("input.lmw-levels", "aria-invalid") is None
+
+
+def test_overlay_of_a_saved_run_in_the_table_and_charts(page, tmp_path):
+    mount(page)
+    kernel_sets(page, stats=STATS, status="running")
+    stream_run(page, seconds=10)
+    saved_stats = {**STATS, "time_to_first_token-p50": 0.183}
+    overlay = {"label": "before", "kind": "run", "stats": saved_stats,
+               "series": [bucket(t) for t in range(20)], "levels": []}
+    kernel_sets(page, overlays=[overlay])
+    lines = page.eval_on_selector_all(
+        'td[data-key="time_to_first_token-p50"] .lmw-overlay-line', "ls => ls.map(l => l.textContent)")
+    assert lines == ["before 183 ms"]
+    assert page.text_content('td[data-key="time_to_first_token-p50"] .lmw-num') == "83"
+    assert page.is_visible('td[data-key="time_to_first_token-p50"] .lmw-overlay-line')
+    traces = page.evaluate(
+        """() => document.querySelector('[data-chart=throughput]').data
+              .map(t => ({name: t.name, n: t.x.length, dash: (t.line || {}).dash || null}))"""
+    )
+    assert [t["name"] for t in traces] == ["Requests/min", "Output tokens/s",
+                                          "before · Requests/min", "before · Output tokens/s"]
+    assert [t["n"] for t in traces] == [10, 10, 20, 20]
+    assert traces[2]["dash"] == "dash" and traces[3]["dash"] == "dash"
+    # Live points still stream into the live traces only (extendTraces indices unchanged).
+    kernel_sets(page, series_delta={"run": 1, "seq": 6, "points": [bucket(10)]})
+    assert points_per_trace(page, "throughput") == [11, 11, 20, 20]
+    assert points_per_trace(page, "load") == [11, 11, 11, 20, 20, 20]
+    save_screenshot(page, "harness-overlay.png", tmp_path)
+    kernel_sets(page, overlays=[])
+    assert points_per_trace(page, "throughput") == [11, 11]
+    assert page.evaluate("document.querySelectorAll('.lmw-overlay-line').length") == 0
 
 
 def save_screenshot(page, name: str, folder: Path) -> Path:
