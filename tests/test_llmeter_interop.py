@@ -78,3 +78,23 @@ def test_a_sweep_laid_out_like_llmeters_loads_and_plots(tmp_path):
     assert table[4]["time_to_first_token-p90"] == pytest.approx(0.4)
     figures = loaded.plot_results()
     assert list(figures["time_to_first_token"].data[0].x) == [1, 2, 4]
+
+
+def test_an_llmeter_run_overlays_on_the_dashboard(tmp_path):
+    from llmeter_widget import Dashboard
+    from llmeter_widget.endpoints import OpenAIChatEndpoint as Chat
+
+    folder = tmp_path / "theirs"
+    responses = [LlmeterResponse(response_text="x", id=str(i), time_to_first_token=0.2,
+                                 time_to_last_token=1.0, num_tokens_output=10) for i in range(6)]
+    LlmeterResult(responses=responses, total_requests=6, clients=2, total_test_time=3.0,
+                  model_id="m", output_path=str(folder)).save()
+    dash = Dashboard(endpoint=Chat(base_url="http://127.0.0.1:9/v1", model="m"),
+                     payload=Chat.create_payload("hi"))
+    entry = dash.add_overlay(folder, label="llmeter run")
+    assert entry["kind"] == "run" and entry["label"] == "llmeter run"
+    assert entry["stats"]["time_to_first_token-p50"] == pytest.approx(0.2)
+    assert entry["stats"]["total_requests"] == 6
+    assert entry["series"] == []  # llmeter keeps no raw timestamps: table lines, no chart traces
+    assert dash.overlays == [entry]
+    dash.close()
