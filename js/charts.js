@@ -100,34 +100,17 @@ function withAlpha(color, alpha) {
  * @param {Theme} theme
  */
 export function buildLayout(def, theme) {
-  const axis = (title) => ({
-    title: { text: title, font: { size: 13 } },
-    gridcolor: theme.grid,
-    zerolinecolor: theme.grid,
-    linecolor: theme.grid,
-    tickfont: { size: 13 },
-    automargin: true,
-    rangemode: "tozero",
-  });
-  const layout = {
-    autosize: true,
-    height: HEIGHT,
-    // Room for a two-row legend at the top of every chart, so the three plot areas line up.
-    margin: { l: 56, r: def.y2Title ? 56 : 16, t: 56, b: 48 },
-    paper_bgcolor: theme.paper,
-    plot_bgcolor: theme.plot,
-    font: { color: theme.font, family: theme.fontFamily, size: 13 },
-    showlegend: true,
-    legend: { orientation: "h", x: 0, y: 1, yref: "container", yanchor: "top", font: { size: 12 } },
+  const layout = baseLayout(theme, {
+    xTitle: "seconds since start",
+    yTitle: def.yTitle,
     hovermode: "x unified",
-    xaxis: axis("seconds since start"),
-    yaxis: axis(def.yTitle),
     uirevision: def.id, // keep a user's zoom across react() calls
-  };
+    rightMargin: def.y2Title ? 56 : 16,
+  });
   if (def.y2Title) {
     // Its own round ticks ("auto"; Plotly would otherwise sync them to the left grid: 143, 286...).
     layout.yaxis2 = {
-      ...axis(def.y2Title),
+      ...themedAxis(def.y2Title, theme),
       overlaying: "y",
       side: "right",
       tickmode: "auto",
@@ -135,6 +118,47 @@ export function buildLayout(def, theme) {
     };
   }
   return layout;
+}
+
+/**
+ * An axis coloured from the theme, large enough to read on a projector.
+ * @param {string} title
+ * @param {Theme} theme
+ */
+export function themedAxis(title, theme) {
+  return {
+    title: { text: title, font: { size: 13 } },
+    gridcolor: theme.grid,
+    zerolinecolor: theme.grid,
+    linecolor: theme.grid,
+    tickfont: { size: 13 },
+    automargin: true,
+    rangemode: "tozero",
+  };
+}
+
+/**
+ * What every chart's layout shares: theme colours, fonts, a legend on top (room for two rows, so
+ * the plot areas of neighbouring charts line up), margins and the two axes.
+ * @param {Theme} theme
+ * @param {{xTitle: string, yTitle: string, hovermode: string, uirevision: string,
+ *   rightMargin?: number}} options
+ */
+export function baseLayout(theme, { xTitle, yTitle, hovermode, uirevision, rightMargin = 16 }) {
+  return {
+    autosize: true,
+    height: HEIGHT,
+    margin: { l: 56, r: rightMargin, t: 56, b: 48 },
+    paper_bgcolor: theme.paper,
+    plot_bgcolor: theme.plot,
+    font: { color: theme.font, family: theme.fontFamily, size: 13 },
+    showlegend: true,
+    legend: { orientation: "h", x: 0, y: 1, yref: "container", yanchor: "top", font: { size: 12 } },
+    hovermode,
+    xaxis: themedAxis(xTitle, theme),
+    yaxis: themedAxis(yTitle, theme),
+    uirevision,
+  };
 }
 
 /**

@@ -2,7 +2,7 @@
 // throughput"), one point per finished level, drawn from the `comparison` trait with
 // Plotly.react. The conversion functions are pure (no DOM, no Plotly) and unit-tested.
 
-import { PlotBox } from "./charts.js";
+import { PlotBox, baseLayout } from "./charts.js";
 
 /**
  * @typedef {{clients: number, output_tps?: number|null, requests_per_minute?: number|null,
@@ -158,29 +158,12 @@ export function buildSweepTraces(comparison, theme, overlays = null) {
  * @param {Theme} theme
  */
 export function buildSweepLayout(theme) {
-  const axis = (title) => ({
-    title: { text: title, font: { size: 13 } },
-    gridcolor: theme.grid,
-    zerolinecolor: theme.grid,
-    linecolor: theme.grid,
-    tickfont: { size: 13 },
-    automargin: true,
-    rangemode: "tozero",
-  });
-  return {
-    autosize: true,
-    height: 300,
-    margin: { l: 56, r: 16, t: 56, b: 48 },
-    paper_bgcolor: theme.paper,
-    plot_bgcolor: theme.plot,
-    font: { color: theme.font, family: theme.fontFamily, size: 13 },
-    showlegend: true,
-    legend: { orientation: "h", x: 0, y: 1, yref: "container", yanchor: "top", font: { size: 12 } },
+  return baseLayout(theme, {
+    xTitle: "output tokens / s",
+    yTitle: "TTFT p90 (ms)",
     hovermode: "closest",
-    xaxis: axis("output tokens / s"),
-    yaxis: axis("TTFT p90 (ms)"),
     uirevision: "sweep",
-  };
+  });
 }
 
 /** The sweep chart: one point per finished level, redrawn whole when the comparison changes. */
