@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from llmeter_widget.endpoints import OpenAIChatEndpoint, OpenAICompletionEndpoint
+from llmeter_widget.endpoints.base import TOKEN_SOURCES
 from llmeter_widget.simulator import SimulatedServer
 
 from .conftest import ITL, TTFT
@@ -61,6 +62,7 @@ async def test_without_usage_tokens_are_counted_and_marked(fixed_server, session
     assert r.ok
     assert r.num_tokens_output == 16 and r.token_source == "counted"
     assert r.num_tokens_input is None
+    assert r.token_source in TOKEN_SOURCES
 
 
 async def test_non_streaming(fixed_server, session, chat_payload):

@@ -201,3 +201,11 @@ def test_rebuilt_series_replays_sends_and_ends_in_time_order():
     assert [b["in_flight"] for b in series] == [1, 0, 0]
     assert rebuilt.to_stats()["total_requests"] == 4
     assert rebuilt.send_window == pytest.approx(2.1)
+
+
+def test_run_level_keys_and_metric_keys_are_all_reported():
+    from llmeter_widget.stats import AGGREGATIONS, METRICS, RUN_KEYS
+
+    keys = set(RunningStats().to_stats())
+    assert set(RUN_KEYS) <= keys
+    assert {f"{m}-{a}" for m in METRICS for a in AGGREGATIONS} <= keys
