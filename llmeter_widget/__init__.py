@@ -13,7 +13,8 @@ Example:
 """
 
 from .callbacks import Callback
-from .display import DisplaySpec, StatSpec, TerminalView
+from .cost import CostModel
+from .display import DEFAULT_GROUPS, DEFAULT_STATS, DisplaySpec, StatSpec, TerminalView
 from .endpoints.base import InvocationResponse
 from .experiments import LoadTest, LoadTestResult
 from .results import Result
@@ -34,6 +35,9 @@ def __getattr__(name: str):
 
 __all__ = [
     "Callback",
+    "CostModel",
+    "DEFAULT_GROUPS",
+    "DEFAULT_STATS",
     "Dashboard",
     "DisplaySpec",
     "InvocationResponse",

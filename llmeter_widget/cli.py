@@ -6,6 +6,7 @@ Examples:
     llmeter-widget demo --duration 20 --clients 16
     llmeter-widget simulate --port 8000 --max-batch 16
     llmeter-widget run --url http://127.0.0.1:8000/v1 --model sim --clients 8 --duration 30
+    llmeter-widget demo --stat "p95 TTFT=time_to_first_token-p95" --stat "Req/min=requests_per_minute"
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import sys
 from typing import Sequence
 
+from .cost import CostModel
 from .endpoints import OpenAIChatEndpoint, OpenAICompletionEndpoint
 from .runner import Runner
 from .simulator import cli as simulator_cli
@@ -42,6 +44,32 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _stat(text: str) -> tuple[str, dict[str, str]]:
+    """'LABEL=KEY' or 'LABEL=KEY:UNIT' -> (label, {"key": KEY, "unit": UNIT})."""
+    label, sep, spec = text.partition("=")
+    key, colon, unit = spec.partition(":")
+    if not sep or not label.strip() or not key.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not LABEL=KEY: e.g. --stat 'p99 TTFT=time_to_first_token-p99'")
+    stat = {"key": key.strip()}
+    if colon:
+        stat["unit"] = unit.strip()
+    return label.strip(), stat
+
+
+def _prices(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        prices = tuple(float(p) for p in parts)
+    except ValueError:
+        prices = ()
+    if len(prices) != 2 or any(not p >= 0 for p in prices):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not two prices: give dollars per million input and output tokens, "
+            "e.g. --price 0.15,0.60")
+    return prices  # type: ignore[return-value]
+
+
 def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `run` and `demo`: how much load, for how long, where results go."""
     parser.add_argument("--clients", type=_positive_int, default=8,
@@ -60,6 +88,16 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=_positive_int, default=128,
                         help="max_tokens of every request (default 128)")
     parser.add_argument("--payload", help="a .jsonl (or .json) file of request bodies, instead of --prompt")
+    table = parser.add_mutually_exclusive_group()
+    table.add_argument(
+        "--stat", action="append", type=_stat, metavar="LABEL=KEY[:UNIT]",
+        help="a stat for the live table, e.g. --stat 'p99 TTFT=time_to_first_token-p99' or "
+             "--stat 'Cost per 1k=cost-per_request:$'; repeat it for more (replaces the default table)")
+    table.add_argument("--no-stats", action="store_true",
+                       help="no live table: only the progress line")
+    parser.add_argument("--price", type=_prices, metavar="IN,OUT",
+                        help="dollars per million input and output tokens, e.g. --price 0.15,0.60: "
+                             "adds the live cost (cost-total, cost-per_request) to the table and stats.json")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,11 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _runner(args: argparse.Namespace, endpoint) -> Runner:  # noqa: ANN001
     payload = args.payload or type(endpoint).create_payload(args.prompt, max_tokens=args.max_tokens)
-    return Runner(endpoint, payload, output_path=args.output or None, live_view=True)
+    callbacks = [CostModel(*args.price)] if args.price else []
+    live_stats = {} if args.no_stats else (dict(args.stat) if args.stat else None)
+    return Runner(endpoint, payload, output_path=args.output or None, live_view=True,
+                  callbacks=callbacks, live_stats=live_stats)
 
 
 async def _run_load(args: argparse.Namespace, endpoint) -> int:  # noqa: ANN001
-    runner = _runner(args, endpoint)
+    runner = _runner(args, endpoint)  # raises ValueError for an unknown --stat key
     try:
         result = await runner.run(
             clients=args.clients, n_requests=args.requests, run_duration=args.duration,

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .callbacks import Callback
+from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats
 from .endpoints.base import Endpoint, utc_now
 from .payloads import load_payloads
 from .results import Result, new_folder, read_json, write_json
@@ -531,6 +532,8 @@ class LoadTest:
         low_memory, callbacks, run_description: passed to every level's run.
         on_level: called as `on_level(clients, result)` after each level (sync or async).
         live_view: each level's live view, as `Runner(live_view=...)`.
+        live_stats, groups: what each level's live view shows, as for `Runner` (checked here,
+            before anything runs).
         runner: run the levels through this Runner (e.g. a Dashboard's, so its live view
             follows every level) instead of a new one; `endpoint` should be its endpoint, and
             `live_view` is then ignored (the runner's own setting applies).
@@ -558,6 +561,8 @@ class LoadTest:
         run_description: str | None = None,
         on_level: LevelHook | None = None,
         live_view: bool | None = None,
+        live_stats: LiveStats | DisplaySpec | None = None,
+        groups: Any = DEFAULT_GROUPS,
         runner: Runner | None = None,
     ) -> None:
         self.sequence_of_clients = _check_sequence(sequence_of_clients)
@@ -576,6 +581,11 @@ class LoadTest:
         self.callbacks = list(callbacks or [])
         self.run_description = run_description
         self.on_level = on_level
+        # Checked now (unknown keys, bad groups), so a typo fails before the first level.
+        display = DisplaySpec.from_live_stats(live_stats, groups, self.callbacks)
+        # A given runner keeps its own view unless live_stats or groups were given here.
+        self.display = display if runner is None or live_stats is not None \
+            or groups is not DEFAULT_GROUPS else None
         self.runner = runner if runner is not None else Runner(endpoint, self.payload,
                                                                live_view=live_view)
         self.result: LoadTestResult | None = None
@@ -651,7 +661,7 @@ class LoadTest:
                     clients=clients, run_duration=self.run_duration, n_requests=self.n_requests,
                     output_path=folder, run_name=level_folder_name(clients),
                     run_description=self.run_description, callbacks=self.callbacks,
-                    low_memory=self.low_memory,
+                    low_memory=self.low_memory, live_stats=self.display,
                 )
             except BaseException:
                 partial = self.runner.last_result  # a failed level is saved: keep it

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .callbacks import Callback
+from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats
 from .endpoints.base import Endpoint, InvocationResponse, utc_now
 from .endpoints.http import create_session
 from .endpoints.openai import RequestCancelled
@@ -110,6 +111,7 @@ class RunSettings:
     folder: Path | None
     low_memory: bool
     callbacks: list[Callback] = field(default_factory=list)
+    display: DisplaySpec = field(default_factory=DisplaySpec)
 
     def to_config(self, endpoint: Endpoint) -> dict[str, Any]:
         """run_config.json: llmeter's keys where they exist, no secrets."""
@@ -142,6 +144,11 @@ class Runner:
         clients, n_requests, run_duration, run_name, run_description, callbacks, low_memory:
             defaults for `run()`, which can override each.
         live_view: show the live terminal table (None: only when stderr is a terminal).
+        live_stats: what the live views show: label -> stat key (or a dict with "key",
+            "unit", "transform", "group"), e.g. `{"p99 TTFT": "time_to_first_token-p99"}`;
+            None for the default table (plus the callbacks' own stats), `{}` for no table.
+            Unknown keys raise ValueError listing the available ones. See display.py.
+        groups: the table's groups, (name, key patterns) pairs matched in order.
         snapshot_interval: seconds between live snapshots sent to listeners.
 
     Example:
@@ -165,6 +172,8 @@ class Runner:
         callbacks: list[Callback] | None = None,
         low_memory: bool = False,
         live_view: bool | None = None,
+        live_stats: LiveStats | DisplaySpec | None = None,
+        groups: Any = DEFAULT_GROUPS,
         snapshot_interval: float = 0.25,
         stop_when_misconfigured: bool = True,
     ) -> None:
@@ -181,6 +190,9 @@ class Runner:
         self.callbacks = list(callbacks or [])
         self.low_memory = low_memory
         self.live_view = live_view
+        self.live_stats = live_stats
+        self.groups = groups
+        DisplaySpec.from_live_stats(live_stats, groups, self.callbacks)  # a typo fails here
         self.snapshot_interval = snapshot_interval
         self.stop_when_misconfigured = stop_when_misconfigured
         self.listeners: list[SnapshotListener] = []
@@ -193,7 +205,7 @@ class Runner:
             "run_duration": self.run_duration, "payload": self.payload,
             "output_path": self.output_path, "run_name": self.run_name,
             "run_description": self.run_description, "callbacks": self.callbacks,
-            "low_memory": self.low_memory,
+            "low_memory": self.low_memory, "live_stats": self.live_stats,
         }
         opts.update({k: v for k, v in overrides.items() if v is not None})
         # An explicit override of one bound replaces the Runner's default of the other.
@@ -209,13 +221,15 @@ class Runner:
             raise ValueError(
                 "low_memory=True keeps responses on disk only, so it needs output_path= a folder."
             )
+        callbacks = list(opts["callbacks"] or [])
+        display = DisplaySpec.from_live_stats(opts["live_stats"], self.groups, callbacks)
         run_name = opts["run_name"] or datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = new_folder(opts["output_path"], run_name) if opts["output_path"] else None
         return RunSettings(
             clients=clients, n_requests=n_requests, run_duration=seconds, payloads=payloads,
             run_name=folder.name if folder else run_name,
             run_description=opts["run_description"], folder=folder,
-            low_memory=bool(opts["low_memory"]), callbacks=list(opts["callbacks"] or []),
+            low_memory=bool(opts["low_memory"]), callbacks=callbacks, display=display,
         )
 
     # -- running ---------------------------------------------------------------------------------
@@ -232,18 +246,20 @@ class Runner:
         callbacks: list[Callback] | None = None,
         low_memory: bool | None = None,
         live_view: bool | None = None,
+        live_stats: LiveStats | DisplaySpec | None = None,
     ) -> Result:
         """Run a load test and return its Result (also saved under output_path, if set).
 
         Give `n_requests` (per client) for a count-bound run, or `run_duration` (seconds or a
         timedelta) for a time-bound run; with neither, each client sends each payload once.
+        The other arguments override the Runner's for this run (`live_stats={}`: no table).
         """
         if self.running:
             raise RuntimeError("This runner is already running: stop() it or await the run first.")
         settings = self._settings(
             clients=clients, n_requests=n_requests, run_duration=run_duration, payload=payload,
             output_path=output_path, run_name=run_name, run_description=run_description,
-            callbacks=callbacks, low_memory=low_memory,
+            callbacks=callbacks, low_memory=low_memory, live_stats=live_stats,
         )
         listeners = list(self.listeners)
         view = self._live_view(settings, live_view)
@@ -272,13 +288,14 @@ class Runner:
 
             from .widget import ReadOnlyView
 
-            view = ReadOnlyView(self, settings.clients, settings.run_duration)
+            view = ReadOnlyView(self, settings.clients, settings.run_duration, settings.display)
             display(view.dashboard)
             return view
         if show or sys.stderr.isatty():
             from .display import TerminalView
 
-            return TerminalView(title=f"{self.endpoint.model_id} @ {self.endpoint.endpoint_name}")
+            return TerminalView(settings.display,
+                                title=f"{self.endpoint.model_id} @ {self.endpoint.endpoint_name}")
         return None
 
     @property
@@ -339,7 +356,9 @@ class _Run:
         self.settings = settings
         self.listeners = listeners
         self.snapshot_interval = snapshot_interval
-        self.stats = RunningStats(low_memory=settings.low_memory)
+        # What callbacks publish during the run (Callback.publish): shared with RunningStats.
+        self.published: dict[str, Any] = {}
+        self.stats = self._new_stats()
         self.responses: list[InvocationResponse] = []
         self.writer: ResponseWriter | None = None
         self.running = False
@@ -355,6 +374,11 @@ class _Run:
         self._session: Any = None
         self._first_request_time: datetime | None = None
         self._last_request_time: datetime | None = None
+
+    def _new_stats(self) -> RunningStats:
+        stats = RunningStats(low_memory=self.settings.low_memory, published=self.published)
+        stats.request_keys(self.settings.display.keys())  # e.g. a p95 the table shows
+        return stats
 
     # -- live control ----------------------------------------------------------------------------
     @property
@@ -398,9 +422,12 @@ class _Run:
         lag_watch: asyncio.Task[None] | None = None
         try:
             for cb in settings.callbacks:
+                if isinstance(cb, Callback):
+                    cb._bind_live_stats(self.published)
+            for cb in settings.callbacks:
                 await cb.before_run(config)
             self._session = create_session()
-            self.stats = RunningStats(low_memory=settings.low_memory)
+            self.stats = self._new_stats()
             if settings.run_duration is not None:
                 self.deadline = self.stats.start + settings.run_duration
             pump = asyncio.create_task(self._pump())
@@ -591,6 +618,10 @@ class _Run:
             except Exception as exc:  # the result is still written
                 logger.exception("after_run of %s failed", type(cb).__name__)
                 result.status, result.error = "failed", f"after_run of {type(cb).__name__}: {exc}"
+        for cb in settings.callbacks:
+            if isinstance(cb, Callback):
+                cb._bind_live_stats(None)
+        final_stats.update(self.published)  # also what after_run published (no built-in keys)
         self.result = result
         try:
             if settings.folder:

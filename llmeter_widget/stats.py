@@ -135,6 +135,8 @@ class RunningStats:
             second alone is jumpy when requests last longer than a second and finish in waves).
         history_limit: per-second buckets kept for views that join late (older ones drop).
         clock: a monotonic clock, `time.perf_counter` unless testing.
+        published: the dict callbacks publish live stats into (`Callback.publish`); its
+            entries join `to_stats()`, and its numbers each per-second bucket ("published").
 
     Example:
         >>> from llmeter_widget.endpoints import InvocationResponse
@@ -153,8 +155,12 @@ class RunningStats:
         rate_window: int = 5,
         history_limit: int = 7200,
         clock: Any = time.perf_counter,
+        published: dict[str, Any] | None = None,
     ) -> None:
         self.low_memory = low_memory
+        self.published: dict[str, Any] = published if published is not None else {}
+        # Percentiles beyond p50/p90/p99 that a view asked for: key -> (metric, q).
+        self.extra_percentiles: dict[str, tuple[str, float]] = {}
         self.window = window
         self.rate_window = max(1, int(rate_window))
         self._clock = clock
@@ -226,6 +232,27 @@ class RunningStats:
             self.token_sources[response.token_source] += 1
         self._recent.append((end, response.time_to_first_token, response.time_to_last_token))
 
+    def request_keys(self, keys: Iterable[str]) -> None:
+        """Also report these percentile keys (e.g. "time_to_first_token-p95"); others are ignored.
+
+        Example:
+            >>> rs = RunningStats()
+            >>> rs.request_keys(["time_to_first_token-p95", "output_tps"])
+            >>> "time_to_first_token-p95" in rs.to_stats()
+            True
+        """
+        for key in keys:
+            if key in self.extra_percentiles:
+                continue
+            metric, sep, agg = key.rpartition("-p")
+            if sep and metric in self.distributions:
+                try:
+                    q = float(agg)
+                except ValueError:
+                    continue
+                if 0 <= q <= 100:
+                    self.extra_percentiles[key] = (metric, q)
+
     def set_active_clients(self, n: int) -> None:
         self.active_clients = n
 
@@ -296,6 +323,10 @@ class RunningStats:
                 stats[f"{metric}-{agg}"] = (
                     dist.mean if agg == "average" else dist.percentile(float(agg[1:]))
                 )
+        for key, (metric, q) in self.extra_percentiles.items():
+            stats.setdefault(key, self.distributions[metric].percentile(q))
+        for key, value in self.published.items():  # callbacks cannot replace built-in keys
+            stats.setdefault(key, value)
         return stats
 
     def snapshot(self, series_since: int | None = None, final: bool = False) -> dict[str, Any]:
@@ -378,9 +409,17 @@ class RunningStats:
             active_clients=self.active_clients,
             in_flight=self.in_flight,
         )
+        numbers = {k: v for k, v in self.published.items() if _is_number(v)}
+        if numbers:
+            bucket["published"] = numbers
         self.history.append(bucket)
         self._bucket_index += 1
         self._bucket = self._empty_bucket(self._bucket_index)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def stats_from_responses(

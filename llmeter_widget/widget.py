@@ -19,10 +19,11 @@ from typing import Any
 import anywidget
 import traitlets
 
-from .display import DisplaySpec
+from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats, callback_keys, live_stat
 from .experiments import LoadTest, LoadTestResult
 from .overlays import COMPARISON_KEYS, comparison_levels, load_overlay  # noqa: F401 (re-exported)
 from .overlays import clean as _clean
+from .keys import builtin_keys, check_key
 from .results import Result
 from .runner import Runner
 from .stats import LOOP_LAG_WARNING
@@ -89,7 +90,11 @@ class Dashboard(anywidget.AnyWidget):
         sweep_levels: the client counts of a sweep (default 1, 2, 4, 8, 16).
         max_clients, max_duration: the sliders' upper bounds.
         controls: False shows a read-only dashboard (no sliders, no buttons).
-        spec: what the table shows (display.DisplaySpec).
+        live_stats: what the table shows, as for `Runner`: label -> stat key (or a dict with
+            "key", "unit", "transform", "group"); None for the default table plus the
+            callbacks' stats, `{}` for none. `add_stat` / `remove_stat` (or the table's own
+            "+ stat" and "×" buttons) change it while a run goes on.
+        groups: the table's groups, (name, key patterns) pairs matched in order.
 
     Example:
         >>> dash = Dashboard(endpoint=ep, payload=payload, output_path="runs",   # doctest: +SKIP
@@ -138,7 +143,8 @@ class Dashboard(anywidget.AnyWidget):
         controls: bool = True,
         low_memory: bool = False,
         callbacks: list | None = None,
-        spec: DisplaySpec | None = None,
+        live_stats: LiveStats | DisplaySpec | None = None,
+        groups: Any = DEFAULT_GROUPS,
         **kwargs: Any,
     ) -> None:
         if runner is None:
@@ -149,16 +155,18 @@ class Dashboard(anywidget.AnyWidget):
                 )
             runner = Runner(endpoint, payload, output_path=output_path, low_memory=low_memory,
                             callbacks=callbacks, live_view=False)
+        display = DisplaySpec.from_live_stats(live_stats, groups, runner.callbacks)
+        self._extra_keys = callback_keys(runner.callbacks)
         super().__init__(
             title=f"{runner.endpoint.model_id} @ {runner.endpoint.endpoint_name}",
             controls=controls,
             max_clients=max_clients,
             max_duration=max_duration or max(600.0, float(duration)),
-            spec=(spec or DisplaySpec()).to_json(),  # prefix keys resolve as stats arrive
             **kwargs,
         )
         self.runner = runner
-        self._display_spec = spec or DisplaySpec()
+        self._display_spec = display
+        self._send_spec({})  # prefix keys ("errors-*") resolve as stats arrive
         # Set after the bounds, so the validators check them against the right maxima.
         self.mode, self.duration, self.clients, self.n_requests = mode, duration, clients, n_requests
         self.sweep_levels = (list(sweep_levels) if sweep_levels is not None else
@@ -240,6 +248,96 @@ class Dashboard(anywidget.AnyWidget):
             self.stop()
         elif kind == "history":
             self.send_history()
+        elif kind == "add_stat":
+            self._stat_request(lambda: self.add_stat(str(content.get("label") or content.get("key")),
+                                                     str(content.get("key") or "")))
+        elif kind == "remove_stat":
+            self._stat_request(lambda: self.remove_stat(str(content.get("id") or "")))
+
+    def _stat_request(self, change: Any) -> None:
+        """Apply a table edit from the frontend; a bad one is answered, not raised."""
+        try:
+            change()
+        except (ValueError, KeyError) as exc:
+            message = exc.args[0] if exc.args else str(exc)
+            if isinstance(exc, KeyError):
+                message = f"No stat {message!r} in the table."
+            # The full list of keys is in the form's suggestions: keep the message short.
+            message = message.split(" Available keys:")[0]
+            self.send({"type": "stat_error", "message": message})
+
+    # -- what the table shows ------------------------------------------------------------------------
+    @property
+    def live_stats(self) -> DisplaySpec:
+        """What the table shows now (a `DisplaySpec`; `add_stat` / `remove_stat` change it)."""
+        return self._display_spec
+
+    def add_stat(
+        self,
+        label: str,
+        key: str,
+        unit: str | None = None,
+        transform: Any = None,
+        group: str | None = None,
+    ) -> None:
+        """Add a stat to the table (also while a run goes on; a cell with the same group and
+        label is replaced).
+
+        Args:
+            label: the cell's label.
+            key: a stat key, e.g. "time_to_first_token-p95" (any percentile works).
+            unit, transform, group: as in `live_stats` (default unit: the key's usual one).
+
+        Raises:
+            ValueError: an unknown key (naming the closest ones), or a bad transform.
+
+        Example:
+            >>> dash.add_stat("p95 TTFT", "time_to_first_token-p95")  # doctest: +SKIP
+        """
+        fields: dict[str, Any] = {"key": key, "transform": transform, "group": group}
+        if unit is not None:
+            fields["unit"] = unit
+        stat = live_stat(label, fields)
+        check_key(stat.key, self._extra_keys, label)
+        self._display_spec = self._display_spec.with_stat(stat)
+        self._refresh_stats()
+
+    def remove_stat(self, stat: str) -> None:
+        """Remove a stat from the table, by its id ("TTFT/p50") or its label if unique.
+
+        Raises:
+            KeyError: no stat (or more than one) has that id or label.
+        """
+        spec = self._display_spec.resolve(self.stats)
+        ids = [spec.stat_id(s) for s in spec.stats]
+        if stat not in ids:
+            matches = [spec.stat_id(s) for s in spec.stats if s.label == stat]
+            if len(matches) != 1:
+                raise KeyError(stat)
+            stat = matches[0]
+        self._display_spec = self._display_spec.without(stat, self.stats)
+        self._refresh_stats()
+
+    def _refresh_stats(self) -> None:
+        """Show the current spec at once, with values (not only from the next tick)."""
+        stats = self.runner.stats
+        with self.hold_sync():
+            if stats is not None:
+                stats.request_keys(self._display_spec.keys())
+                self.stats = self._shown_stats(stats.to_stats())
+            self._send_spec(self.stats)
+
+    def _shown_stats(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """The `stats` trait: every stat, plus the values of Python-side transforms."""
+        shown = {k: _clean(v) for k, v in stats.items()}
+        shown.update({k: _clean(v) for k, v in self._display_spec.shown_values(stats).items()})
+        return shown
+
+    def _send_spec(self, stats: dict[str, Any]) -> None:
+        spec = self._display_spec.resolve(stats).to_json(
+            available=list(dict.fromkeys([*builtin_keys(), *self._extra_keys, *stats])))
+        if spec != self.spec:  # rare (a new error class, an edit): the spec is resent whole
+            self.spec = spec
 
     # -- running ---------------------------------------------------------------------------------
     @property
@@ -293,6 +391,7 @@ class Dashboard(anywidget.AnyWidget):
             test_name="sweep-" + datetime.now().strftime("%Y%m%d-%H%M%S"),
             low_memory=runner.low_memory, callbacks=runner.callbacks,
             run_description=runner.run_description, runner=runner,
+            live_stats=self._display_spec,
         )
 
     async def _run_sweep(self, sweep: LoadTest) -> LoadTestResult:
@@ -321,7 +420,8 @@ class Dashboard(anywidget.AnyWidget):
             {"run_duration": self.duration} if self.mode == "time" else {"n_requests": self.n_requests}
         )
         try:
-            result = await self.runner.run(clients=self.clients, live_view=False, **bound)
+            result = await self.runner.run(clients=self.clients, live_view=False,
+                                           live_stats=self._display_spec, **bound)
         except asyncio.CancelledError:
             self.status, self.error = "error", "The run was interrupted."
             raise
@@ -334,7 +434,7 @@ class Dashboard(anywidget.AnyWidget):
     # -- from snapshots to traits ----------------------------------------------------------------
     def _on_snapshot(self, snapshot: dict[str, Any]) -> None:
         """Copy one runner snapshot into the traits: one comm message, only new chart points."""
-        stats = {k: _clean(v) for k, v in snapshot["stats"].items()}
+        stats = self._shown_stats(snapshot["stats"])
         with self.hold_sync():
             if snapshot.get("run_id") != self._run_id:
                 self._run_id, self._seq = snapshot.get("run_id"), 0
@@ -346,9 +446,7 @@ class Dashboard(anywidget.AnyWidget):
                 self._seq += 1
                 self.series_delta = {"run": self._run_id, "seq": self._seq,
                                      "points": snapshot["series"]}
-            resolved = self._display_spec.resolve(stats).to_json()
-            if resolved != self.spec:  # a new error class appeared: rare, so the spec is resent
-                self.spec = resolved
+            self._send_spec(stats)
             self.stats = stats
             self.progress = {
                 "elapsed": snapshot.get("elapsed"),
@@ -472,11 +570,12 @@ class ReadOnlyView:
     final state.
     """
 
-    def __init__(self, runner: Runner, clients: int, run_duration: float | None) -> None:
+    def __init__(self, runner: Runner, clients: int, run_duration: float | None,
+                 display: DisplaySpec | None = None) -> None:
         self.dashboard = Dashboard(
             runner=runner, controls=False, clients=clients,
             max_clients=max(64, clients), duration=run_duration or 30.0,
-            mode="time" if run_duration else "count",
+            mode="time" if run_duration else "count", live_stats=display,
         )
         runner.listeners.remove(self.dashboard._on_snapshot)  # fed by this run only
 

@@ -50,8 +50,8 @@ def test_error_classes_get_a_cell_each_as_they_appear():
     assert rows["Errors"][-2:] == [("http_5xx", "2"), ("timeout", "1")]
     resolved = spec.resolve({"errors-connect": 4}).to_json()
     errors = [g for g in resolved["groups"] if g["name"] == "Errors"][0]["stats"]
-    assert errors[-1] == {"label": "connect", "key": "errors-connect", "unit": "count",
-                          "invert": False, "group": "Errors"}
+    assert errors[-1] == {"id": "Errors/connect", "label": "connect", "key": "errors-connect",
+                          "unit": "count", "invert": False, "scale": 1.0, "group": "Errors"}
 
 
 def test_spec_overrides_group_and_custom_groups():
@@ -61,20 +61,23 @@ def test_spec_overrides_group_and_custom_groups():
         groups=(("Latency", ("time_",)), *DEFAULT_GROUPS),
     )
     assert spec.to_json() == {"groups": [
-        {"name": "Latency", "stats": [{"label": "p99", "key": "time_to_first_token-p99", "unit": "s",
-                                        "invert": False, "group": "Latency"}]},
-        {"name": "Other", "stats": [{"label": "Cost", "key": "cost_so_far", "unit": "$",
-                                      "invert": False, "group": None}]},
+        {"name": "Latency", "stats": [{"id": "Latency/p99", "label": "p99",
+                                        "key": "time_to_first_token-p99", "unit": "s",
+                                        "invert": False, "scale": 1.0, "group": "Latency"}]},
+        {"name": "Other", "stats": [{"id": "Other/Cost", "label": "Cost", "key": "cost_so_far",
+                                      "unit": "$", "invert": False, "scale": 1.0, "group": None}]},
     ]}
 
 
 FORMAT_CASES = json.loads((Path(__file__).parent / "fixtures" / "format_cases.json").read_text())
 
 
-@pytest.mark.parametrize("value, unit, invert, text", FORMAT_CASES["cases"])
-def test_format_value_matches_the_shared_cases(value, unit, invert, text):
-    # js/format.test.js checks the dashboard's formatter against the same cases.
-    assert format_value(value, unit, invert) == text
+@pytest.mark.parametrize("case", FORMAT_CASES["cases"], ids=str)
+def test_format_value_matches_the_shared_cases(case):
+    # js/format.test.js checks the dashboard's formatter against the same cases:
+    # [value, unit, invert, text] or [value, unit, invert, text, scale].
+    value, unit, invert, text, *scale = case
+    assert format_value(value, unit, invert, *scale) == text
 
 
 def test_format_value_nan_is_a_placeholder():

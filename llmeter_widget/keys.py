@@ -1,0 +1,112 @@
+"""The catalogue of stat keys a run reports: what a live view may show, and a check for typos.
+
+Every figure has one canonical key (`time_to_first_token-p90`, `requests_per_minute`, ...;
+see docs/user_guide.md). Besides the fixed keys, any percentile of a per-request metric can be
+asked for (`time_to_first_token-p95`, `time_to_last_token-p99.9`): RunningStats computes it
+when a view (or a caller) asks. Callbacks add their own keys (`cost-total`).
+
+Example:
+    >>> check_key("time_to_first_token-p95")
+    >>> check_key("time_to_frist_token-p95")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown stat key 'time_to_frist_token-p95'. Did you mean 'time_to_first_token-p95'? ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+from .endpoints.base import ERROR_TYPES
+from .stats import AGGREGATIONS, METRICS, RUN_KEYS
+
+_PERCENTILE = re.compile(rf"^({'|'.join(METRICS)})-p(\d+(?:\.\d+)?)$")
+
+# Units a live view shows a built-in key with when the caller gives none (see format_value).
+_RUN_KEY_UNITS = {
+    "failed_requests_rate": "%",
+    "requests_per_minute": "req/min",
+    "output_tps": "tok/s",
+    "average_input_tokens_per_minute": "tok/min",
+    "average_output_tokens_per_minute": "tok/min",
+    "send_window": "s",
+    "event_loop_lag_max": "s",
+}
+
+
+def builtin_keys() -> list[str]:
+    """Every fixed key a run reports, in a stable order: run-level keys, the per-metric
+    aggregations, then one `errors-<class>` key per error class.
+
+    Example:
+        >>> builtin_keys()[:2], "time_to_first_token-p99" in builtin_keys()
+        (['total_requests', 'failed_requests'], True)
+    """
+    keys = list(RUN_KEYS)
+    keys += [f"{metric}-{agg}" for metric in METRICS for agg in AGGREGATIONS]
+    keys += [f"errors-{kind}" for kind in ERROR_TYPES if kind != "cancelled"]
+    return keys
+
+
+def parse_percentile(key: str) -> tuple[str, float] | None:
+    """(metric, q) for a percentile key such as 'time_to_first_token-p95', else None.
+
+    Example:
+        >>> parse_percentile("time_to_last_token-p99.9"), parse_percentile("output_tps")
+        (('time_to_last_token', 99.9), None)
+    """
+    match = _PERCENTILE.match(key)
+    if not match:
+        return None
+    q = float(match.group(2))
+    return (match.group(1), q) if 0 <= q <= 100 else None
+
+
+def is_builtin(key: str) -> bool:
+    """True for a key the statistics themselves report (fixed, any percentile, any error class)."""
+    return key in _BUILTIN or key.startswith("errors-") or parse_percentile(key) is not None
+
+
+def default_unit(key: str) -> str:
+    """The unit a live view shows a key with when none is given.
+
+    Example:
+        >>> default_unit("time_to_first_token-p95"), default_unit("total_requests")
+        ('s', 'count')
+    """
+    if key in _RUN_KEY_UNITS:
+        return _RUN_KEY_UNITS[key]
+    if key.startswith(("time_to_", "time_per_")):
+        return "s"
+    if key.startswith(("num_tokens_", "total_", "errors-")) or key in RUN_KEYS:
+        return "count"
+    return ""
+
+
+def check_key(key: str, extra_keys: Iterable[str] = (), label: str | None = None) -> None:
+    """Raise ValueError naming the key, the closest known keys and every key available.
+
+    A key ending in "*" is a prefix ("errors-*": one cell per key that starts with "errors-").
+    `extra_keys` are the keys callbacks publish.
+    """
+    extra = list(extra_keys)
+    if key.endswith("*"):
+        prefix = key[:-1]
+        if any(k.startswith(prefix) for k in [*_BUILTIN, *extra]) or "errors-".startswith(prefix):
+            return
+    elif is_builtin(key) or key in extra:
+        return
+    available = [*builtin_keys(), *extra]
+    close = difflib.get_close_matches(key, available, n=3, cutoff=0.6)
+    where = f" for live stat {label!r}" if label else ""
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(
+        f"Unknown stat key {key!r}{where}.{hint} Available keys: {', '.join(available)}; "
+        "any percentile of a per-request metric also works (e.g. 'time_to_first_token-p95'), "
+        "and a callback's keys once it is passed in callbacks=."
+    )
+
+
+_BUILTIN = frozenset(builtin_keys())
