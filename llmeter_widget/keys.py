@@ -100,6 +100,9 @@ def check_key(key: str, extra_keys: Iterable[str] = (), label: str | None = None
         return
     available = [*builtin_keys(), *extra]
     close = difflib.get_close_matches(key, available, n=3, cutoff=0.6)
+    metric, _, agg = key.rpartition("-")
+    if re.fullmatch(r"p\d+(\.\d+)?", agg):  # a percentile of a misspelt metric: keep the percentile
+        close = [f"{m}-{agg}" for m in difflib.get_close_matches(metric, METRICS, n=1)] or close
     where = f" for live stat {label!r}" if label else ""
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise ValueError(

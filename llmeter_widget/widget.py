@@ -294,9 +294,14 @@ class Dashboard(anywidget.AnyWidget):
         Example:
             >>> dash.add_stat("p95 TTFT", "time_to_first_token-p95")  # doctest: +SKIP
         """
-        fields: dict[str, Any] = {"key": key, "transform": transform, "group": group}
-        if unit is not None:
-            fields["unit"] = unit
+        # A callback's key keeps the unit and group the callback declares for it.
+        declared = next((live_stat(name, value) for cb in self.runner.callbacks
+                         for name, value in (getattr(cb, "live_stats", None) or {}).items()
+                         if live_stat(name, value).key == key), None)
+        fields: dict[str, Any] = {"key": key, "transform": transform,
+                                  "group": group or (declared.group if declared else None)}
+        if unit is not None or declared is not None:
+            fields["unit"] = unit if unit is not None else declared.unit  # type: ignore[union-attr]
         stat = live_stat(label, fields)
         check_key(stat.key, self._extra_keys, label)
         self._display_spec = self._display_spec.with_stat(stat)

@@ -347,3 +347,68 @@ def test_overlay_of_a_bad_path_is_a_clear_error(dashboard, tmp_path):
     with pytest.raises(FileNotFoundError, match="empty holds no saved run or sweep"):
         dashboard.add_overlay(tmp_path / "empty")
     assert dashboard.overlays == [] and overlay_updates(dashboard) == []
+
+
+# -- choosing the table's stats ------------------------------------------------------------------
+def cells(dash):
+    return {c["id"]: c for g in dash.spec["groups"] for c in g["stats"]}
+
+
+async def test_add_and_remove_stats_from_the_table_while_a_run_goes_on(dashboard):
+    frontend_custom(dashboard, {"type": "run"})
+    await asyncio.sleep(0.8)
+    assert "TTFT/p95" not in cells(dashboard)
+    frontend_custom(dashboard, {"type": "add_stat", "key": "time_to_first_token-p95", "label": "p95"})
+    assert cells(dashboard)["TTFT/p95"]["key"] == "time_to_first_token-p95"
+    assert dashboard.stats["time_to_first_token-p95"] is not None  # a value at once, not next tick
+    frontend_custom(dashboard, {"type": "remove_stat", "id": "TTFT/p50"})
+    assert "TTFT/p50" not in cells(dashboard) and "TTLT/p50" in cells(dashboard)
+    result = await dashboard._task
+    # the run kept computing the added percentile, and saved it
+    assert result.stats["time_to_first_token-p95"] == dashboard.stats["time_to_first_token-p95"]
+    assert "TTFT/p95" in cells(dashboard) and "TTFT/p50" not in cells(dashboard)
+    # the next run keeps the edited table
+    await dashboard.run()
+    assert "time_to_first_token-p95" in Result.load(dashboard.result_path).stats
+
+
+def test_bad_table_edits_are_answered_not_raised(dashboard):
+    before = dashboard.spec
+    frontend_custom(dashboard, {"type": "add_stat", "key": "time_to_frist_token-p95", "label": "x"})
+    frontend_custom(dashboard, {"type": "remove_stat", "id": "Nope/none"})
+    replies = [m for m in dashboard.comm.customs() if m.get("type") == "stat_error"]
+    assert len(replies) == 2
+    assert "Did you mean 'time_to_first_token-p95'" in replies[0]["message"]
+    assert "Available keys" not in replies[0]["message"]  # the form lists them already
+    assert "Nope/none" in replies[1]["message"]
+    assert dashboard.spec == before
+    with pytest.raises(ValueError, match="Unknown stat key"):
+        dashboard.add_stat("x", "ttft")
+
+
+def test_spec_lists_the_keys_a_person_may_add(fixed_server, tmp_path):
+    from llmeter_widget import CostModel
+
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
+    dash = Dashboard(endpoint=ep, payload={"messages": []}, callbacks=[CostModel(1, 2)],
+                     live_stats={"TTFT p50": "time_to_first_token-p50"})
+    available = dash.spec["available"]
+    assert "time_to_first_token-p99" in available and "cost-total" in available
+    assert [c["label"] for c in cells(dash).values()] == ["TTFT p50"]  # exactly what was asked
+    dash.add_stat("Cost", "cost-total")
+    assert cells(dash)["Cost/Cost"]["unit"] == "$"  # the callback's group and unit, not the defaults
+    dash.close()
+
+
+async def test_empty_table_and_python_transforms(fixed_server, tmp_path):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
+    payload = OpenAIChatEndpoint.create_payload("Hi", max_tokens=8)
+    dash = Dashboard(endpoint=ep, payload=payload, live_stats={}, duration=1, clients=1)
+    assert dash.spec["groups"] == []
+    dash.add_stat("TTFT in tenths", "time_to_first_token-p50", transform=lambda v: v * 10, unit="")
+    result = await dash.run()
+    cell = cells(dash)["TTFT/TTFT in tenths"]
+    assert dash.stats[cell["key"]] == pytest.approx(result.stats["time_to_first_token-p50"] * 10)
+    dash.remove_stat("TTFT in tenths")  # by label
+    assert dash.spec["groups"] == []
+    dash.close()
