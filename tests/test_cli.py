@@ -119,3 +119,38 @@ def test_demo_command(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Simulated LLM server" in proc.stderr
     assert Result.load(tmp_path / "demo").stats["total_requests"] > 0
+
+
+def test_chosen_stats_and_price_on_the_command_line(sim, tmp_path):
+    proc = run_cli("run", "--url", sim.base_url, "--model", "sim", "--clients", "2",
+                   "--requests", "3", "--max-tokens", "8", "--output", str(tmp_path),
+                   "--run-name", "chosen", "--price", "3,15",
+                   "--stat", "p95 TTFT=time_to_first_token-p95",
+                   "--stat", "Spent=cost-total:$", "--stat", "Done=total_requests")
+    assert proc.returncode == 0, proc.stderr
+    table = proc.stderr.split("\n")
+    assert any(line.strip().startswith("TTFT") and "p95 TTFT" in line for line in table)
+    assert any(line.strip().startswith("Other") and "Spent $0.0" in line for line in table)
+    assert "Requests/min" not in proc.stderr  # --stat replaces the default table
+    stats = Result.load(tmp_path / "chosen", load_responses=False).stats
+    assert stats["time_to_first_token-p95"] > 0 and stats["cost-total"] > 0
+
+
+def test_no_stats_keeps_only_the_progress_line(sim, tmp_path):
+    proc = run_cli("run", "--url", sim.base_url, "--model", "sim", "--requests", "1",
+                   "--clients", "1", "--output", str(tmp_path), "--no-stats")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 done" in proc.stderr and "Throughput" not in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--stat", "p99=time_to_first_tokn-p99"], "Did you mean 'time_to_first_token-p99'"),
+    (["--stat", "nolabel"], "is not LABEL=KEY"),
+    (["--price", "0.15"], "is not two prices"),
+    (["--stat", "Cost=cost-total"], "Unknown stat key 'cost-total'"),  # needs --price
+])
+def test_bad_stat_and_price_arguments(sim, tmp_path, args, message):
+    proc = run_cli("run", "--url", sim.base_url, "--model", "sim", "--requests", "1",
+                   "--output", str(tmp_path), *args)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert not list(tmp_path.iterdir())
