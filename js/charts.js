@@ -8,7 +8,7 @@ import { parseColor } from "./theme.js";
 /**
  * @typedef {import("./series.js").ChartDef} ChartDef
  * @typedef {import("./theme.js").Theme} Theme
- * @typedef {{x: number[][], y: Array<Array<number|null>>}} Columns
+ * @typedef {{x: number[][], y: Array<Array<number|null>>, customdata?: Array<Array<string|null>>}} Columns
  */
 
 const CONFIG = { displaylogo: false, displayModeBar: false, responsive: false, scrollZoom: false };
@@ -34,7 +34,9 @@ export function buildTraces(def, columns, theme) {
       line: { width: trace.area ? 0 : 2.5, color, dash: trace.dash },
       fill: trace.area ? "tozeroy" : "none",
       fillcolor: trace.area ? withAlpha(color, theme.dark ? 0.3 : 0.22) : undefined,
-      hovertemplate: `%{y:,.4~g}<extra>${trace.name}</extra>`,
+      // A trace with its own texts (a published stat) hovers in the table's format ("$0.0123").
+      customdata: trace.text && columns.customdata ? columns.customdata[i] : undefined,
+      hovertemplate: `${trace.text ? "%{customdata}" : "%{y:,.4~g}"}<extra>${trace.name}</extra>`,
     };
   });
 }
@@ -106,7 +108,11 @@ export function buildLayout(def, theme) {
     hovermode: "x unified",
     uirevision: def.id, // keep a user's zoom across react() calls
     rightMargin: def.y2Title ? 56 : 16,
+    height: def.height,
+    showlegend: def.showlegend,
   });
+  if (def.tickprefix) layout.yaxis.tickprefix = def.tickprefix;
+  if (def.ticksuffix) layout.yaxis.ticksuffix = def.ticksuffix;
   if (def.y2Title) {
     // Its own round ticks ("auto"; Plotly would otherwise sync them to the left grid: 143, 286...).
     layout.yaxis2 = {
@@ -139,20 +145,24 @@ export function themedAxis(title, theme) {
 
 /**
  * What every chart's layout shares: theme colours, fonts, a legend on top (room for two rows, so
- * the plot areas of neighbouring charts line up), margins and the two axes.
+ * the plot areas of neighbouring charts line up), margins and the two axes. A chart without a
+ * legend (one trace, named by its title) gives that room to the plot.
  * @param {Theme} theme
  * @param {{xTitle: string, yTitle: string, hovermode: string, uirevision: string,
- *   rightMargin?: number}} options
+ *   rightMargin?: number, height?: number, showlegend?: boolean}} options
  */
-export function baseLayout(theme, { xTitle, yTitle, hovermode, uirevision, rightMargin = 16 }) {
+export function baseLayout(
+  theme,
+  { xTitle, yTitle, hovermode, uirevision, rightMargin = 16, height = HEIGHT, showlegend = true },
+) {
   return {
     autosize: true,
-    height: HEIGHT,
-    margin: { l: 56, r: rightMargin, t: 56, b: 48 },
+    height,
+    margin: { l: 56, r: rightMargin, t: showlegend ? 56 : 16, b: 48 },
     paper_bgcolor: theme.paper,
     plot_bgcolor: theme.plot,
     font: { color: theme.font, family: theme.fontFamily, size: 13 },
-    showlegend: true,
+    showlegend,
     legend: { orientation: "h", x: 0, y: 1, yref: "container", yanchor: "top", font: { size: 12 } },
     hovermode,
     xaxis: themedAxis(xTitle, theme),

@@ -31,14 +31,33 @@ const grouped = (value, digits) => {
 };
 
 /**
+ * Money: the sign before the dollar sign ("-$3.26"), whole dollars from $100, cents from $1, and
+ * three significant digits below $1 (at most 8 decimals), so a per-request cost of $0.000123
+ * does not show as "$0.00".
+ * @param {number} value  finite
+ * @returns {string}
+ */
+function formatMoney(value) {
+  const sign = value < 0 ? "-" : "";
+  const abs = Math.abs(value);
+  let digits = 2;
+  if (abs >= 100) digits = 0;
+  else if (abs > 0 && abs < 1) digits = Math.min(8, 2 - Math.floor(Math.log10(abs)));
+  return `${sign}$${grouped(abs, digits)}`;
+}
+
+/**
  * Format a stat for a person; "—" until there is a value.
  * @param {number|null|undefined} value
- * @param {string} unit  "s" (ms below one second), "%" (a 0..1 ratio), "count", or free text
+ * @param {string} unit  "s" (ms below one second), "%" (a 0..1 ratio), "count", "$" (money),
+ *   or free text
  * @param {boolean} invert  show 1/value (e.g. TPOT as tokens per second)
+ * @param {number} [scale]  multiplies the value, after `invert` (e.g. 1000: cost per 1k requests)
  * @returns {string}
  * @example formatValue(0.1834, "s") // "183 ms"
+ * @example formatValue(0.0123, "$") // "$0.0123"
  */
-export function formatValue(value, unit = "", invert = false) {
+export function formatValue(value, unit = "", invert = false, scale = 1) {
   if (value === null || value === undefined) return PLACEHOLDER;
   if (typeof value === "string") return value;
   if (!Number.isFinite(value)) return PLACEHOLDER;
@@ -46,12 +65,15 @@ export function formatValue(value, unit = "", invert = false) {
     if (value === 0) return PLACEHOLDER;
     value = 1 / value;
   }
+  // A spec without a scale (older Python) means 1; anything that is not a number too.
+  if (typeof scale === "number" && Number.isFinite(scale) && scale !== 1) value *= scale;
   if (unit === "s") {
     return Math.abs(value) < 1 ? `${toFixedEven(value * 1000, 0)} ms` : `${toFixedEven(value, 2)} s`;
   }
   if (unit === "%") return `${toFixedEven(value * 100, 1)}%`;
   // Python's int(round(value)): ties to even, and never "-0".
   if (unit === "count") return grouped(Number(toFixedEven(value, 0)) + 0, 0);
+  if (unit === "$") return formatMoney(value);
   const number = Math.abs(value) >= 100 ? grouped(value, 0) : grouped(value, 1);
   return unit ? `${number} ${unit}` : number;
 }

@@ -9,7 +9,9 @@ export const DEFAULT_MAX_POINTS = 3600;
  * @typedef {{t: number, completed?: number, failed?: number, output_tokens?: number,
  *   requests_per_minute?: number, output_tps?: number,
  *   ttft_p50?: number|null, ttft_p90?: number|null, ttlt_p50?: number|null, ttlt_p90?: number|null,
- *   active_clients?: number, in_flight?: number}} Bucket
+ *   active_clients?: number, in_flight?: number,
+ *   published?: Record<string, number|null>}} Bucket  published: stats callbacks published
+ *   during the run (absent in most runs; see published.js)
  * @typedef {{action: "append", points: Bucket[]}
  *   | {action: "reset", points: Bucket[]}
  *   | {action: "history"}
@@ -95,8 +97,12 @@ const times = (v, k) => {
 
 /**
  * @typedef {{name: string, value: (b: Bucket) => number|null, color: number, yaxis?: "y2",
- *   dash?: string, area?: boolean}} TraceDef  color: index in the theme palette (0 brand, 1 orange, 2 green, 3 purple, 4 red)
- * @typedef {{id: string, title: string, yTitle: string, y2Title?: string, traces: TraceDef[]}} ChartDef
+ *   dash?: string, area?: boolean, text?: (b: Bucket) => string}} TraceDef
+ *   color: index in the theme palette (0 brand, 1 orange, 2 green, 3 purple, 4 red);
+ *   text: the hover text of a point (the table's format), instead of Plotly's number format
+ * @typedef {{id: string, title: string, yTitle: string, y2Title?: string, traces: TraceDef[],
+ *   tickprefix?: string, ticksuffix?: string, height?: number, showlegend?: boolean}} ChartDef
+ *   tickprefix / ticksuffix: of the y axis ("$", "%"); height in px; showlegend: default true
  */
 
 /**
@@ -144,15 +150,20 @@ export const CHARTS = [
 ];
 
 /**
- * Columns for one chart, in the shape Plotly.extendTraces takes: one x and one y array per trace.
+ * Columns for one chart, in the shape Plotly.extendTraces takes: one x and one y array per trace,
+ * and one customdata array per trace (hover texts) when a trace formats its own (`text`).
  * @param {ChartDef} chart
  * @param {Bucket[]} points
- * @returns {{x: number[][], y: Array<Array<number|null>>}}
+ * @returns {{x: number[][], y: Array<Array<number|null>>, customdata?: Array<Array<string|null>>}}
  */
 export function toColumns(chart, points) {
   const xs = points.map((p) => num(p.t));
-  return {
+  const columns = {
     x: chart.traces.map(() => xs.slice()),
     y: chart.traces.map((trace) => points.map((p) => trace.value(p))),
   };
+  if (chart.traces.some((trace) => trace.text)) {
+    columns.customdata = chart.traces.map((trace) => points.map((p) => (trace.text ? trace.text(p) : null)));
+  }
+  return columns;
 }

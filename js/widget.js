@@ -1,11 +1,13 @@
-// The dashboard view (anywidget front-end module): header, controls, grouped stats table and
-// three streaming charts (plus the client sweep's comparison chart), with saved runs and sweeps
-// drawn beside the live one (overlays), wired to the traits and messages of docs/widget_contract.md.
+// The dashboard view (anywidget front-end module): header, controls, grouped stats table (editable
+// with controls) and three streaming charts, plus one small chart per stat that callbacks publish
+// and the client sweep's comparison chart, with saved runs and sweeps drawn beside the live one
+// (overlays), wired to the traits and messages of docs/widget_contract.md.
 
 import { Chart } from "./charts.js";
 import { Controls } from "./controls.js";
 import { Disposer, h } from "./dom.js";
 import { Header } from "./header.js";
+import { publishedChartDef, publishedKeys } from "./published.js";
 import { CHARTS, DEFAULT_MAX_POINTS, SeriesState, toColumns } from "./series.js";
 import { SweepChart, sweepVisible } from "./sweep.js";
 import { StatsTable } from "./table.js";
@@ -38,17 +40,26 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   const disposer = new Disposer();
   const header = new Header();
   const controls = new Controls(model, disposer);
-  const table = new StatsTable(model.get("spec"), model.get("stats"), model.get("overlays"));
+  const table = new StatsTable(model.get("spec"), model.get("stats"), model.get("overlays"), {
+    send: (msg) => model.send(msg),
+    editable: Boolean(model.get("controls")),
+    disposer,
+  });
   const series = new SeriesState({ maxPoints });
 
-  const charts = CHARTS.map((def) => {
+  /** A chart in its titled box; `extra` classes the box (e.g. "lmw-published"). */
+  const chartBox = (def, extra = "") => {
     const plot = h("div", { class: "lmw-plot", dataset: { chart: def.id } });
-    const box = h("section", { class: "lmw-chart" }, [
-      h("h3", { class: "lmw-chart-title", text: def.title }),
-      plot,
-    ]);
-    return { def, box, plot, chart: new Chart(plot, def) };
-  });
+    const title = h("h3", { class: "lmw-chart-title", text: def.title });
+    const box = h("section", { class: `lmw-chart ${extra}`.trim() }, [title, plot]);
+    return { def, box, title, plot, chart: new Chart(plot, def) };
+  };
+  const charts = CHARTS.map((def) => chartBox(def));
+
+  // Stats callbacks publish: one small chart per key, in first-seen order, after the fixed ones.
+  /** @type {Array<ReturnType<typeof chartBox> & {key: string}>} */
+  let published = [];
+  const publishedBox = h("div", { class: "lmw-published-charts", hidden: true });
 
   // The sweep's comparison: one point per finished level, redrawn whole (Plotly.react).
   const sweepPlot = h("div", { class: "lmw-sweep-plot", dataset: { chart: "sweep" } });
@@ -65,11 +76,13 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
     controls.element,
     table.element,
     h("div", { class: "lmw-charts" }, charts.map((c) => c.box)),
+    publishedBox,
     sweepBox,
   ]);
   el.append(root);
   disposer.add(() => root.remove());
   disposer.add(() => charts.forEach((c) => c.chart.destroy()));
+  disposer.add(() => published.forEach((p) => p.chart.destroy()));
   disposer.add(() => sweep.destroy());
 
   /** Show or hide the sweep chart; draw it (only while shown: Plotly measures its box). */
@@ -84,21 +97,73 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
 
   // -- charts: drawn once the root is in the page (Plotly measures its container) --------------
   let theme = null;
+  /** @type {ResizeObserver|null} */
+  let resized = null;
+  /** Draw one published chart whole (no overlays: saved runs are drawn on the fixed charts). */
+  const drawPublished = (p) => {
+    if (root.isConnected) p.chart.render(toColumns(p.def, series.points), theme || readTheme(root), null);
+  };
   const drawAll = () => {
     if (!root.isConnected) return;
     theme = readTheme(root);
     const overlays = model.get("overlays");
     for (const c of charts) c.chart.render(toColumns(c.def, series.points), theme, overlays);
+    published.forEach(drawPublished);
     updateSweep();
   };
+  /** Add a chart for each key not charted yet; returns the new ones (not drawn yet). */
+  const addPublished = (keys) => {
+    const spec = model.get("spec");
+    const added = keys.slice(published.length).map((key, i) => {
+      const def = publishedChartDef(key, spec, published.length + i);
+      const p = { ...chartBox(def, "lmw-published"), key };
+      p.box.dataset.key = key;
+      publishedBox.append(p.box);
+      if (resized) resized.observe(p.plot);
+      return p;
+    });
+    published = published.concat(added);
+    publishedBox.hidden = published.length === 0;
+    return added;
+  };
+  /** Remove every published chart (a new run starts with none). */
+  const clearPublished = () => {
+    for (const p of published) {
+      if (resized) resized.unobserve(p.plot);
+      p.chart.destroy();
+      p.box.remove();
+    }
+    published = [];
+    publishedBox.hidden = true;
+  };
   const show = (result) => {
-    if (result.action === "reset") drawAll();
-    else if (result.action === "append") {
-      for (const c of charts) {
-        if (c.chart.plotted) c.chart.extend(toColumns(c.def, result.points), maxPoints);
+    if (result.action === "reset") {
+      // The same keys (a history reply mid-run) keep their charts; others start over.
+      const keys = publishedKeys(series.points);
+      const same = keys.length === published.length && keys.every((key, i) => published[i].key === key);
+      if (!same) {
+        clearPublished();
+        addPublished(keys);
+      }
+      drawAll();
+    } else if (result.action === "append") {
+      const added = addPublished(publishedKeys(result.points, published.map((p) => p.key)));
+      for (const c of [...charts, ...published]) {
+        if (c.chart.plotted && !added.includes(c)) c.chart.extend(toColumns(c.def, result.points), maxPoints);
       }
       if (!charts[0].chart.plotted) drawAll();
+      else added.forEach(drawPublished); // a new key: drawn once whole, extended afterwards
     }
+  };
+  /** The spec names and formats the published charts: follow it. */
+  const retitlePublished = () => {
+    const spec = model.get("spec");
+    published.forEach((p, i) => {
+      p.def = publishedChartDef(p.key, spec, i);
+      p.chart.def = p.def;
+      p.title.textContent = p.def.title;
+      if (p.chart.plotted) drawPublished(p);
+    });
   };
 
   if (root.isConnected) drawAll();
@@ -115,19 +180,23 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
 
   if (typeof ResizeObserver !== "undefined") {
     let frame = 0;
-    const resized = new ResizeObserver(() => {
+    const observer = new ResizeObserver(() => {
       cancelAnimationFrame(frame);
       frame = requestAnimationFrame(() => {
-        if (!charts[0].chart.plotted) drawAll();
-        else charts.forEach((c) => c.chart.resize());
+        const all = [...charts, ...published];
+        if (all.some((c) => !c.chart.plotted)) drawAll();
+        else all.forEach((c) => c.chart.resize());
         sweep.resize();
       });
     });
-    charts.forEach((c) => resized.observe(c.plot));
-    resized.observe(sweepPlot);
+    resized = observer;
+    charts.forEach((c) => observer.observe(c.plot));
+    published.forEach((p) => observer.observe(p.plot));
+    observer.observe(sweepPlot);
     disposer.add(() => {
       cancelAnimationFrame(frame);
-      resized.disconnect();
+      observer.disconnect();
+      resized = null;
     });
   }
 
@@ -157,9 +226,13 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
     else show(result);
   };
   const onMessage = (msg) => {
-    if (!msg || msg.type !== "history") return;
-    historyAskedAt = -Infinity;
-    show(series.applyHistory(msg));
+    if (!msg) return;
+    if (msg.type === "history") {
+      historyAskedAt = -Infinity;
+      show(series.applyHistory(msg));
+    } else if (msg.type === "stat_error") {
+      table.showError(msg.message); // Python refused an add_stat / remove_stat
+    }
   };
 
   // -- traits -> view --------------------------------------------------------------------------------
@@ -168,7 +241,11 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   for (const name of new Set(HEADER_TRAITS)) disposer.onModel(model, `change:${name}`, updateHeader);
   for (const name of new Set(CONTROL_TRAITS)) disposer.onModel(model, `change:${name}`, updateControls);
   disposer.onModel(model, "change:stats", () => table.update(model.get("stats")));
-  disposer.onModel(model, "change:spec", () => table.setSpec(model.get("spec")));
+  disposer.onModel(model, "change:spec", () => {
+    table.setSpec(model.get("spec"));
+    retitlePublished();
+  });
+  disposer.onModel(model, "change:controls", () => table.setEditable(Boolean(model.get("controls"))));
   disposer.onModel(model, "change:series_delta", onDelta);
   disposer.onModel(model, "change:comparison", updateSweep);
   disposer.onModel(model, "change:mode", updateSweep);

@@ -477,3 +477,222 @@ describe("header and control labels", () => {
     expect(progressFraction({}, { mode: "time" })).toBe(null);
   });
 });
+
+describe("editing the stats (spec ids, scale, available keys)", () => {
+  const EDITABLE = {
+    groups: [
+      {
+        name: "Cost",
+        stats: [
+          { id: "Cost/per 1k", label: "per 1k requests", key: "cost-per_request", unit: "$", invert: false, scale: 1000, group: null },
+          { id: "Cost/total", label: "total", key: "cost-total", unit: "$", invert: false, scale: 1, group: null },
+        ],
+      },
+    ],
+    available: ["cost-per_request", "cost-total", "total_requests"],
+  };
+  const type = (input, text) => {
+    input.value = text;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  };
+
+  it("formats with the stat's scale", () => {
+    const model = fakeModel({ spec: EDITABLE, stats: { "cost-per_request": 0.00012, "cost-total": 1234.4 } });
+    mount(model);
+    expect($('td[data-key="cost-per_request"]').textContent).toBe("$0.120");
+    expect($('td[data-key="cost-total"]').textContent).toBe("$1,234");
+  });
+
+  it("with controls: remove sends remove_stat, the form sends add_stat; both follow change:controls", () => {
+    const model = fakeModel({ spec: EDITABLE });
+    mount(model);
+    model.sent.length = 0;
+    $('th[data-id="Cost/total"] .lmw-stat-remove').click();
+    expect(model.sent).toEqual([{ type: "remove_stat", id: "Cost/total" }]);
+    $(".lmw-stat-add").click();
+    expect([...el.querySelectorAll(".lmw-stat-form datalist option")].map((o) => o.value)).toEqual(EDITABLE.available);
+    type($("input.lmw-stat-key"), "time_to_first_token-p95");
+    $("button.lmw-stat-submit").click();
+    expect(model.sent.at(-1)).toEqual({ type: "add_stat", key: "time_to_first_token-p95", label: "time_to_first_token-p95" });
+    model.pythonSets("controls", false);
+    expect(el.querySelectorAll(".lmw-stat-remove")).toHaveLength(0);
+    expect($(".lmw-stat-editor").hidden).toBe(true);
+    model.pythonSets("controls", true);
+    expect(el.querySelectorAll(".lmw-stat-remove")).toHaveLength(2);
+    expect($(".lmw-stat-editor").hidden).toBe(false);
+    expect(model.setCalls).toEqual([]); // editing asks Python; it never sets a trait
+  });
+
+  it("read-only dashboards show no editing; an empty spec hides the table unless there are controls", () => {
+    const model = fakeModel({ spec: EDITABLE, controls: false });
+    mount(model);
+    expect(el.querySelectorAll(".lmw-stat-remove")).toHaveLength(0);
+    expect($(".lmw-stat-editor").hidden).toBe(true);
+    model.pythonSets("spec", { groups: [], available: ["total_requests"] });
+    expect(el.querySelectorAll("table.lmw-group")).toHaveLength(0);
+    expect($(".lmw-stats").hidden).toBe(true);
+    model.pythonSets("controls", true);
+    expect($(".lmw-stats").hidden).toBe(false);
+    expect($(".lmw-stat-add").hidden).toBe(false);
+  });
+
+  it("routes Python's stat_error to the open form; the next spec closes and clears it", () => {
+    const model = fakeModel({ spec: EDITABLE });
+    mount(model);
+    $(".lmw-stat-add").click();
+    type($("input.lmw-stat-key"), "bogus");
+    type($("input.lmw-stat-label-input"), "Bogus");
+    $("button.lmw-stat-submit").click();
+    model.emit("msg:custom", { type: "stat_error", message: "Unknown stat key 'bogus'." });
+    expect($(".lmw-stat-error").hidden).toBe(false);
+    expect($(".lmw-stat-error").textContent).toBe("Unknown stat key 'bogus'.");
+    expect($(".lmw-stat-form").hidden).toBe(false);
+    expect($("input.lmw-stat-key").value).toBe("bogus");
+    expect($("input.lmw-stat-label-input").value).toBe("Bogus");
+    type($("input.lmw-stat-key"), "total_requests");
+    $("button.lmw-stat-submit").click();
+    const added = structuredClone(EDITABLE);
+    added.groups[0].stats.push({ id: "Cost/Bogus", label: "Bogus", key: "total_requests", unit: "count", invert: false, scale: 1, group: null });
+    model.pythonSets("spec", added);
+    expect($(".lmw-stat-form").hidden).toBe(true);
+    expect($("input.lmw-stat-key").value).toBe("");
+    expect($(".lmw-stat-error").hidden).toBe(true);
+    expect(el.querySelectorAll("th.lmw-stat-label")).toHaveLength(3);
+  });
+
+  it("cleanup removes the editing listeners", () => {
+    const model = fakeModel({ spec: EDITABLE });
+    const dispose = mount(model);
+    const remove = $(".lmw-stat-remove");
+    const root = el.firstElementChild;
+    dispose();
+    cleanup = undefined;
+    model.sent.length = 0;
+    remove.click();
+    root.querySelector(".lmw-stat-add").click();
+    expect(model.sent).toEqual([]);
+    expect(model.listenerCount()).toBe(0);
+  });
+});
+
+describe("charts of published stats", () => {
+  const SPEC_COST = {
+    groups: [
+      ...SPEC.groups,
+      { name: "Cost", stats: [{ id: "Cost/total", label: "Total cost", key: "cost-total", unit: "$", invert: false, scale: 1, group: null }] },
+    ],
+    available: [],
+  };
+  const pub = (t, published) => ({ ...bucket(t), published });
+  const publishedBoxes = () => [...el.querySelectorAll(".lmw-published")];
+  const titles = () => publishedBoxes().map((b) => b.querySelector(".lmw-chart-title").textContent);
+  const callsFor = (mock, key) => mock.mock.calls.filter(([div]) => div.dataset.chart === `published:${key}`);
+
+  it("adds one chart per key the first time it appears, titled by the spec, after the fixed charts", () => {
+    const model = fakeModel({ spec: SPEC_COST });
+    mount(model);
+    model.pythonSets("series_delta", { run: 1, seq: 0, points: [] });
+    expect(publishedBoxes()).toHaveLength(0);
+    expect($(".lmw-published-charts").hidden).toBe(true);
+    model.pythonSets("series_delta", { run: 1, seq: 1, points: [bucket(0)] });
+    expect(publishedBoxes()).toHaveLength(0);
+    vi.clearAllMocks();
+
+    model.pythonSets("series_delta", { run: 1, seq: 2, points: [pub(1, { "cost-total": 0.0123 })] });
+    expect(titles()).toEqual(["Total cost"]);
+    expect($(".lmw-published-charts").hidden).toBe(false);
+    // after the three fixed charts, in the page order
+    const plots = [...el.querySelectorAll(".lmw-plot")].map((p) => p.dataset.chart);
+    expect(plots).toEqual(["throughput", "latency", "load", "published:cost-total"]);
+    // drawn once whole (the earlier second is a gap), not extended on the tick that created it
+    const [created] = callsFor(plotly.newPlot, "cost-total");
+    expect(created[1]).toHaveLength(1);
+    expect(created[1][0].x).toEqual([0, 1]);
+    expect(created[1][0].y).toEqual([null, 0.0123]);
+    expect(created[1][0].customdata).toEqual(["—", "$0.0123"]);
+    expect(created[1][0].name).toBe("Total cost");
+    expect(created[2].yaxis.tickprefix).toBe("$");
+    expect(callsFor(plotly.extendTraces, "cost-total")).toHaveLength(0);
+    expect(plotly.extendTraces).toHaveBeenCalledTimes(3); // the fixed charts, as before
+
+    // the next tick extends it (no redraw), with its hover texts; a second key gets a chart
+    vi.clearAllMocks();
+    model.pythonSets("series_delta", {
+      run: 1,
+      seq: 3,
+      points: [pub(2, { "cost-total": 0.05, "cost-per_request": 0.0004 })],
+    });
+    const [extended] = callsFor(plotly.extendTraces, "cost-total");
+    expect(extended[1]).toEqual({ x: [[2]], y: [[0.05]], customdata: [["$0.0500"]] });
+    expect(extended[2]).toEqual([0]);
+    expect(extended[3]).toBe(3600);
+    expect(callsFor(plotly.react, "cost-total")).toHaveLength(0);
+    expect(titles()).toEqual(["Total cost", "cost-per_request"]); // not in the spec: the key
+    expect(callsFor(plotly.newPlot, "cost-per_request")).toHaveLength(1);
+    expect(plotly.react).not.toHaveBeenCalled();
+  });
+
+  it("charts at most six keys, in first-seen order", () => {
+    const model = fakeModel();
+    mount(model);
+    const many = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`k${i}`, i]));
+    model.pythonSets("series_delta", { run: 1, seq: 0, points: [] });
+    model.pythonSets("series_delta", { run: 1, seq: 1, points: [pub(0, { k7: 1 }), pub(1, many)] });
+    expect(titles()).toEqual(["k7", "k0", "k1", "k2", "k3", "k4"]);
+    model.pythonSets("series_delta", { run: 1, seq: 2, points: [pub(2, { extra: 1 })] });
+    expect(publishedBoxes()).toHaveLength(6);
+  });
+
+  it("a new run without published keys removes them; a history reply brings them back", () => {
+    const model = fakeModel({ spec: SPEC_COST });
+    mount(model);
+    model.emit("msg:custom", { type: "history", run: 1, seq: 4, points: [pub(0, { "cost-total": 0.01 }), pub(1, { "cost-total": 0.02 })] });
+    expect(titles()).toEqual(["Total cost"]);
+    const history = callsFor(plotly.newPlot, "cost-total");
+    expect(history).toHaveLength(1);
+    expect(history[0][1][0].y).toEqual([0.01, 0.02]);
+    // a second reply with the same keys keeps the chart (react, same box)
+    const box = publishedBoxes()[0];
+    model.emit("msg:custom", { type: "history", run: 1, seq: 5, points: [pub(0, { "cost-total": 0.01 })] });
+    expect(publishedBoxes()[0]).toBe(box);
+    expect(callsFor(plotly.react, "cost-total")).toHaveLength(1);
+
+    vi.clearAllMocks();
+    model.pythonSets("series_delta", { run: 2, seq: 0, points: [] });
+    expect(publishedBoxes()).toHaveLength(0);
+    expect($(".lmw-published-charts").hidden).toBe(true);
+    expect(plotly.purge).toHaveBeenCalledTimes(1);
+    expect(plotly.purge.mock.calls[0][0].dataset.chart).toBe("published:cost-total");
+    expect(plotly.react).toHaveBeenCalledTimes(3); // the fixed charts, cleared as before
+  });
+
+  it("follows the spec: a stat for the key renames the chart and formats it", () => {
+    const model = fakeModel();
+    mount(model);
+    model.pythonSets("series_delta", { run: 1, seq: 0, points: [] });
+    model.pythonSets("series_delta", { run: 1, seq: 1, points: [pub(0, { "cost-total": 0.0123 })] });
+    expect(titles()).toEqual(["cost-total"]);
+    vi.clearAllMocks();
+    model.pythonSets("spec", SPEC_COST);
+    expect(titles()).toEqual(["Total cost"]);
+    const [redrawn] = callsFor(plotly.react, "cost-total");
+    expect(redrawn[1][0].customdata).toEqual(["$0.0123"]);
+    expect(redrawn[1][0].name).toBe("Total cost");
+  });
+
+  it("overlays stay on the fixed charts; cleanup purges the published charts too", () => {
+    const model = fakeModel();
+    const dispose = mount(model);
+    model.pythonSets("series_delta", { run: 1, seq: 0, points: [] });
+    model.pythonSets("series_delta", { run: 1, seq: 1, points: [pub(0, { "cost-total": 1 })] });
+    vi.clearAllMocks();
+    const saved = { label: "before", kind: "run", stats: {}, series: [pub(0, { "cost-total": 2 })], levels: [] };
+    model.pythonSets("overlays", [saved]);
+    expect(plotly.react.mock.calls[0][1]).toHaveLength(4); // throughput: 2 live + 2 overlay traces
+    expect(callsFor(plotly.react, "cost-total")[0][1]).toHaveLength(1);
+    dispose();
+    cleanup = undefined;
+    expect(plotly.purge).toHaveBeenCalledTimes(4);
+    expect(model.listenerCount()).toBe(0);
+  });
+});

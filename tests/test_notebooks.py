@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -10,7 +12,35 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+NOTEBOOK_DIR = Path(__file__).parent.parent / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# The suite runs notebooks briefly, and never against an endpoint the machine's environment
+# happens to name: OPENAI_* are removed unless a test sets them.
+SHORT_RUNS = {"LLMETER_RUN_SECONDS": "1"}
+ENDPOINT_VARS = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL")
+
+
+@contextmanager
+def kernel_env(values: dict[str, str]):
+    """The environment a kernel started inside this block inherits."""
+    saved = dict(os.environ)
+    for name in ENDPOINT_VARS:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def execute(path: Path, cwd: Path, env: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    with kernel_env({**SHORT_RUNS, **(env or {})}):
+        NotebookClient(nb, timeout=180, kernel_name="python3",
+                       resources={"metadata": {"path": str(cwd)}},
+                       store_widget_state=True).execute()  # raises on a failing cell
+    return nb
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +51,7 @@ def executed(tmp_path_factory):
     def run(path: Path) -> tuple[nbformat.NotebookNode, Path]:
         if path.name not in cache:
             cwd = tmp_path_factory.mktemp(path.stem)
-            nb = nbformat.read(path, as_version=4)
-            NotebookClient(nb, timeout=180, kernel_name="python3",
-                           resources={"metadata": {"path": str(cwd)}},
-                           store_widget_state=True).execute()  # raises on a failing cell
-            cache[path.name] = (nb, cwd)
+            cache[path.name] = (execute(path, cwd), cwd)
         return cache[path.name]
 
     return run
@@ -60,3 +86,49 @@ def test_quickstart_shows_dashboards_and_saves_their_state(executed):
     assert len(dashboards) == 2
     assert {d["controls"] for d in dashboards} == {True, False}
     assert all(d["status"] == "done" and d["stats"]["total_requests"] > 0 for d in dashboards)
+
+
+def stats_of(folder: Path) -> dict:
+    return json.loads((folder / "stats.json").read_text())
+
+
+def test_time_bound_runs_notebook_saves_chosen_stats_and_cost(executed):
+    nb, cwd = executed(NOTEBOOK_DIR / "time_bound_runs.ipynb")
+    levels = sorted((cwd / "runs" / "sweep").glob("*/*-clients"))
+    assert [p.name for p in levels] == ["1-clients", "2-clients", "4-clients", "8-clients"]
+    for level in levels:
+        stats = stats_of(level)
+        status = json.loads((level / "run_status.json").read_text())
+        assert status["low_memory"] and status["run_duration"] == 1.0
+        # the percentile the live table asked for, and the cost the callback published
+        assert stats["time_to_first_token-p95"] > 0 and stats["cost-total"] > 0
+        assert stats["cost-per_request"] == stats["cost-total"] / stats["cost-requests"]
+    single = next((cwd / "runs" / "time_bound").iterdir())
+    assert stats_of(single)["cost-total"] > 0
+    dashboard_run = next((cwd / "runs" / "dashboard").iterdir())
+    assert "time_to_last_token-p99" in stats_of(dashboard_run)  # added with dash.add_stat
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    specs = [m["state"]["spec"] for m in state.values() if "spec" in m["state"]]
+    labels = [[c["label"] for g in spec["groups"] for c in g["stats"]] for spec in specs]
+    assert ["Requests/min", "Output tok/s"] == labels[0][:2]  # the chosen table, not the default
+    assert any("TTLT p99" in ls and "Failed" not in ls for ls in labels)  # the dashboard's edits
+
+
+def test_time_bound_runs_notebook_against_a_named_endpoint(tmp_path):
+    """OPENAI_BASE_URL / OPENAI_API_KEY / OPENAI_MODEL point the notebook at another endpoint
+    (here a second simulator that demands a key): it uses it, and the key is saved nowhere."""
+    from llmeter_widget.simulator import SimulatedServer
+
+    key = "sk-notebook-secret-4242"
+    with SimulatedServer.spawn(mode="fixed", ttft=0.01, itl=0.002, api_key=key,
+                                model="other-model") as server:
+        nb = execute(NOTEBOOK_DIR / "time_bound_runs.ipynb", tmp_path, env={
+            "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": key, "OPENAI_MODEL": "other-model"})
+    configs = [json.loads(p.read_text()) for p in (tmp_path / "runs").rglob("run_config.json")]
+    assert len(configs) == 6
+    assert {c["endpoint"]["base_url"] for c in configs} == {server.base_url}
+    assert {c["model_id"] for c in configs} == {"other-model"}
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert key not in path.read_text(errors="ignore"), path
+    assert key not in json.dumps(nb)
