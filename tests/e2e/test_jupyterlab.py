@@ -150,11 +150,32 @@ def test_dashboard_in_jupyterlab(lab):
             screenshot = os.environ.get("LLMETER_SCREENSHOT")
             widget = page.locator("div.lmw").first
             widget.screenshot(path=screenshot or str(work / "dashboard.png"))
+            # add a stat while the run goes on: a typo is answered in the form, then the right key
+            page.click(".lmw-stat-add")
+            page.fill(".lmw-stat-key", "time_to_frist_token-p95")
+            page.fill(".lmw-stat-label-input", "p95")
+            page.press(".lmw-stat-label-input", "Enter")
+            page.wait_for_function(
+                "() => /Did you mean 'time_to_first_token-p95'/.test("
+                "document.querySelector('.lmw-stat-error')?.textContent || '')", timeout=15_000)
+            page.fill(".lmw-stat-key", "time_to_first_token-p95")
+            page.press(".lmw-stat-key", "Enter")
+            page.wait_for_function(
+                """() => { const c = document.querySelector('[data-key="time_to_first_token-p95"]');
+                           return c && /\\d/.test(c.textContent); }""", timeout=15_000)
+            ids = "print(sorted(i for i in (dash.live_stats.stat_id(s) for s in dash.live_stats.stats) if i.startswith('TTFT')), dash.runner.running)"
+            assert kernel.run(ids) == "['TTFT/p50', 'TTFT/p90', 'TTFT/p95', 'TTFT/p99'] True"
+            # and remove one
+            page.click('th[data-id="TTFT/p50"] .lmw-stat-remove')
+            page.wait_for_selector('[data-key="time_to_first_token-p50"]', state="detached",
+                                   timeout=15_000)
+            assert kernel.run(ids) == "['TTFT/p90', 'TTFT/p95', 'TTFT/p99'] True"
             page.click(".lmw-stop")
             page.wait_for_selector('[data-status="done"]', timeout=30_000)
             loaded = kernel.run(
-                "r = Result.load(dash.result_path); print(r.status, r.stats['total_requests'] > 0)")
-            assert loaded == "stopped True"
+                "r = Result.load(dash.result_path); "
+                "print(r.status, r.stats['total_requests'] > 0, 'time_to_first_token-p95' in r.stats)")
+            assert loaded == "stopped True True"
             assert (work / "runs").is_dir()
         finally:
             kernel.run("dash.close()")
