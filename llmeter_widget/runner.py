@@ -28,6 +28,7 @@ from .endpoints.base import Endpoint, InvocationResponse, utc_now
 from .endpoints.http import create_session
 from .endpoints.openai import RequestCancelled
 from .limits import ensure_open_files
+from .loops import call_on
 from .payloads import load_payloads
 from .results import ResponseWriter, Result, new_folder, write_json
 from .stats import RunningStats
@@ -317,7 +318,11 @@ class Runner:
         return self._run.result if self._run else None
 
     def set_clients(self, n: int) -> None:
-        """Change the number of clients of the running run (a removed client finishes first)."""
+        """Change the number of clients of the running run (a removed client finishes first).
+
+        Like `set_duration` and `stop`, it may be called from another thread (e.g. a widget
+        message handled on a kernel subshell): the change is handed to the run's event loop.
+        """
         if not self.running:
             raise RuntimeError("No run is going on: pass clients= to run() instead.")
         self._run.set_clients(_check_clients(n))  # type: ignore[union-attr]
@@ -371,6 +376,8 @@ class _Run:
         self.misconfiguration: str | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._wakeup = asyncio.Event()
+        # The loop the run lives on: controls from other threads are handed over to it.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._session: Any = None
         self._first_request_time: datetime | None = None
         self._last_request_time: datetime | None = None
@@ -386,6 +393,8 @@ class _Run:
         return sum(1 for i, t in self._tasks.items() if i < self.target_clients and not t.done())
 
     def set_clients(self, n: int) -> None:
+        if call_on(self._loop, self.set_clients, n):  # called from another thread's loop
+            return
         self.target_clients = n
         if not self.stopped:
             self._spawn_clients()
@@ -394,10 +403,14 @@ class _Run:
     def set_duration(self, seconds: float | None) -> None:
         if self.settings.run_duration is None:
             raise RuntimeError("This run is count-bound (n_requests): its duration cannot change.")
+        if call_on(self._loop, self.set_duration, seconds):
+            return
         self.settings.run_duration = seconds
         self.deadline = self.stats.start + seconds if seconds is not None else None
 
     def stop(self, wait_in_flight: bool) -> None:
+        if call_on(self._loop, self.stop, wait_in_flight):
+            return
         self.stopped = True
         if not wait_in_flight:
             for task in self._tasks.values():
@@ -415,6 +428,7 @@ class _Run:
                     f.write(json.dumps(p, ensure_ascii=False) + "\n")
             write_json(settings.folder / "run_status.json", {"status": "running"})
             self.writer = ResponseWriter(settings.folder / "responses.jsonl")
+        self._loop = asyncio.get_running_loop()
         self.running = True
         start_wall = utc_now()
         status, error = "completed", None

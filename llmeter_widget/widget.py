@@ -24,6 +24,7 @@ from .experiments import LoadTest, LoadTestResult
 from .overlays import COMPARISON_KEYS, comparison_levels, load_overlay  # noqa: F401 (re-exported)
 from .overlays import clean as _clean
 from .keys import builtin_keys, check_key
+from .loops import call_on, running_loop
 from .results import Result
 from .runner import Runner
 from .stats import LOOP_LAG_WARNING
@@ -178,6 +179,10 @@ class Dashboard(anywidget.AnyWidget):
         self._run_id: int | None = None
         self._seq = 0
         self._simulator: Any = None  # the process Dashboard.demo() started, if any
+        # The loop runs start on: the kernel's main loop, where this cell runs. Messages from
+        # the browser may arrive on a subshell thread with its own loop (JupyterLab 4 with
+        # ipykernel 7); they are handed over to this one (see loops.py).
+        self._home_loop = running_loop()
         runner.listeners.append(self._on_snapshot)
         self.on_msg(self._on_message)
 
@@ -240,6 +245,8 @@ class Dashboard(anywidget.AnyWidget):
             self.runner.set_duration(change["new"])
 
     def _on_message(self, widget: Any, content: dict, buffers: list) -> None:
+        if call_on(self._home_loop, self._on_message, widget, content, buffers):
+            return  # handled on the loop that owns the run
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "run":
             if not self.running:
@@ -359,6 +366,7 @@ class Dashboard(anywidget.AnyWidget):
         if self.running or self.runner.running:
             raise RuntimeError("A run is already going on: stop() it first.")
         loop = asyncio.get_event_loop()
+        self._home_loop = self._home_loop or loop
         if self.mode == "sweep":
             sweep = self._new_sweep()  # raises before anything changes if the settings are wrong
             self._sweep, self._sweep_results = sweep, {}

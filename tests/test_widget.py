@@ -412,3 +412,43 @@ async def test_empty_table_and_python_transforms(fixed_server, tmp_path):
     dash.remove_stat("TTFT in tenths")  # by label
     assert dash.spec["groups"] == []
     dash.close()
+
+
+def in_subshell(action):
+    """Run `action` as ipykernel 7 may run a comm message under JupyterLab 4: on a subshell
+    thread, inside that thread's own asyncio loop (not the loop the run lives on)."""
+    import threading
+
+    errors = []
+
+    def target():
+        async def main():
+            action()
+        try:
+            asyncio.run(main())
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    assert not errors, errors
+
+
+async def test_messages_handled_on_a_subshell_thread_reach_the_run(fixed_server, tmp_path):
+    # Made in a running loop, as in a notebook cell: that loop is where runs start.
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
+    dashboard = Dashboard(endpoint=ep, payload=OpenAIChatEndpoint.create_payload("Hi", max_tokens=8),
+                          output_path=tmp_path, duration=3, clients=2)
+    in_subshell(lambda: frontend_custom(dashboard, {"type": "run"}))  # the Run button
+    await asyncio.sleep(0.6)
+    assert dashboard.running and dashboard._task.get_loop() is asyncio.get_running_loop()
+    in_subshell(lambda: frontend_update(dashboard, clients=6))  # the clients slider
+    await asyncio.sleep(0.5)
+    assert dashboard.runner.active_clients == 6
+    in_subshell(lambda: frontend_custom(dashboard, {"type": "add_stat", "key": "time_to_first_token-p95",
+                                                    "label": "p95"}))
+    in_subshell(lambda: frontend_custom(dashboard, {"type": "stop"}))
+    result = await dashboard._task
+    assert result.status == "stopped" and dashboard.status == "done" and dashboard.error == ""
+    assert result.stats["failed_requests"] == 0 and "time_to_first_token-p95" in result.stats

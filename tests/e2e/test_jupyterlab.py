@@ -142,7 +142,9 @@ def test_dashboard_in_jupyterlab(lab):
                 s.dispatchEvent(new Event('input', {bubbles: true}));
                 s.dispatchEvent(new Event('change', {bubbles: true}));
             }""")
-            assert kernel.wait_for("print(dash.runner.active_clients)", "24") == "24"
+            got = kernel.wait_for("print(dash.runner.active_clients)", "24")
+            assert got == "24", kernel.run(  # what the kernel saw, to tell a lost message from a slow one
+                "print(dash.clients, dash.status, repr(dash.error), dash.runner.running, dash.progress)")
             page.wait_for_function(
                 """() => document.querySelector('.lmw-plot[data-chart="latency"]')?.data?.[0]?.x?.length >= 3""",
                 timeout=30_000)
