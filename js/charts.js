@@ -113,6 +113,7 @@ export function buildLayout(def, theme) {
   });
   if (def.tickprefix) layout.yaxis.tickprefix = def.tickprefix;
   if (def.ticksuffix) layout.yaxis.ticksuffix = def.ticksuffix;
+  if (def.tickformat) layout.yaxis.tickformat = def.tickformat;
   if (def.y2Title) {
     // Its own round ticks ("auto"; Plotly would otherwise sync them to the left grid: 143, 286...).
     layout.yaxis2 = {

@@ -42,12 +42,13 @@ export function publishedKeys(points, known = [], max = MAX_PUBLISHED) {
  * How a unit is drawn on a y axis: the factor applied to the shown value (seconds as ms, a
  * ratio as percent), the axis title and tick prefix or suffix.
  * @param {string} unit  a stat's unit (see formatValue)
- * @returns {{factor: number, yTitle: string, tickprefix?: string, ticksuffix?: string}}
+ * @returns {{factor: number, yTitle: string, tickprefix?: string, ticksuffix?: string, tickformat?: string}}
  */
 export function unitAxis(unit) {
   if (unit === "s") return { factor: 1000, yTitle: "ms" };
   if (unit === "%") return { factor: 100, yTitle: "", ticksuffix: "%" };
-  if (unit === "$") return { factor: 1, yTitle: "", tickprefix: "$" };
+  // Plain decimals for money ("$0.00004"), not SI prefixes ("$40µ").
+  if (unit === "$") return { factor: 1, yTitle: "", tickprefix: "$", tickformat: "~r" };
   if (unit === "count" || !unit) return { factor: 1, yTitle: "" };
   return { factor: 1, yTitle: unit };
 }
@@ -76,6 +77,7 @@ export function publishedChartDef(key, spec, index = 0) {
     yTitle: axis.yTitle,
     tickprefix: axis.tickprefix,
     ticksuffix: axis.ticksuffix,
+    tickformat: axis.tickformat,
     height: PUBLISHED_HEIGHT,
     showlegend: false, // one line, named by the chart's title
     traces: [

@@ -87,7 +87,7 @@ describe("publishedChartDef", () => {
   });
 
   it("draws the unit on the y axis: $ as a prefix, seconds in ms, ratios in percent", () => {
-    expect(unitAxis("$")).toEqual({ factor: 1, yTitle: "", tickprefix: "$" });
+    expect(unitAxis("$")).toEqual({ factor: 1, yTitle: "", tickprefix: "$", tickformat: "~r" });
     expect(unitAxis("s")).toEqual({ factor: 1000, yTitle: "ms" });
     expect(unitAxis("%")).toEqual({ factor: 100, yTitle: "", ticksuffix: "%" });
     expect(unitAxis("tok/s")).toEqual({ factor: 1, yTitle: "tok/s" });

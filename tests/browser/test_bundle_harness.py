@@ -386,3 +386,29 @@ def save_screenshot(page, name: str, folder: Path) -> Path:
     path = target / name
     page.locator("#theme").screenshot(path=str(path))
     return path
+
+
+def test_published_cost_in_the_table_and_in_its_own_charts(page):
+    from llmeter_widget import CostModel
+
+    spec = DisplaySpec.from_live_stats(None, callbacks=[CostModel(0.15, 0.6)]).to_json(available=[])
+    mount(page, spec=spec)
+    kernel_sets(page, series_delta={"run": 1, "seq": 0, "points": []})
+    points = [{**bucket(t), "published": {"cost-total": 0.0004 * t, "cost-per_request": 0.0000412}}
+              for t in range(12)]
+    kernel_sets(page, series_delta={"run": 1, "seq": 1, "points": points[:8]})
+    kernel_sets(page, series_delta={"run": 1, "seq": 2, "points": points[8:]})  # appended
+    kernel_sets(page, stats={**STATS, "cost-total": 0.0044, "cost-per_request": 0.0000412})
+    cells = cell_texts(page)
+    assert cells["cost-total"] == format_value(0.0044, "$") == "$0.00440"
+    assert cells["cost-per_request"] == "$0.0000412"
+    charts = page.evaluate("""() => [...document.querySelectorAll('.lmw-published')].map(s => [
+        s.dataset.key, s.querySelector('.lmw-chart-title').textContent,
+        s.querySelector('.lmw-plot').data[0].x.length])""")
+    assert charts == [["cost-total", "Cost so far", 12], ["cost-per_request", "Cost per request", 12]]
+    shot = os.environ.get("LLMETER_HARNESS_SHOT")
+    if shot:
+        page.locator("div.lmw").first.screenshot(path=shot)
+    # a new run without published stats has no such charts
+    kernel_sets(page, series_delta={"run": 2, "seq": 0, "points": []})
+    assert page.locator(".lmw-published").count() == 0
