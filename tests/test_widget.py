@@ -452,3 +452,34 @@ async def test_messages_handled_on_a_subshell_thread_reach_the_run(fixed_server,
     result = await dashboard._task
     assert result.status == "stopped" and dashboard.status == "done" and dashboard.error == ""
     assert result.stats["failed_requests"] == 0 and "time_to_first_token-p95" in result.stats
+
+
+async def test_terminal_and_dashboard_show_the_same_choice(fixed_server, tmp_path, capsys):
+    live = {"Req/min": "requests_per_minute", "p95": "time_to_first_token-p95",
+            "TTLT p50": {"key": "time_to_last_token-p50", "group": "Latency"},
+            "Per-request tok/s": {"key": "time_per_output_token-p50", "transform": "inverse",
+                                  "unit": "tok/s"}}
+    groups = (("Latency", (r"^time_to_first",)), ("Speed", (r"per_minute|per_output",)))
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
+    payload = OpenAIChatEndpoint.create_payload("Hi", max_tokens=8)
+    runner = Runner(ep, payload, output_path=tmp_path, live_stats=live, groups=groups,
+                    live_view=True)  # the terminal table, on stderr (not a TTY: printed at the end)
+    result = await runner.run(clients=2, n_requests=2)
+    lines = capsys.readouterr().err.splitlines()
+    # the final table: the last progress line (no " | ": that is a log line) and what follows
+    start = max(i for i, line in enumerate(lines) if line.startswith("sim @") and " | " not in line)
+    table = lines[start + 1:]
+    dash = Dashboard(endpoint=ep, payload=payload, live_stats=live, groups=groups)
+    dash._on_snapshot({"stats": result.stats, "series": [], "run_id": 1, "status": "running"})
+    widget = [(g["name"], [c["label"] for c in g["stats"]]) for g in dash.spec["groups"]]
+    assert widget == [("Latency", ["p95", "TTLT p50"]), ("Speed", ["Req/min", "Per-request tok/s"])]
+    assert [line.split()[0] for line in table] == [name for name, _ in widget]
+    for line, (_, labels) in zip(table, widget):
+        positions = [line.index(f"   {label} ") for label in labels]
+        assert positions == sorted(positions), line
+    # the same text in a cell as in the terminal (JS formats with the shared cases)
+    from llmeter_widget.display import format_value
+
+    tpot = result.stats["time_per_output_token-p50"]
+    assert f"Per-request tok/s {format_value(tpot, 'tok/s', invert=True)}" in table[1]
+    dash.close()
