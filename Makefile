@@ -52,6 +52,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_throughput.py
 	$(BIN)/python bench/bench_ttft_accuracy.py
 	$(BIN)/python bench/bench_memory.py
+	$(BIN)/python bench/bench_live_stats.py
 
 clean:
 	rm -rf $(VENV) node_modules llmeter_widget/static build dist *.egg-info .pytest_cache runs
