@@ -310,7 +310,8 @@ class Dashboard(anywidget.AnyWidget):
         if unit is not None or declared is not None:
             fields["unit"] = unit if unit is not None else declared.unit  # type: ignore[union-attr]
         stat = live_stat(label, fields)
-        check_key(stat.key, self._extra_keys, label)
+        # Keys a callback publishes without declaring them are accepted once they appear.
+        check_key(stat.key, [*self._extra_keys, *self._published_keys()], label)
         self._display_spec = self._display_spec.with_stat(stat)
         self._refresh_stats()
 
@@ -345,9 +346,14 @@ class Dashboard(anywidget.AnyWidget):
         shown.update({k: _clean(v) for k, v in self._display_spec.shown_values(stats).items()})
         return shown
 
+    def _published_keys(self) -> list[str]:
+        """Keys in the stats now that no transform made (those hold "<key>|<label>")."""
+        return [k for k in self.stats if "|" not in k]
+
     def _send_spec(self, stats: dict[str, Any]) -> None:
+        seen = [k for k in stats if "|" not in k]
         spec = self._display_spec.resolve(stats).to_json(
-            available=list(dict.fromkeys([*builtin_keys(), *self._extra_keys, *stats])))
+            available=list(dict.fromkeys([*builtin_keys(), *self._extra_keys, *seen])))
         if spec != self.spec:  # rare (a new error class, an edit): the spec is resent whole
             self.spec = spec
 

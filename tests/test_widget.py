@@ -483,3 +483,24 @@ async def test_terminal_and_dashboard_show_the_same_choice(fixed_server, tmp_pat
     tpot = result.stats["time_per_output_token-p50"]
     assert f"Per-request tok/s {format_value(tpot, 'tok/s', invert=True)}" in table[1]
     dash.close()
+
+
+async def test_an_undeclared_published_key_can_be_added_once_it_appears(fixed_server, tmp_path):
+    from llmeter_widget import Callback
+
+    class Undeclared(Callback):
+        async def after_invoke(self, response):
+            self.publish({"mine-count": self.published.get("mine-count", 0) + 1})
+
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
+    dash = Dashboard(endpoint=ep, payload=OpenAIChatEndpoint.create_payload("Hi", max_tokens=4),
+                     callbacks=[Undeclared()], duration=1, clients=1,
+                     live_stats={"x": {"key": "time_to_first_token-p50", "transform": lambda v: v}})
+    with pytest.raises(ValueError, match="Unknown stat key 'mine-count'"):
+        dash.add_stat("Mine", "mine-count")  # not published yet, not declared
+    result = await dash.run()
+    assert "mine-count" in dash.spec["available"]
+    assert not any("|" in k for k in dash.spec["available"])  # a transform's key is not offered
+    dash.add_stat("Mine", "mine-count")
+    assert dash.stats["mine-count"] == result.stats["total_requests"]
+    dash.close()
