@@ -201,8 +201,11 @@ def _transform_fields(transform: Transform, label: str) -> dict[str, Any]:
                      f"got {transform!r}.")
 
 
-def live_stat(label: str, value: LiveStat) -> StatSpec:
+def live_stat(label: str, value: LiveStat, declared: Mapping[str, StatSpec] | None = None) -> StatSpec:
     """One entry of a live_stats mapping as a StatSpec, with the key's default unit.
+
+    `declared`: key -> the StatSpec a callback declares for it (see `declared_stats`); a key it
+    holds gets that unit and group unless the entry gives its own.
 
     Example:
         >>> live_stat("p99 TTFT", "time_to_first_token-p99")
@@ -215,7 +218,7 @@ def live_stat(label: str, value: LiveStat) -> StatSpec:
     if isinstance(value, StatSpec):
         return replace(value, label=label)
     if isinstance(value, str):
-        return StatSpec(label, value, default_unit(value))
+        value = {"key": value}
     if isinstance(value, Mapping):
         unknown = set(value) - set(_STAT_FIELDS)
         if "key" not in value or unknown:
@@ -224,7 +227,10 @@ def live_stat(label: str, value: LiveStat) -> StatSpec:
                 f"got {dict(value)!r}."
             )
         key = value["key"]
-        fields = {"unit": value.get("unit", default_unit(key)), "group": value.get("group"),
+        base = (declared or {}).get(key)
+        unit = value.get("unit")
+        fields = {"unit": unit if unit is not None else (base.unit if base else default_unit(key)),
+                  "group": value.get("group") or (base.group if base else None),
                   "invert": bool(value.get("invert", False)), "scale": float(value.get("scale", 1.0))}
         fields.update(_transform_fields(value.get("transform"), label))
         return StatSpec(label, key, **fields)
@@ -276,13 +282,11 @@ class DisplaySpec:
         if isinstance(live_stats, DisplaySpec):
             return live_stats
         extra_keys = callback_keys(callbacks)
+        declared = declared_stats(callbacks)
         if live_stats is None:
-            stats = list(DEFAULT_STATS)
-            for callback in callbacks:
-                declared = getattr(callback, "live_stats", None) or {}
-                stats += [live_stat(label, value) for label, value in declared.items()]
+            stats = [*DEFAULT_STATS, *declared.values()]
         elif isinstance(live_stats, Mapping):
-            stats = [live_stat(label, value) for label, value in live_stats.items()]
+            stats = [live_stat(label, value, declared) for label, value in live_stats.items()]
         elif isinstance(live_stats, (list, tuple)) and all(isinstance(s, StatSpec) for s in live_stats):
             stats = list(live_stats)
         else:
@@ -384,6 +388,16 @@ class DisplaySpec:
             (name, [(s.label, s.format(stats)) for s in items])
             for name, items in self.resolve(stats).grouped()
         ]
+
+
+def declared_stats(callbacks: Sequence[Any]) -> dict[str, StatSpec]:
+    """key -> StatSpec for the cells callbacks declare in their `live_stats` (first one wins)."""
+    declared: dict[str, StatSpec] = {}
+    for callback in callbacks:
+        for label, value in (getattr(callback, "live_stats", None) or {}).items():
+            stat = live_stat(label, value)
+            declared.setdefault(stat.key, stat)
+    return declared
 
 
 def callback_keys(callbacks: Sequence[Any]) -> list[str]:

@@ -19,7 +19,14 @@ from typing import Any
 import anywidget
 import traitlets
 
-from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats, callback_keys, live_stat
+from .display import (
+    DEFAULT_GROUPS,
+    DisplaySpec,
+    LiveStats,
+    callback_keys,
+    declared_stats,
+    live_stat,
+)
 from .experiments import LoadTest, LoadTestResult
 from .overlays import COMPARISON_KEYS, comparison_levels, load_overlay  # noqa: F401 (re-exported)
 from .overlays import clean as _clean
@@ -301,15 +308,9 @@ class Dashboard(anywidget.AnyWidget):
         Example:
             >>> dash.add_stat("p95 TTFT", "time_to_first_token-p95")  # doctest: +SKIP
         """
+        fields: dict[str, Any] = {"key": key, "transform": transform, "group": group, "unit": unit}
         # A callback's key keeps the unit and group the callback declares for it.
-        declared = next((live_stat(name, value) for cb in self.runner.callbacks
-                         for name, value in (getattr(cb, "live_stats", None) or {}).items()
-                         if live_stat(name, value).key == key), None)
-        fields: dict[str, Any] = {"key": key, "transform": transform,
-                                  "group": group or (declared.group if declared else None)}
-        if unit is not None or declared is not None:
-            fields["unit"] = unit if unit is not None else declared.unit  # type: ignore[union-attr]
-        stat = live_stat(label, fields)
+        stat = live_stat(label, fields, declared_stats(self.runner.callbacks))
         # Keys a callback publishes without declaring them are accepted once they appear.
         check_key(stat.key, [*self._extra_keys, *self._published_keys()], label)
         self._display_spec = self._display_spec.with_stat(stat)

@@ -130,7 +130,7 @@ def test_chosen_stats_and_price_on_the_command_line(sim, tmp_path):
     assert proc.returncode == 0, proc.stderr
     table = proc.stderr.split("\n")
     assert any(line.strip().startswith("TTFT") and "p95 TTFT" in line for line in table)
-    assert any(line.strip().startswith("Other") and "Spent $0.0" in line for line in table)
+    assert any(line.strip().startswith("Cost") and "Spent $0.0" in line for line in table)
     assert "Requests/min" not in proc.stderr  # --stat replaces the default table
     stats = Result.load(tmp_path / "chosen", load_responses=False).stats
     assert stats["time_to_first_token-p95"] > 0 and stats["cost-total"] > 0

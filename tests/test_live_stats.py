@@ -315,6 +315,11 @@ async def test_explicit_live_stats_are_exact_but_may_name_callback_keys(fixed_se
                          live_stats={"$ so far": "cost-total", "Done": "total_requests"})
     spec = DisplaySpec.from_live_stats(runner.live_stats, callbacks=[cost])
     assert [s.label for s in spec.stats] == ["$ so far", "Done"]  # no default Cost cells added
+    # a callback's key named alone keeps the unit and group the callback declares for it
+    assert (spec.stats[0].unit, spec.stats[0].group) == ("$", "Cost")
+    own = DisplaySpec.from_live_stats({"c": {"key": "cost-total", "unit": "USD", "group": "Mine"}},
+                                      callbacks=[cost])
+    assert (own.stats[0].unit, own.stats[0].group) == ("USD", "Mine")
     result = await runner.run(clients=1, n_requests=2)
     assert result.stats["cost-total"] > 0
 
