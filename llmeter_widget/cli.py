@@ -17,6 +17,7 @@ import sys
 from typing import Sequence
 
 from .cost import CostModel
+from .display import DEFAULT_GROUPS
 from .endpoints import OpenAIChatEndpoint, OpenAICompletionEndpoint
 from .runner import Runner
 from .simulator import cli as simulator_cli
@@ -57,6 +58,15 @@ def _stat(text: str) -> tuple[str, dict[str, str]]:
     return label.strip(), stat
 
 
+def _group(text: str) -> tuple[str, tuple[str, ...]]:
+    """'NAME=PATTERN[,PATTERN]' -> (name, patterns); the patterns are checked by DisplaySpec."""
+    name, sep, patterns = text.partition("=")
+    if not sep or not name.strip() or not patterns.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NAME=PATTERN: e.g. --group 'Latency=^time_to'")
+    return name.strip(), tuple(p for p in patterns.split(",") if p)
+
+
 def _prices(text: str) -> tuple[float, float]:
     parts = text.split(",")
     try:
@@ -95,6 +105,10 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
              "--stat 'Cost per 1k=cost-per_request:$'; repeat it for more (replaces the default table)")
     table.add_argument("--no-stats", action="store_true",
                        help="no live table: only the progress line")
+    parser.add_argument(
+        "--group", action="append", type=_group, metavar="NAME=PATTERN[,PATTERN]",
+        help="a table group matched before the default ones: stats whose key a pattern (a regular "
+             "expression) is found in go under NAME, e.g. --group 'Latency=^time_to'; repeatable")
     parser.add_argument("--price", type=_prices, metavar="IN,OUT",
                         help="dollars per million input and output tokens, e.g. --price 0.15,0.60: "
                              "adds the live cost (cost-total, cost-per_request) to the table and stats.json")
@@ -143,8 +157,9 @@ def _runner(args: argparse.Namespace, endpoint) -> Runner:  # noqa: ANN001
     payload = args.payload or type(endpoint).create_payload(args.prompt, max_tokens=args.max_tokens)
     callbacks = [CostModel(*args.price)] if args.price else []
     live_stats = {} if args.no_stats else (dict(args.stat) if args.stat else None)
+    groups = (*args.group, *DEFAULT_GROUPS) if args.group else DEFAULT_GROUPS
     return Runner(endpoint, payload, output_path=args.output or None, live_view=True,
-                  callbacks=callbacks, live_stats=live_stats)
+                  callbacks=callbacks, live_stats=live_stats, groups=groups)
 
 
 async def _run_load(args: argparse.Namespace, endpoint) -> int:  # noqa: ANN001

@@ -136,6 +136,14 @@ def test_chosen_stats_and_price_on_the_command_line(sim, tmp_path):
     assert stats["time_to_first_token-p95"] > 0 and stats["cost-total"] > 0
 
 
+def test_groups_on_the_command_line(sim, tmp_path):
+    proc = run_cli("run", "--url", sim.base_url, "--model", "sim", "--requests", "1",
+                   "--clients", "1", "--output", str(tmp_path), "--group", "Latency=^time_to_")
+    assert proc.returncode == 0, proc.stderr
+    names = [line.split()[0] for line in proc.stderr.splitlines() if line.startswith("  ")]
+    assert names == ["Latency", "Throughput", "Tokens", "Errors"]  # TTFT and TTLT joined, first
+
+
 def test_no_stats_keeps_only_the_progress_line(sim, tmp_path):
     proc = run_cli("run", "--url", sim.base_url, "--model", "sim", "--requests", "1",
                    "--clients", "1", "--output", str(tmp_path), "--no-stats")
@@ -148,6 +156,8 @@ def test_no_stats_keeps_only_the_progress_line(sim, tmp_path):
     (["--stat", "nolabel"], "is not LABEL=KEY"),
     (["--price", "0.15"], "is not two prices"),
     (["--stat", "Cost=cost-total"], "Unknown stat key 'cost-total'"),  # needs --price
+    (["--group", "Bad=(unclosed"], "invalid pattern '(unclosed'"),
+    (["--group", "nopattern"], "is not NAME=PATTERN"),
 ])
 def test_bad_stat_and_price_arguments(sim, tmp_path, args, message):
     proc = run_cli("run", "--url", sim.base_url, "--model", "sim", "--requests", "1",
