@@ -458,6 +458,8 @@ class Dashboard(anywidget.AnyWidget):
         with self.hold_sync():
             if snapshot.get("run_id") != self._run_id:
                 self._run_id, self._seq = snapshot.get("run_id"), 0
+                if self.runner.stats is not None:  # e.g. a sweep's next level: the table's
+                    self.runner.stats.request_keys(self._display_spec.keys())  # percentiles
                 self.series_delta = {"run": self._run_id, "seq": 0, "points": []}
                 self.result_path = ""
                 if self.status not in ("running", "stopping"):

@@ -504,3 +504,14 @@ async def test_an_undeclared_published_key_can_be_added_once_it_appears(fixed_se
     dash.add_stat("Mine", "mine-count")
     assert dash.stats["mine-count"] == result.stats["total_requests"]
     dash.close()
+
+
+async def test_a_stat_added_during_a_sweep_is_computed_in_every_later_level(dashboard):
+    dashboard.mode, dashboard.sweep_levels, dashboard.duration = "sweep", [1, 2], 1.0
+    task = dashboard.start()
+    await asyncio.sleep(0.4)
+    dashboard.add_stat("p95", "time_to_first_token-p95")
+    result = await task
+    for clients, level in result.results.items():
+        assert level.stats["time_to_first_token-p95"] is not None, clients
+    assert dashboard.stats["time_to_first_token-p95"] is not None
