@@ -174,6 +174,7 @@ class Dashboard(anywidget.AnyWidget):
         )
         self.runner = runner
         self._display_spec = display
+        self._overlay_entries: list[dict[str, Any]] = []  # as loaded; `overlays` adds transforms
         self._send_spec({})  # prefix keys ("errors-*") resolve as stats arrive
         # Set after the bounds, so the validators check them against the right maxima.
         self.mode, self.duration, self.clients, self.n_requests = mode, duration, clients, n_requests
@@ -357,6 +358,7 @@ class Dashboard(anywidget.AnyWidget):
             available=list(dict.fromkeys([*builtin_keys(), *self._extra_keys, *seen])))
         if spec != self.spec:  # rare (a new error class, an edit): the spec is resent whole
             self.spec = spec
+            self._show_overlays()  # a new transform needs its value for the saved runs too
 
     # -- running ---------------------------------------------------------------------------------
     @property
@@ -539,12 +541,25 @@ class Dashboard(anywidget.AnyWidget):
             >>> dash.add_overlay("runs/20260101-120000", label="before")  # doctest: +SKIP
         """
         entry = load_overlay(path, label)
-        self.overlays = [*self.overlays, entry]  # one message, sent once (not per tick)
+        self._overlay_entries.append(entry)
+        self._show_overlays()  # one message, sent once (not per tick)
         return entry
 
     def clear_overlays(self) -> None:
         """Remove every overlay."""
-        self.overlays = []
+        self._overlay_entries = []
+        self._show_overlays()
+
+    def _show_overlays(self) -> None:
+        """The `overlays` trait: each saved run's stats gain the values of the table's Python
+        transforms (as the live stats do), so its line under such a cell is not empty."""
+        def shown(entry: dict[str, Any]) -> dict[str, Any]:
+            extra = self._display_spec.shown_values(entry["stats"]) if entry["stats"] else {}
+            return {**entry, "stats": {**entry["stats"], **{k: _clean(v) for k, v in extra.items()}}}
+
+        overlays = [shown(e) for e in self._overlay_entries]
+        if overlays != self.overlays:
+            self.overlays = overlays
 
     # -- demo ------------------------------------------------------------------------------------
     @classmethod

@@ -515,3 +515,17 @@ async def test_a_stat_added_during_a_sweep_is_computed_in_every_later_level(dash
     for clients, level in result.results.items():
         assert level.stats["time_to_first_token-p95"] is not None, clients
     assert dashboard.stats["time_to_first_token-p95"] is not None
+
+
+async def test_overlays_get_the_values_of_python_transforms(fixed_server, tmp_path):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
+    payload = OpenAIChatEndpoint.create_payload("Hi", max_tokens=4)
+    saved = await Runner(ep, payload, output_path=tmp_path, live_view=False).run(clients=1, n_requests=3)
+    dash = Dashboard(endpoint=ep, payload=payload)
+    dash.add_overlay(saved.output_path, label="before")
+    dash.add_stat("TTFT in tenths", "time_to_first_token-p50", transform=lambda v: v * 10)
+    key = cells(dash)["TTFT/TTFT in tenths"]["key"]
+    assert dash.overlays[0]["stats"][key] == pytest.approx(saved.stats["time_to_first_token-p50"] * 10)
+    dash.clear_overlays()
+    assert dash.overlays == []
+    dash.close()
