@@ -14,7 +14,8 @@ Example:
 
 from .callbacks import Callback
 from .cost import CostModel
-from .display import DEFAULT_GROUPS, DEFAULT_STATS, DisplaySpec, StatSpec, TerminalView
+from .display import DEFAULT_GROUPS, DEFAULT_STATS, DisplaySpec, StatSpec
+from .terminal import TerminalView
 from .endpoints.base import InvocationResponse
 from .experiments import LoadTest, LoadTestResult
 from .results import Result

@@ -293,7 +293,7 @@ class Runner:
             display(view.dashboard)
             return view
         if show or sys.stderr.isatty():
-            from .display import TerminalView
+            from .terminal import TerminalView
 
             return TerminalView(settings.display,
                                 title=f"{self.endpoint.model_id} @ {self.endpoint.endpoint_name}")

@@ -1,4 +1,4 @@
-"""The display spec and the terminal view."""
+"""The display spec, value formatting and the terminal view."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from llmeter_widget.display import (
-    DEFAULT_GROUPS,
-    DisplaySpec,
-    StatSpec,
-    TerminalView,
-    format_value,
-    group_of,
-    progress_line,
-)
+from llmeter_widget.display import DEFAULT_GROUPS, DisplaySpec, StatSpec, format_value, group_of
+from llmeter_widget.terminal import TerminalView, progress_line
 from llmeter_widget.stats import RunningStats
 
 

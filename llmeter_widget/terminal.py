@@ -1,0 +1,114 @@
+"""The live table in a terminal: redrawn in place in a TTY, plain lines in a log.
+
+It shows what a `DisplaySpec` (display.py) chooses, as the dashboard does.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any, TextIO
+
+from .display import DisplaySpec
+from .stats import LOOP_LAG_WARNING
+
+
+def progress_line(snapshot: dict[str, Any], title: str = "") -> str:
+    """'title · 12.3 s · 8 clients · 3 in flight · 245 done · 0 failed', plus a warning when the
+    client's own event loop lags (its timestamps, and so the latencies, would read high)."""
+    stats = snapshot.get("stats", {})
+    parts = [
+        f"{snapshot.get('elapsed', 0.0):.1f} s",
+        f"{snapshot.get('active_clients', 0)} clients",
+        f"{snapshot.get('in_flight', 0)} in flight",
+        f"{stats.get('total_requests', 0):,} done",
+        f"{stats.get('failed_requests', 0):,} failed",
+    ]
+    lag = snapshot.get("loop_lag") or 0.0
+    if lag > LOOP_LAG_WARNING:
+        parts.append(f"client overloaded: event loop {lag * 1000:.0f} ms late, latencies read high")
+    return " · ".join([title, *parts] if title else parts)
+
+
+class TerminalView:
+    """The grouped live table in a terminal.
+
+    In a TTY the table is redrawn in place (ANSI cursor movement) at most `max_rate` times a
+    second; otherwise (a log file, CI) a plain line is printed every `plain_interval` seconds,
+    and the full table once at the end.
+    """
+
+    def __init__(
+        self,
+        spec: DisplaySpec | None = None,
+        stream: TextIO | None = None,
+        title: str = "",
+        max_rate: float = 4.0,
+        plain_interval: float = 5.0,
+        tty: bool | None = None,
+    ) -> None:
+        self.spec = spec or DisplaySpec()
+        self.stream = stream or sys.stderr
+        self.title = title
+        self.tty = self.stream.isatty() if tty is None else tty
+        self._min_gap = 1.0 / max_rate if max_rate > 0 else 0.0
+        self._plain_interval = plain_interval
+        self._last_draw = -math.inf
+        self._drawn_lines = 0
+        self._last_snapshot: dict[str, Any] | None = None
+        if self.tty:  # placeholders before the first response
+            self._draw({"stats": {}, "elapsed": 0.0})
+
+    def render(self, snapshot: dict[str, Any]) -> list[str]:
+        """The table as lines of text (no ANSI codes)."""
+        rows = self.spec.rows(snapshot.get("stats", {}))
+        width = max((len(name) for name, _ in rows), default=0)
+        lines = [progress_line(snapshot, self.title)]
+        for name, cells in rows:
+            body = "   ".join(f"{label} {value}" for label, value in cells)
+            lines.append(f"  {name.ljust(width)}   {body}")
+        return lines
+
+    def plain_line(self, snapshot: dict[str, Any]) -> str:
+        """One line for logs: progress, then every stat as group/label=value."""
+        cells = [
+            f"{name} {label}={value}"
+            for name, items in self.spec.rows(snapshot.get("stats", {}))
+            for label, value in items
+        ]
+        return progress_line(snapshot, self.title) + " | " + ", ".join(cells)
+
+    def update(self, snapshot: dict[str, Any]) -> None:
+        """Take a live snapshot; redraw if enough time passed."""
+        self._last_snapshot = snapshot
+        now = time.monotonic()
+        gap = self._min_gap if self.tty else self._plain_interval
+        if now - self._last_draw < gap:
+            return
+        self._last_draw = now
+        if self.tty:
+            self._draw(snapshot)
+        else:
+            self.stream.write(self.plain_line(snapshot) + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        """Show the final table and leave the cursor below it."""
+        if self._last_snapshot is None:
+            return
+        if self.tty:
+            self._draw(self._last_snapshot)
+        else:
+            self.stream.write("\n".join(self.render(self._last_snapshot)) + "\n")
+        self.stream.flush()
+
+    def _draw(self, snapshot: dict[str, Any]) -> None:
+        lines = self.render(snapshot)
+        out = []
+        if self._drawn_lines:
+            out.append(f"\x1b[{self._drawn_lines}F")  # back to the first line of the table
+        out.extend(f"\x1b[2K{line}\n" for line in lines)
+        self.stream.write("".join(out))
+        self.stream.flush()
+        self._drawn_lines = len(lines)
