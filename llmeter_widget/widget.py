@@ -91,7 +91,8 @@ class Dashboard(anywidget.AnyWidget):
     Args:
         endpoint, payload, output_path, low_memory, callbacks: as for `Runner` (ignored when
             `runner=` is given).
-        runner: drive (or watch) this Runner instead of making one.
+        runner: drive (or watch) this Runner instead of making one (its `live_stats` and
+            `groups` apply unless given here).
         duration, clients, n_requests, mode: the initial control values; `mode="count"`
             runs `n_requests` per client instead of a duration; `mode="sweep"` runs one level
             of `duration` seconds per client count of `sweep_levels` (a `LoadTest`).
@@ -163,6 +164,8 @@ class Dashboard(anywidget.AnyWidget):
                 )
             runner = Runner(endpoint, payload, output_path=output_path, low_memory=low_memory,
                             callbacks=callbacks, live_view=False)
+        if live_stats is None and groups is DEFAULT_GROUPS:  # a given runner's own choice
+            live_stats, groups = runner.live_stats, runner.groups
         display = DisplaySpec.from_live_stats(live_stats, groups, runner.callbacks)
         self._extra_keys = callback_keys(runner.callbacks)
         super().__init__(

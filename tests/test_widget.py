@@ -529,3 +529,14 @@ async def test_overlays_get_the_values_of_python_transforms(fixed_server, tmp_pa
     dash.clear_overlays()
     assert dash.overlays == []
     dash.close()
+
+
+def test_a_given_runners_live_stats_apply_unless_given(fixed_server):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
+    runner = Runner(ep, {"messages": []}, live_stats={"p95": "time_to_first_token-p95"}, live_view=False)
+    dash = Dashboard(runner=runner)
+    assert [c["label"] for c in cells(dash).values()] == ["p95"]
+    other = Dashboard(runner=runner, live_stats={"Done": "total_requests"})
+    assert [c["label"] for c in cells(other).values()] == ["Done"]
+    dash.close()
+    other.close()
