@@ -45,16 +45,26 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _stat(text: str) -> tuple[str, dict[str, str]]:
-    """'LABEL=KEY' or 'LABEL=KEY:UNIT' -> (label, {"key": KEY, "unit": UNIT})."""
+def _stat(text: str) -> tuple[str, dict[str, object]]:
+    """'LABEL=KEY[:UNIT[:TRANSFORM]]' -> (label, {"key": KEY, "unit": UNIT, "transform": ...}).
+
+    TRANSFORM is "inverse" or a number to multiply by; both are checked by DisplaySpec.
+    """
     label, sep, spec = text.partition("=")
-    key, colon, unit = spec.partition(":")
-    if not sep or not label.strip() or not key.strip():
+    key, *rest = spec.split(":")
+    if not sep or not label.strip() or not key.strip() or len(rest) > 2:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not LABEL=KEY: e.g. --stat 'p99 TTFT=time_to_first_token-p99'")
-    stat = {"key": key.strip()}
-    if colon:
-        stat["unit"] = unit.strip()
+            f"{text!r} is not LABEL=KEY[:UNIT[:TRANSFORM]]: e.g. --stat 'p99 TTFT=time_to_first_token-p99' "
+            "or --stat 'Per-request tok/s=time_per_output_token-p50:tok/s:inverse'")
+    stat: dict[str, object] = {"key": key.strip()}
+    if rest and rest[0].strip():
+        stat["unit"] = rest[0].strip()
+    if len(rest) == 2:
+        transform = rest[1].strip()
+        try:
+            stat["transform"] = float(transform)
+        except ValueError:
+            stat["transform"] = transform  # "inverse", or an error from DisplaySpec naming it
     return label.strip(), stat
 
 
@@ -100,9 +110,10 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--payload", help="a .jsonl (or .json) file of request bodies, instead of --prompt")
     table = parser.add_mutually_exclusive_group()
     table.add_argument(
-        "--stat", action="append", type=_stat, metavar="LABEL=KEY[:UNIT]",
+        "--stat", action="append", type=_stat, metavar="LABEL=KEY[:UNIT[:TRANSFORM]]",
         help="a stat for the live table, e.g. --stat 'p99 TTFT=time_to_first_token-p99' or "
-             "--stat 'Cost per 1k=cost-per_request:$'; repeat it for more (replaces the default table)")
+             "--stat 'tok/s=time_per_output_token-p50:tok/s:inverse' (TRANSFORM: inverse, or a "
+             "number to multiply by); repeat it for more (replaces the default table)")
     table.add_argument("--no-stats", action="store_true",
                        help="no live table: only the progress line")
     parser.add_argument(

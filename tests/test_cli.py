@@ -11,6 +11,7 @@ import time
 import pytest
 
 from llmeter_widget import Result
+from llmeter_widget.display import format_value
 from llmeter_widget.simulator import SimulatedServer
 
 CLI = [sys.executable, "-m", "llmeter_widget.cli"]
@@ -126,12 +127,19 @@ def test_chosen_stats_and_price_on_the_command_line(sim, tmp_path):
                    "--requests", "3", "--max-tokens", "8", "--output", str(tmp_path),
                    "--run-name", "chosen", "--price", "3,15",
                    "--stat", "p95 TTFT=time_to_first_token-p95",
-                   "--stat", "Spent=cost-total:$", "--stat", "Done=total_requests")
+                   "--stat", "Spent=cost-total:$", "--stat", "Done=total_requests",
+                   "--stat", "Speed=time_per_output_token-p50:tok/s:inverse",
+                   "--stat", "Per 1k=cost-per_request:$:1000")
     assert proc.returncode == 0, proc.stderr
     table = proc.stderr.split("\n")
     assert any(line.strip().startswith("TTFT") and "p95 TTFT" in line for line in table)
     assert any(line.strip().startswith("Cost") and "Spent $0.0" in line for line in table)
     assert "Requests/min" not in proc.stderr  # --stat replaces the default table
+    stats = Result.load(tmp_path / "chosen", load_responses=False).stats
+    speed = format_value(stats["time_per_output_token-p50"], "tok/s", invert=True)
+    assert any(f"Speed {speed}" in line for line in table)
+    per_1k = format_value(stats["cost-per_request"], "$", scale=1000)
+    assert any(f"Per 1k {per_1k}" in line for line in table), (per_1k, table)
     stats = Result.load(tmp_path / "chosen", load_responses=False).stats
     assert stats["time_to_first_token-p95"] > 0 and stats["cost-total"] > 0
 
@@ -154,6 +162,7 @@ def test_no_stats_keeps_only_the_progress_line(sim, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--stat", "p99=time_to_first_tokn-p99"], "Did you mean 'time_to_first_token-p99'"),
     (["--stat", "nolabel"], "is not LABEL=KEY"),
+    (["--stat", "x=output_tps:tok/s:log"], "unknown transform 'log'"),
     (["--price", "0.15"], "is not two prices"),
     (["--stat", "Cost=cost-total"], "Unknown stat key 'cost-total'"),  # needs --price
     (["--group", "Bad=(unclosed"], "invalid pattern '(unclosed'"),
