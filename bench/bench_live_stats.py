@@ -95,13 +95,7 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--clients", type=int, nargs="+", default=[64, 256])
-    p.add_argument("--duration", type=float, default=6.0, help="seconds per trial (default 6)")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
-    p.add_argument("--ttft", type=float, default=0.001)
-    p.add_argument("--itl", type=float, default=0.0005)
-    p.add_argument("--max-tokens", type=int, default=16)
-    common.add_trial_arguments(p, max_other=0.3)
+    common.add_throughput_load_arguments(p)
     return p.parse_args(argv)
 
 

@@ -53,6 +53,18 @@ def add_trial_arguments(p: argparse.ArgumentParser, max_other: float) -> None:
     p.add_argument("--no-llmeter", action="store_true", help="compare with the bare loop only")
 
 
+def add_throughput_load_arguments(p: argparse.ArgumentParser) -> None:
+    """The load of the throughput benches (bench_throughput, bench_live_stats): a fast fixed
+    simulator, short answers, 64 and 256 clients, interleaved rounds; plus the trial options."""
+    p.add_argument("--clients", type=int, nargs="+", default=[64, 256])
+    p.add_argument("--duration", type=float, default=6.0, help="seconds per trial (default 6)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    p.add_argument("--ttft", type=float, default=0.001)
+    p.add_argument("--itl", type=float, default=0.0005)
+    p.add_argument("--max-tokens", type=int, default=16)
+    add_trial_arguments(p, max_other=0.3)
+
+
 def machine() -> dict[str, Any]:
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -1,5 +1,6 @@
 // Charts of the stats callbacks publish: which keys, and how each is drawn (pure parts).
 import { describe, expect, it, vi } from "vitest";
+import { THEME } from "./testing/theme.js";
 
 vi.mock("plotly.js-basic-dist-min", () => ({ default: {} }));
 const { MAX_PUBLISHED, PUBLISHED_HEIGHT, publishedChartDef, publishedKeys, unitAxis } = await import(
@@ -7,16 +8,6 @@ const { MAX_PUBLISHED, PUBLISHED_HEIGHT, publishedChartDef, publishedKeys, unitA
 );
 const { buildLayout, buildTraces } = await import("./charts.js");
 const { CHARTS, toColumns } = await import("./series.js");
-
-const THEME = {
-  font: "#222",
-  fontFamily: "sans-serif",
-  paper: "#fff",
-  plot: "#fff",
-  grid: "#ddd",
-  dark: false,
-  colors: ["#1976d2", "#e65100", "#2e7d32", "#8e24aa", "#c62828"],
-};
 
 const bucket = (t, published) => (published === undefined ? { t, completed: 1 } : { t, completed: 1, published });
 

@@ -1,20 +1,11 @@
 // The client sweep's pure parts: the levels input's parser and the comparison chart's data.
 import { describe, expect, it, vi } from "vitest";
+import { THEME } from "./testing/theme.js";
 
 vi.mock("plotly.js-basic-dist-min", () => ({ default: {} }));
 const { buildSweepTraces, comparisonPoints, formatLevels, parseLevels, sweepVisible } = await import(
   "./sweep.js"
 );
-
-const THEME = {
-  font: "#222",
-  fontFamily: "sans-serif",
-  paper: "#fff",
-  plot: "#fff",
-  grid: "#ddd",
-  dark: false,
-  colors: ["#1976d2", "#e65100", "#2e7d32", "#8e24aa", "#c62828"],
-};
 
 const level = (clients, output_tps, ttft_p90) => ({
   clients,

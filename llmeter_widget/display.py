@@ -401,12 +401,5 @@ def declared_stats(callbacks: Sequence[Any]) -> dict[str, StatSpec]:
 
 def callback_keys(callbacks: Sequence[Any]) -> list[str]:
     """The stat keys callbacks publish: each one's `stat_keys`, and the keys of its `live_stats`."""
-    keys: list[str] = []
-    for callback in callbacks:
-        keys += list(getattr(callback, "stat_keys", ()) or ())
-        for value in (getattr(callback, "live_stats", None) or {}).values():
-            key = value if isinstance(value, str) else (
-                value.key if isinstance(value, StatSpec) else dict(value).get("key"))
-            if key:
-                keys.append(key)
-    return list(dict.fromkeys(keys))
+    keys = [key for callback in callbacks for key in getattr(callback, "stat_keys", ()) or ()]
+    return list(dict.fromkeys([*keys, *declared_stats(callbacks)]))

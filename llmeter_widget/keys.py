@@ -20,9 +20,7 @@ import re
 from collections.abc import Iterable
 
 from .endpoints.base import ERROR_TYPES
-from .stats import AGGREGATIONS, METRICS, RUN_KEYS
-
-_PERCENTILE = re.compile(rf"^({'|'.join(METRICS)})-p(\d+(?:\.\d+)?)$")
+from .stats import AGGREGATIONS, METRICS, RUN_KEYS, parse_percentile
 
 # Units a live view shows a built-in key with when the caller gives none (see format_value).
 _RUN_KEY_UNITS = {
@@ -36,6 +34,14 @@ _RUN_KEY_UNITS = {
 }
 
 
+# Built once: the dashboard lists them in every spec it compares, a few times a second.
+_BUILTIN_KEYS: tuple[str, ...] = (
+    *RUN_KEYS,
+    *(f"{metric}-{agg}" for metric in METRICS for agg in AGGREGATIONS),
+    *(f"errors-{kind}" for kind in ERROR_TYPES if kind != "cancelled"),
+)
+
+
 def builtin_keys() -> list[str]:
     """Every fixed key a run reports, in a stable order: run-level keys, the per-metric
     aggregations, then one `errors-<class>` key per error class.
@@ -44,24 +50,7 @@ def builtin_keys() -> list[str]:
         >>> builtin_keys()[:2], "time_to_first_token-p99" in builtin_keys()
         (['total_requests', 'failed_requests'], True)
     """
-    keys = list(RUN_KEYS)
-    keys += [f"{metric}-{agg}" for metric in METRICS for agg in AGGREGATIONS]
-    keys += [f"errors-{kind}" for kind in ERROR_TYPES if kind != "cancelled"]
-    return keys
-
-
-def parse_percentile(key: str) -> tuple[str, float] | None:
-    """(metric, q) for a percentile key such as 'time_to_first_token-p95', else None.
-
-    Example:
-        >>> parse_percentile("time_to_last_token-p99.9"), parse_percentile("output_tps")
-        (('time_to_last_token', 99.9), None)
-    """
-    match = _PERCENTILE.match(key)
-    if not match:
-        return None
-    q = float(match.group(2))
-    return (match.group(1), q) if 0 <= q <= 100 else None
+    return list(_BUILTIN_KEYS)
 
 
 def is_builtin(key: str) -> bool:
@@ -112,4 +101,4 @@ def check_key(key: str, extra_keys: Iterable[str] = (), label: str | None = None
     )
 
 
-_BUILTIN = frozenset(builtin_keys())
+_BUILTIN = frozenset(_BUILTIN_KEYS)

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
@@ -54,6 +55,23 @@ RUN_KEYS: tuple[str, ...] = (
 # Above this, the client's own event loop is too busy for its timestamps to be trusted.
 LOOP_LAG_WARNING = 0.05
 SKETCH_RELATIVE_ACCURACY = 0.01
+
+
+_PERCENTILE_KEY = re.compile(rf"^({'|'.join(METRICS)})-p(\d+(?:\.\d+)?)$")
+
+
+def parse_percentile(key: str) -> tuple[str, float] | None:
+    """(metric, q) for a percentile key such as 'time_to_first_token-p95', else None.
+
+    Example:
+        >>> parse_percentile("time_to_last_token-p99.9"), parse_percentile("output_tps")
+        (('time_to_last_token', 99.9), None)
+    """
+    match = _PERCENTILE_KEY.match(key)
+    if not match:
+        return None
+    q = float(match.group(2))
+    return (match.group(1), q) if 0 <= q <= 100 else None
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -242,16 +260,9 @@ class RunningStats:
             True
         """
         for key in keys:
-            if key in self.extra_percentiles:
-                continue
-            metric, sep, agg = key.rpartition("-p")
-            if sep and metric in self.distributions:
-                try:
-                    q = float(agg)
-                except ValueError:
-                    continue
-                if 0 <= q <= 100:
-                    self.extra_percentiles[key] = (metric, q)
+            parsed = parse_percentile(key)
+            if parsed is not None:
+                self.extra_percentiles[key] = parsed
 
     def set_active_clients(self, n: int) -> None:
         self.active_clients = n

@@ -75,6 +75,11 @@ def comparison_of(results: dict[int, Result]) -> dict[str, Any]:
     return {"levels": comparison_levels(sweep), "knee": sweep.knee(), "verdict": sweep.verdict()}
 
 
+def _stat_keys(stats: dict[str, Any]) -> list[str]:
+    """The stat keys among `stats`: not those a transform made (they hold "<key>|<label>")."""
+    return [k for k in stats if "|" not in k]
+
+
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (where a widget can be displayed)."""
     try:
@@ -316,7 +321,7 @@ class Dashboard(anywidget.AnyWidget):
         # A callback's key keeps the unit and group the callback declares for it.
         stat = live_stat(label, fields, declared_stats(self.runner.callbacks))
         # Keys a callback publishes without declaring them are accepted once they appear.
-        check_key(stat.key, [*self._extra_keys, *self._published_keys()], label)
+        check_key(stat.key, [*self._extra_keys, *_stat_keys(self.stats)], label)
         self._display_spec = self._display_spec.with_stat(stat)
         self._refresh_stats()
 
@@ -351,14 +356,9 @@ class Dashboard(anywidget.AnyWidget):
         shown.update({k: _clean(v) for k, v in self._display_spec.shown_values(stats).items()})
         return shown
 
-    def _published_keys(self) -> list[str]:
-        """Keys in the stats now that no transform made (those hold "<key>|<label>")."""
-        return [k for k in self.stats if "|" not in k]
-
     def _send_spec(self, stats: dict[str, Any]) -> None:
-        seen = [k for k in stats if "|" not in k]
         spec = self._display_spec.resolve(stats).to_json(
-            available=list(dict.fromkeys([*builtin_keys(), *self._extra_keys, *seen])))
+            available=list(dict.fromkeys([*builtin_keys(), *self._extra_keys, *_stat_keys(stats)])))
         if spec != self.spec:  # rare (a new error class, an edit): the spec is resent whole
             self.spec = spec
             self._show_overlays()  # a new transform needs its value for the saved runs too

@@ -17,6 +17,7 @@ from llmeter_widget.endpoints import OpenAIChatEndpoint
 from llmeter_widget.simulator import SimulatedServer
 
 from .conftest import ITL, TTFT
+from .subshell import in_subshell
 
 
 def chat(server, **kw):
@@ -371,26 +372,17 @@ def test_open_file_limit_is_raised_for_many_clients():
 async def test_controls_from_another_thread_are_handed_to_the_runs_loop(fixed_server, tmp_path):
     """A widget message may be handled on another thread with its own event loop (a kernel
     subshell): set_clients / set_duration / stop from there must act on the run's loop."""
-    import threading
-
     ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
     runner = Runner(ep, OpenAIChatEndpoint.create_payload("Hi", max_tokens=8), output_path=tmp_path,
                     live_view=False)
     task = asyncio.create_task(runner.run(clients=2, run_duration=30))
     await asyncio.sleep(0.4)
 
-    def elsewhere(action):
-        async def main():
-            action()
-        thread = threading.Thread(target=asyncio.run, args=(main(),))
-        thread.start()
-        thread.join()
-
-    elsewhere(lambda: runner.set_clients(5))
+    in_subshell(lambda: runner.set_clients(5))
     await asyncio.sleep(0.4)
     assert runner.active_clients == 5
-    elsewhere(lambda: runner.set_duration(1.5))
-    elsewhere(lambda: runner.stop(wait_in_flight=True))
+    in_subshell(lambda: runner.set_duration(1.5))
+    in_subshell(lambda: runner.stop(wait_in_flight=True))
     result = await task
     assert result.status == "stopped" and result.stats["failed_requests"] == 0
     assert result.run_duration == 1.5

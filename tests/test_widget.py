@@ -17,6 +17,8 @@ from comm.base_comm import BaseComm
 from llmeter_widget import Dashboard, Result, Runner
 from llmeter_widget.endpoints import OpenAIChatEndpoint
 
+from .subshell import in_subshell
+
 
 class RecordingComm(BaseComm):
     def __init__(self, **kwargs):
@@ -412,27 +414,6 @@ async def test_empty_table_and_python_transforms(fixed_server, tmp_path):
     dash.remove_stat("TTFT in tenths")  # by label
     assert dash.spec["groups"] == []
     dash.close()
-
-
-def in_subshell(action):
-    """Run `action` as ipykernel 7 may run a comm message under JupyterLab 4: on a subshell
-    thread, inside that thread's own asyncio loop (not the loop the run lives on)."""
-    import threading
-
-    errors = []
-
-    def target():
-        async def main():
-            action()
-        try:
-            asyncio.run(main())
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    assert not errors, errors
 
 
 async def test_messages_handled_on_a_subshell_thread_reach_the_run(fixed_server, tmp_path):
