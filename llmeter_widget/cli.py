@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from typing import Sequence
 
@@ -208,12 +209,28 @@ async def _demo(args: argparse.Namespace) -> int:
         return await _run_load(args, endpoint)
 
 
+def _restore_ctrl_c() -> None:
+    """Make Ctrl-C stop the run however the command was launched.
+
+    A process started in the background (`nohup ... &`, some CI runners and process managers)
+    inherits SIGINT *ignored*; Python then keeps it ignored and asyncio.run() installs no handler
+    of its own, so Ctrl-C would do nothing and a run could only be killed, losing the end of its
+    result. Python's default handler restores the usual path: asyncio.run() cancels the run,
+    which saves what was measured.
+    """
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread (main() called from a thread): leave it as it is
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `llmeter-widget` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "simulate":
         return simulator_cli.main(args)
+    _restore_ctrl_c()
     try:
         if args.command == "demo":
             return asyncio.run(_demo(args))

@@ -74,28 +74,53 @@ def test_bad_arguments_name_the_problem(sim, args, message):
     assert "Traceback" not in proc.stderr
 
 
-def test_ctrl_c_leaves_an_interrupted_loadable_result(sim, tmp_path):
+def _sigint_as(disposition):
+    """preexec_fn: start the child with SIGINT set to `disposition` (not what pytest has)."""
+    return lambda: signal.signal(signal.SIGINT, disposition)
+
+
+def wait_until(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def _jsonl_lines(path):
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+# SIG_IGN: what a command launched in the background (`nohup ... &`) inherits. The CLI must
+# still stop on Ctrl-C and save what it measured (before the fix it ran on, ignoring it).
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN], ids=["default", "ignored"])
+def test_ctrl_c_leaves_an_interrupted_loadable_result(sim, tmp_path, inherited):
+    folder = tmp_path / "ctrlc"
     proc = subprocess.Popen(
         [*CLI, "run", "--url", sim.base_url, "--model", "sim", "--clients", "2", "--duration", "60",
          "--output", str(tmp_path), "--run-name", "ctrlc"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_sigint_as(inherited),
     )
-    folder = tmp_path / "ctrlc"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # wait until responses are being written
-        jsonl = folder / "responses.jsonl"
-        if jsonl.exists() and jsonl.stat().st_size > 0:
-            break
-        time.sleep(0.1)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    try:
+        # responses are being written: at least one request finished, two are in flight
+        wait_until(lambda: _jsonl_lines(folder / "responses.jsonl") >= 2 or proc.poll() is not None,
+                   timeout=30, what="the CLI to write responses")
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # never leave a CLI running, whatever failed above
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, err
-    assert "Interrupted: what was measured is saved in" in err
+    assert f"Interrupted: what was measured is saved in {folder}" in err
     result = Result.load(folder)
     assert result.status == "interrupted"
-    assert result.stats["total_requests"] > 0
+    lines = _jsonl_lines(folder / "responses.jsonl")
+    # the two in-flight requests were saved as cancelled; all the others were counted
     assert result.stats["cancelled_requests"] == 2
+    assert result.stats["total_requests"] == lines - 2 >= 2
 
 
 def test_simulate_command_serves_until_interrupted():
