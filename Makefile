@@ -42,7 +42,7 @@ demo-terminal: $(VENV)/.installed
 	$(BIN)/llmeter-widget demo --duration 20
 
 test: setup
-	$(BIN)/ruff check llmeter_widget tests bench
+	$(BIN)/ruff check llmeter_widget tests bench conftest.py
 	npm test
 	$(BIN)/python -m pytest
 

@@ -1,15 +1,22 @@
 """llmeter-widget: a live, notebook-first load tester for OpenAI-compatible LLM endpoints.
 
-Example:
+Example: a load test of the built-in simulated server, as a script (in a notebook cell,
+`await main()` instead of `asyncio.run(main())`).
+
+    >>> import asyncio
     >>> from llmeter_widget import Runner, Result
     >>> from llmeter_widget.endpoints import OpenAIChatEndpoint
     >>> from llmeter_widget.simulator import SimulatedServer
-    >>> async def main():                                             # doctest: +SKIP
+    >>> async def main():
     ...     async with SimulatedServer() as server:
     ...         ep = OpenAIChatEndpoint(base_url=server.base_url, model="sim")
-    ...         runner = Runner(ep, OpenAIChatEndpoint.create_payload("Hi"), output_path="runs")
-    ...         result = await runner.run(clients=8, run_duration=10)
+    ...         payload = OpenAIChatEndpoint.create_payload("Hi", max_tokens=8)
+    ...         runner = Runner(ep, payload, output_path="runs")
+    ...         result = await runner.run(clients=2, n_requests=3)  # 3 requests per client
     ...         return Result.load(result.output_path)
+    >>> result = asyncio.run(main())
+    >>> result.status, result.stats["total_requests"], result.stats["failed_requests"]
+    ('completed', 6, 0)
 """
 
 from .callbacks import Callback

@@ -4,10 +4,21 @@ Example:
     >>> cost = CostModel(input_per_million=0.15, output_per_million=0.60)
     >>> cost.price(input_tokens=1_000, output_tokens=500)
     0.00045
-    >>> runner = Runner(endpoint, payload, output_path="runs", callbacks=[cost])  # doctest: +SKIP
-    >>> result = await runner.run(clients=8, run_duration=60)                       # doctest: +SKIP
-    >>> result.stats["cost-total"], result.stats["cost-per_request"]                 # doctest: +SKIP
-    (0.0421, 0.000112)
+
+    Passed as a callback, it prices every answer by its token counts (`ep` and `payload`: an
+    endpoint and a payload asking for 10 tokens; in a notebook, `await runner.run(...)`):
+
+    >>> import asyncio
+    >>> from llmeter_widget import Runner
+    >>> runner = Runner(ep, payload, output_path="runs", callbacks=[cost])
+    >>> result = asyncio.run(runner.run(clients=2, n_requests=2))
+    >>> result.stats["total_input_tokens"], result.stats["total_output_tokens"]
+    (16, 40)
+
+    4 requests: 16 input tokens at $0.15 per million plus 40 output tokens at $0.60 per million:
+
+    >>> result.stats["cost-total"], result.stats["cost-per_request"]
+    (2.64e-05, 6.6e-06)
 """
 
 from __future__ import annotations

@@ -12,14 +12,29 @@
 last client count before latency grows faster than throughput) and a one-line verdict. It
 loads back from the test folder, also when the sweep was stopped or killed part-way.
 
-Example:
-    >>> lt = LoadTest(endpoint=ep, payload=payload, sequence_of_clients=[1, 2, 4, 8, 16],
-    ...               run_duration=20, output_path="runs/sweep")        # doctest: +SKIP
-    >>> result = await lt.run()                                          # doctest: +SKIP
-    >>> result.verdict()                                                 # doctest: +SKIP
-    'Saturates at 8 clients: beyond it TTFT p90 grows 2.0x for 1.0x more output tokens/s ...'
-    >>> LoadTestResult.load(result.output_path).knee()                   # doctest: +SKIP
-    8
+Example: a sweep of 1, 2 and 4 clients sending 2 requests each (`run_duration=` for
+time-bound levels), against `ep` and `payload` (an endpoint and a payload). In a notebook
+cell: `result = await lt.run()`.
+
+    >>> import asyncio
+    >>> from llmeter_widget import LoadTest, LoadTestResult
+    >>> lt = LoadTest(endpoint=ep, payload=payload, sequence_of_clients=[1, 2, 4],
+    ...               n_requests=2, output_path="runs/sweep")
+    >>> result = asyncio.run(lt.run())
+    >>> result.status, {clients: level.stats["total_requests"]
+    ...                 for clients, level in result.results.items()}
+    ('completed', {1: 2, 2: 4, 4: 8})
+    >>> sorted(LoadTestResult.load(result.output_path).results)
+    [1, 2, 4]
+
+Where it saturates, here for a saved sweep (`sweep_folder`) of a server that serves 2
+requests at a time:
+
+    >>> result = LoadTestResult.load(sweep_folder)
+    >>> result.knee()
+    2
+    >>> print(result.verdict())
+    Saturates at 2 clients: beyond it TTFT p90 grows 6.0x for 1.1x more output tokens/s (32 tok/s, TTFT p90 50 ms).
 """
 
 from __future__ import annotations
@@ -230,11 +245,15 @@ class LoadTestResult:
             "running" while it goes on.
         output_path: the test's folder (None for an in-memory sweep).
 
-    Example:
-        >>> result = LoadTestResult.load("runs/sweep/20260101-120000")  # doctest: +SKIP
-        >>> result.stats_table()[0]["output_tps"], result.knee()          # doctest: +SKIP
-        (61.2, 8)
-        >>> result.plot_results()["latency_throughput"].show()           # doctest: +SKIP
+    Example: a saved sweep of 1, 2 and 4 clients (`sweep_folder`, e.g.
+    "runs/sweep/20260101-120000") of a server that serves 2 requests at a time.
+
+        >>> result = LoadTestResult.load(sweep_folder)
+        >>> [row["clients"] for row in result.stats_table()], result.knee()
+        ([1, 2, 4], 2)
+        >>> figure = result.plot_results()["latency_throughput"]  # figure.show() draws it
+        >>> figure.layout.title.text
+        'Latency against throughput (labels: clients)'
     """
 
     test_name: str
@@ -256,9 +275,16 @@ class LoadTestResult:
     def stats_table(self) -> list[dict[str, Any]]:
         """One row per level, by client count: `clients` and the `TABLE_KEYS` stats.
 
-        Example:
-            >>> result.stats_table()[0]                                   # doctest: +SKIP
-            {'clients': 1, 'requests_per_minute': 231.0, 'output_tps': 61.6, ...}
+        Example (`sweep_folder`: a saved sweep of 1, 2 and 4 clients):
+
+            >>> result = LoadTestResult.load(sweep_folder)
+            >>> first = result.stats_table()[0]
+            >>> list(first)  # doctest: +NORMALIZE_WHITESPACE
+            ['clients', 'requests_per_minute', 'output_tps', 'time_to_first_token-p50',
+             'time_to_first_token-p90', 'time_to_first_token-p99', 'time_to_last_token-p50',
+             'time_to_last_token-p90', 'failed_requests_rate']
+            >>> first["clients"], first["failed_requests_rate"]
+            (1, 0.0)
         """
         rows = []
         for clients in sorted(self.results):
@@ -282,9 +308,12 @@ class LoadTestResult:
         nothing, level i is the knee; if that never happens, the last level is (no saturation
         seen). None if the lowest level served nothing. See `find_knee`.
 
-        Example:
-            >>> result.knee()                                              # doctest: +SKIP
-            8
+        Example: a saved sweep of 1, 2 and 4 clients (`sweep_folder`) of a server that
+        serves 2 requests at a time: at 4 clients, half the requests wait in its queue.
+
+            >>> result = LoadTestResult.load(sweep_folder)
+            >>> result.knee()
+            2
         """
         knee = self.knee_details()
         return knee.clients if knee else None
@@ -292,9 +321,13 @@ class LoadTestResult:
     def verdict(self, tolerance: float = KNEE_TOLERANCE) -> str:
         """One line: where the endpoint saturates, with the throughput and TTFT p90 there.
 
-        Example:
-            >>> result.verdict()                                           # doctest: +SKIP
-            'Saturates at 16 clients: beyond it TTFT p90 grows 3.1x for 1.1x more output tokens/s (1,234 tok/s, TTFT p90 0.41 s).'
+        Example (`sweep_folder`: a saved sweep of 1, 2 and 4 clients of a server that serves
+        2 requests at a time):
+
+            >>> result = LoadTestResult.load(sweep_folder)
+            >>> print(result.verdict())  # doctest: +NORMALIZE_WHITESPACE
+            Saturates at 2 clients: beyond it TTFT p90 grows 6.0x for 1.1x more output tokens/s
+            (32 tok/s, TTFT p90 50 ms).
         """
         clients = sorted(self.results)
         line = knee_verdict(self.knee_details(tolerance), clients[0] if clients else None)
@@ -316,9 +349,15 @@ class LoadTestResult:
 
         Client axes are logarithmic, ticked at the client counts.
 
-        Example:
-            >>> figures = result.plot_results()                           # doctest: +SKIP
-            >>> figures["latency_throughput"].show()                      # doctest: +SKIP
+        Example (`sweep_folder`: a saved sweep); in a notebook, `figures["output_tps"]` at the
+        end of a cell (or `.show()`) draws one:
+
+            >>> figures = LoadTestResult.load(sweep_folder).plot_results()
+            >>> sorted(figures)  # doctest: +NORMALIZE_WHITESPACE
+            ['error_rate', 'latency_throughput', 'output_tps', 'requests_per_minute',
+             'time_to_first_token', 'time_to_last_token']
+            >>> [trace.name for trace in figures["time_to_first_token"].data]
+            ['TTFT p50', 'TTFT p90', 'TTFT p99']
         """
         import plotly.graph_objects as go
 
@@ -416,10 +455,13 @@ class LoadTestResult:
             test_path: the test's folder, `<output_path>/<test_name>`.
             load_responses: also read every response into memory (stats never need them).
 
-        Example:
-            >>> result = LoadTestResult.load("runs/sweep/20260101-120000")  # doctest: +SKIP
-            >>> result.status, sorted(result.results), result.missing        # doctest: +SKIP
-            ('stopped', [1, 2], [4, 8])
+        Example (`sweep_folder`: a saved sweep of 1, 2 and 4 clients, e.g.
+        "runs/sweep/20260101-120000"); a sweep stopped after 2 clients would give
+        `('stopped', [1, 2], [4])`:
+
+            >>> result = LoadTestResult.load(sweep_folder)
+            >>> result.status, sorted(result.results), result.missing
+            ('completed', [1, 2, 4], [])
         """
         folder = Path(test_path)
         if not folder.is_dir():
@@ -538,12 +580,21 @@ class LoadTest:
             follows every level) instead of a new one; `endpoint` should be its endpoint, and
             `live_view` is then ignored (the runner's own setting applies).
 
-    Example:
-        >>> lt = LoadTest(endpoint=ep, payload=payload, sequence_of_clients=[1, 2, 4, 8],
-        ...               run_duration=20, low_memory=True, output_path="runs/sweep")  # doctest: +SKIP
-        >>> result = await lt.run()                                      # doctest: +SKIP
-        >>> print(result.verdict())                                      # doctest: +SKIP
-        Saturates at 4 clients: beyond it TTFT p90 grows 2.7x for 1.0x more output tokens/s (...)
+    Example: 1 then 2 clients, 2 requests each, against `ep` with `payload` (an endpoint and
+    a payload); in a notebook cell, `result = await lt.run()`.
+
+        >>> import asyncio
+        >>> from pathlib import Path
+        >>> lt = LoadTest(endpoint=ep, payload=payload, sequence_of_clients=[1, 2],
+        ...               n_requests=2, low_memory=True, output_path="runs/sweep",
+        ...               test_name="first")
+        >>> result = asyncio.run(lt.run())
+        >>> result.output_path
+        'runs/sweep/first'
+        >>> sorted(path.name for path in Path(result.output_path).iterdir())
+        ['1-clients', '2-clients', 'load_test.json']
+        >>> {clients: level.stats["total_requests"] for clients, level in result.results.items()}
+        {1: 2, 2: 4}
     """
 
     def __init__(

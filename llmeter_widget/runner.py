@@ -152,11 +152,21 @@ class Runner:
         groups: the table's groups, (name, key patterns) pairs matched in order.
         snapshot_interval: seconds between live snapshots sent to listeners.
 
-    Example:
-        >>> ep = OpenAIChatEndpoint(base_url="http://127.0.0.1:8000/v1", model="sim")  # doctest: +SKIP
-        >>> runner = Runner(ep, OpenAIChatEndpoint.create_payload("Hi"), output_path="runs")  # doctest: +SKIP
-        >>> result = await runner.run(clients=8, run_duration=30)                  # doctest: +SKIP
-        >>> result.stats["requests_per_minute"]                                     # doctest: +SKIP
+    Example: 2 clients, 2 requests each, against a simulated server (`simulator`) that sends
+    its first token 50 ms after a request arrives. Any OpenAI-compatible base URL works, e.g.
+    "http://127.0.0.1:8000/v1". In a notebook cell: `result = await runner.run(...)`.
+
+        >>> import asyncio
+        >>> from llmeter_widget import Runner
+        >>> from llmeter_widget.endpoints import OpenAIChatEndpoint
+        >>> ep = OpenAIChatEndpoint(base_url=simulator.base_url, model="sim")
+        >>> payload = OpenAIChatEndpoint.create_payload("Tell me a story", max_tokens=10)
+        >>> runner = Runner(ep, payload, output_path="runs")
+        >>> result = asyncio.run(runner.run(clients=2, n_requests=2))
+        >>> result.status, result.stats["total_requests"], result.stats["failed_requests"]
+        ('completed', 4, 0)
+        >>> 0.05 <= result.stats["time_to_first_token-p50"] < 1
+        True
     """
 
     def __init__(

@@ -110,11 +110,20 @@ class Dashboard(anywidget.AnyWidget):
             "+ stat" and "×" buttons) change it while a run goes on.
         groups: the table's groups, (name, key patterns) pairs matched in order.
 
-    Example:
-        >>> dash = Dashboard(endpoint=ep, payload=payload, output_path="runs",   # doctest: +SKIP
-        ...                  duration=30, clients=4, max_clients=64)
-        >>> dash                      # displays; Run / Stop buttons, sliders  # doctest: +SKIP
-        >>> result = await dash.run() # or dash.start() / dash.stop()          # doctest: +SKIP
+    Example: in a notebook, a cell that ends with `dash` shows it (Run / Stop buttons,
+    sliders); the buttons start and stop runs, and so do `dash.start()` / `dash.stop()`.
+    `dash.run()` runs with the current control values and returns the Result (`await
+    dash.run()` in a notebook cell; `asyncio.run(dash.run())` in a script). Here: 2 clients
+    sending 2 requests each (`ep`, `payload`: an endpoint and a payload).
+
+        >>> import asyncio
+        >>> from llmeter_widget import Dashboard
+        >>> dash = Dashboard(endpoint=ep, payload=payload, output_path="runs",
+        ...                  mode="count", n_requests=2, clients=2, max_clients=64)
+        >>> result = asyncio.run(dash.run())
+        >>> dash.status, result.stats["total_requests"], result.stats["failed_requests"]
+        ('done', 4, 0)
+        >>> dash.close()
     """
 
     _esm = _bundle("widget.js")
@@ -315,7 +324,15 @@ class Dashboard(anywidget.AnyWidget):
             ValueError: an unknown key (naming the closest ones), or a bad transform.
 
         Example:
-            >>> dash.add_stat("p95 TTFT", "time_to_first_token-p95")  # doctest: +SKIP
+            >>> dash.add_stat("p95 TTFT", "time_to_first_token-p95")
+            >>> [stat["label"] for group in dash.spec["groups"] if group["name"] == "TTFT"
+            ...  for stat in group["stats"]]
+            ['p50', 'p90', 'p99', 'p95 TTFT']
+            >>> dash.add_stat("p95 TTFT", "time_to_frist_token-p95")  # doctest: +NORMALIZE_WHITESPACE
+            Traceback (most recent call last):
+            ...
+            ValueError: Unknown stat key 'time_to_frist_token-p95' for live stat 'p95 TTFT'.
+            Did you mean 'time_to_first_token-p95'? ...
         """
         fields: dict[str, Any] = {"key": key, "transform": transform, "group": group, "unit": unit}
         # A callback's key keeps the unit and group the callback declares for it.
@@ -540,8 +557,17 @@ class Dashboard(anywidget.AnyWidget):
         Raises:
             FileNotFoundError: no folder at `path`, or one that holds no run or sweep.
 
-        Example:
-            >>> dash.add_overlay("runs/20260101-120000", label="before")  # doctest: +SKIP
+        Example: a saved sweep's folder (`sweep_folder`: 1, 2 and 4 clients), then one of its
+        runs' folders.
+
+            >>> entry = dash.add_overlay(sweep_folder, label="before")
+            >>> entry["kind"], entry["label"], [level["clients"] for level in entry["levels"]]
+            ('sweep', 'before', [1, 2, 4])
+            >>> entry = dash.add_overlay(f"{sweep_folder}/1-clients")
+            >>> entry["kind"], entry["label"], entry["stats"]["total_requests"]
+            ('run', '1-clients', 4)
+            >>> [overlay["label"] for overlay in dash.overlays]
+            ['before', '1-clients']
         """
         entry = load_overlay(path, label)
         self._overlay_entries.append(entry)
@@ -575,9 +601,17 @@ class Dashboard(anywidget.AnyWidget):
     ) -> Dashboard:
         """A dashboard wired to the simulated LLM server, started in its own process.
 
-        Example:
-            >>> dash = Dashboard.demo(duration=20, clients=8)   # doctest: +SKIP
-            >>> dash                                              # doctest: +SKIP
+        `close()` stops that process (so does the end of the Python process).
+
+        Example: in a notebook, `Dashboard.demo(duration=20, clients=8)` in a cell shows a
+        dashboard ready to run. Here it runs 2 clients sending 1 short request each:
+
+            >>> import asyncio
+            >>> dash = Dashboard.demo(mode="count", clients=2, n_requests=1, max_tokens=8)
+            >>> result = asyncio.run(dash.run())
+            >>> result.stats["total_requests"], result.stats["failed_requests"]
+            (2, 0)
+            >>> dash.close()
         """
         from .endpoints import OpenAIChatEndpoint
         from .simulator import SimulatedServer

@@ -9,10 +9,19 @@ send/end stamps bracket the call from the event loop's side.
 Needs only an object with llmeter's Endpoint interface; `pip install "llmeter-widget[llmeter]"`
 brings the llmeter package itself.
 
-Example:
-    >>> from llmeter.endpoints import BedrockConverseStream        # doctest: +SKIP
-    >>> ep = LlmeterEndpoint(BedrockConverseStream(model_id="..."))  # doctest: +SKIP
-    >>> await Runner(ep, payload).run(clients=8, run_duration=60)   # doctest: +SKIP
+Example (Amazon Bedrock: needs AWS credentials, so it is not run as a doctest; `await` as in
+a notebook cell, `asyncio.run(Runner(ep, payload).run(...))` in a script)::
+
+    from llmeter.endpoints import BedrockConverseStream
+    from llmeter_widget import Runner
+    from llmeter_widget.endpoints import LlmeterEndpoint
+
+    ep = LlmeterEndpoint(BedrockConverseStream(model_id="..."))
+    payload = BedrockConverseStream.create_payload("Tell me a story", max_tokens=256)
+    result = await Runner(ep, payload).run(clients=8, run_duration=60)
+
+tests/test_llmeter_adapter.py runs a small llmeter Endpoint of its own through the adapter
+against the simulated server.
 """
 
 from __future__ import annotations
