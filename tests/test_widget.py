@@ -10,6 +10,7 @@ import asyncio
 import json
 
 import comm
+import numpy as np
 import pytest
 import traitlets
 from comm.base_comm import BaseComm
@@ -18,6 +19,7 @@ from llmeter_widget import Dashboard, Result, Runner
 from llmeter_widget.endpoints import OpenAIChatEndpoint
 
 from .subshell import in_subshell
+from .waiting import eventually
 
 
 class RecordingComm(BaseComm):
@@ -103,27 +105,33 @@ async def test_one_message_per_tick_bounded_size_and_only_new_points(dashboard):
 async def test_slider_move_from_frontend_reaches_the_running_run(dashboard):
     frontend_custom(dashboard, {"type": "run"})  # the Run button
     assert dashboard.running and dashboard.status == "running"
-    await asyncio.sleep(0.5)
-    assert dashboard.runner.active_clients == 2
+    runner = dashboard.runner
+    await eventually(lambda: runner.running and runner.stats.in_flight == 2, "2 clients sending")
     frontend_update(dashboard, clients=6)  # the clients slider
-    await asyncio.sleep(0.3)
-    assert dashboard.runner.active_clients == 6
-    assert dashboard.progress["active_clients"] == 6
-    frontend_update(dashboard, duration=1.5)  # the duration slider shortens the run
+    assert runner.active_clients == 6
+    await eventually(lambda: runner.stats.in_flight == 6, "6 requests in flight")
+    await eventually(lambda: dashboard.progress["active_clients"] == 6, "the next tick to show 6")
+    frontend_update(dashboard, duration=1.5)  # the duration slider shortens the 3 s run
     result = await dashboard._task
-    assert result.run_duration == 1.5
-    assert dashboard.status == "done"
+    assert result.run_duration == 1.5 and dashboard.status == "done"
+    last_send = max(r.t_send for r in result.responses) - runner.stats.start
+    assert last_send < 1.5 and max(r.t_end for r in result.responses) - runner.stats.start >= 1.5
 
 
 async def test_stop_button_keeps_a_loadable_result(dashboard):
     frontend_custom(dashboard, {"type": "run"})
-    await asyncio.sleep(0.8)
+    runner = dashboard.runner
+    await eventually(lambda: runner.running and runner.stats.total_requests >= 2
+                     and runner.stats.in_flight == 2, "2 requests done and 2 in flight")
     frontend_custom(dashboard, {"type": "stop"})
+    assert dashboard.status == "stopping"
     result = await dashboard._task
     assert result.status == "stopped" and dashboard.status == "done"
     loaded = Result.load(dashboard.result_path)
     assert loaded.status == "stopped"
-    assert loaded.stats["total_requests"] == dashboard.stats["total_requests"] > 0
+    done = [r for r in loaded.responses if r.error_type != "cancelled"]
+    assert loaded.stats["total_requests"] == dashboard.stats["total_requests"] == len(done) >= 2
+    assert loaded.stats["cancelled_requests"] == len(loaded.responses) - len(done) == 2
 
 
 async def test_late_view_gets_the_whole_history_in_one_message(dashboard):
@@ -254,13 +262,16 @@ async def test_stop_mid_sweep_keeps_what_ran(dashboard):
     frontend_custom(dashboard, {"type": "run"})
     assert dashboard.sweeping and dashboard.status == "running"
     assert comparison_updates(dashboard)[-1] == {"levels": [], "knee": None, "verdict": ""}
-    await asyncio.sleep(1.2)  # in the second level
+    await eventually(lambda: len(dashboard.comparison["levels"]) == 1 and dashboard.runner.running,
+                     "the second level to start",
+                     describe=lambda: dashboard.progress)
     frontend_update(dashboard, clients=7)  # the clients slider does not touch a sweep's level
     frontend_custom(dashboard, {"type": "stop"})
     result = await dashboard._task
     assert result.status == "stopped" and dashboard.status == "done"
-    assert 1 <= len(result.results) < 3 and result.missing
-    assert 7 not in result.results
+    # the finished level and the stopped one are kept; the third never ran
+    assert sorted(result.results) == [1, 2] and result.missing == [4]
+    assert [result.results[c].status for c in (1, 2)] == ["completed", "stopped"]
     assert len(dashboard.comparison["levels"]) == len(result.results)
     loaded = LoadTestResult.load(dashboard.result_path)
     assert loaded.status == "stopped" and sorted(loaded.results) == sorted(result.results)
@@ -358,11 +369,14 @@ def cells(dash):
 
 async def test_add_and_remove_stats_from_the_table_while_a_run_goes_on(dashboard):
     frontend_custom(dashboard, {"type": "run"})
-    await asyncio.sleep(0.8)
+    runner = dashboard.runner
+    await eventually(lambda: runner.running and runner.stats.total_requests >= 4, "4 requests done")
     assert "TTFT/p95" not in cells(dashboard)
     frontend_custom(dashboard, {"type": "add_stat", "key": "time_to_first_token-p95", "label": "p95"})
     assert cells(dashboard)["TTFT/p95"]["key"] == "time_to_first_token-p95"
-    assert dashboard.stats["time_to_first_token-p95"] is not None  # a value at once, not next tick
+    # a value at once, not next tick: the running run's exact p95 of what it has seen so far
+    ttfts = [r.time_to_first_token for r in runner._run.responses if r.ok]
+    assert dashboard.stats["time_to_first_token-p95"] == pytest.approx(np.percentile(ttfts, 95))
     frontend_custom(dashboard, {"type": "remove_stat", "id": "TTFT/p50"})
     assert "TTFT/p50" not in cells(dashboard) and "TTLT/p50" in cells(dashboard)
     result = await dashboard._task
@@ -422,11 +436,11 @@ async def test_messages_handled_on_a_subshell_thread_reach_the_run(fixed_server,
     dashboard = Dashboard(endpoint=ep, payload=OpenAIChatEndpoint.create_payload("Hi", max_tokens=8),
                           output_path=tmp_path, duration=3, clients=2)
     in_subshell(lambda: frontend_custom(dashboard, {"type": "run"}))  # the Run button
-    await asyncio.sleep(0.6)
-    assert dashboard.running and dashboard._task.get_loop() is asyncio.get_running_loop()
+    await eventually(lambda: dashboard.running and dashboard.runner.running, "the run to start")
+    assert dashboard._task.get_loop() is asyncio.get_running_loop()
     in_subshell(lambda: frontend_update(dashboard, clients=6))  # the clients slider
-    await asyncio.sleep(0.5)
-    assert dashboard.runner.active_clients == 6
+    await eventually(lambda: dashboard.runner.active_clients == 6
+                     and dashboard.runner.stats.in_flight == 6, "6 clients sending")
     in_subshell(lambda: frontend_custom(dashboard, {"type": "add_stat", "key": "time_to_first_token-p95",
                                                     "label": "p95"}))
     in_subshell(lambda: frontend_custom(dashboard, {"type": "stop"}))
@@ -490,12 +504,15 @@ async def test_an_undeclared_published_key_can_be_added_once_it_appears(fixed_se
 async def test_a_stat_added_during_a_sweep_is_computed_in_every_later_level(dashboard):
     dashboard.mode, dashboard.sweep_levels, dashboard.duration = "sweep", [1, 2], 1.0
     task = dashboard.start()
-    await asyncio.sleep(0.4)
+    await eventually(lambda: dashboard.runner.running and dashboard.runner.stats.total_requests >= 1,
+                     "the first level to answer")
     dashboard.add_stat("p95", "time_to_first_token-p95")
     result = await task
-    for clients, level in result.results.items():
-        assert level.stats["time_to_first_token-p95"] is not None, clients
-    assert dashboard.stats["time_to_first_token-p95"] is not None
+    assert sorted(result.results) == [1, 2]
+    for clients, level in result.results.items():  # exact, from each level's saved responses
+        ttfts = [r.time_to_first_token for r in Result.load(level.output_path).responses]
+        assert level.stats["time_to_first_token-p95"] == pytest.approx(np.percentile(ttfts, 95)), clients
+    assert dashboard.stats["time_to_first_token-p95"] == result.results[2].stats["time_to_first_token-p95"]
 
 
 async def test_overlays_get_the_values_of_python_transforms(fixed_server, tmp_path):
