@@ -13,6 +13,23 @@ reads ours):
 A folder from a run that crashed has no summary.json and a run_status.json still saying
 "running": it loads anyway, stats rebuilt from responses.jsonl (a truncated last line is
 skipped with a warning). Loading never executes anything from the folder: JSON only.
+
+Cancelled requests (in flight when a run was stopped or interrupted) are in responses.jsonl
+like every request sent, but our stats count them apart (`cancelled_requests`), outside
+total_requests, failed_requests and every distribution. llmeter has no such notion, so its
+`Result.load` reads them as what they are in its terms, requests sent that failed (their error
+says "cancelled while in flight"); the folder is written so that its figures otherwise match ours:
+
+- summary.json's total_requests counts them (ours + cancelled_requests): llmeter's
+  total_requests is every response in the file, as its own runner writes it and as it counts a
+  folder without summary.json; stats.json keeps our total_requests, and so does `Result.load`.
+- a cancelled line carries no derived time_to_first_token (see endpoints/base.py), so
+  llmeter's TTFT/TTLT figures cover the same requests as ours (averages and medians equal; its
+  p90/p99 interpolate another way); its token totals are ours as well (a cancelled request has
+  no token counts).
+
+So llmeter reads total_requests = ours + cancelled, failed_requests = ours + cancelled. With
+`load_responses=False` llmeter shows stats.json as saved, that is our figures.
 """
 
 from __future__ import annotations
@@ -162,12 +179,17 @@ def iter_responses(path: Path) -> Iterator[InvocationResponse]:
 class Result:
     """The outcome of one run: metadata, final stats and (unless low-memory) the responses.
 
-    Example:
-        >>> result = await runner.run(clients=8, run_duration=30)      # doctest: +SKIP
-        >>> result.stats["time_to_first_token-p50"], result.status     # doctest: +SKIP
-        (0.183, 'completed')
-        >>> Result.load(result.output_path).stats["total_requests"]    # doctest: +SKIP
-        412
+    Example: `runner` is a Runner (output_path="runs") of a simulated server that sends its
+    first token 50 ms after a request arrives; in a notebook cell, `await runner.run(...)`.
+
+        >>> import asyncio
+        >>> result = asyncio.run(runner.run(clients=2, n_requests=2))
+        >>> result.status, result.stats["total_requests"], result.stats["failed_requests"]
+        ('completed', 4, 0)
+        >>> 0.05 <= result.stats["time_to_first_token-p50"] < 1
+        True
+        >>> Result.load(result.output_path).stats["total_requests"]
+        4
     """
 
     responses: list[InvocationResponse] = field(default_factory=list)
@@ -213,8 +235,18 @@ class Result:
 
     # -- saving ----------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """The llmeter-compatible metadata (what summary.json holds)."""
+        """The llmeter-compatible metadata (what summary.json holds, but for total_requests:
+        see `llmeter_summary`)."""
         return {name: getattr(self, name) for name in _LLMETER_SUMMARY_FIELDS}
+
+    def llmeter_summary(self) -> dict[str, Any]:
+        """summary.json: `summary()` with total_requests as llmeter counts it, every request
+        sent, the cancelled ones too (see the module docstring)."""
+        summary = self.summary()
+        cancelled = self.stats.get("cancelled_requests")
+        if isinstance(summary["total_requests"], int) and isinstance(cancelled, int):
+            summary["total_requests"] += cancelled
+        return summary
 
     def status_record(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _STATUS_FIELDS}
@@ -234,7 +266,7 @@ class Result:
                 writer.append(response)
             writer.close()
         write_json(folder / "stats.json", self.stats)
-        write_json(folder / "summary.json", self.summary())
+        write_json(folder / "summary.json", self.llmeter_summary())
         write_json(folder / "run_status.json", self.status_record())
         return folder
 
@@ -295,6 +327,10 @@ class Result:
         if saved_stats is not None:
             computed_keys = set(result.summary())
             result._stats = {k: v for k, v in saved_stats.items() if k not in computed_keys}
+            total = saved_stats.get("total_requests")
+            if isinstance(total, int) and not isinstance(total, bool):
+                # ours, without the cancelled requests summary.json counts for llmeter
+                result.total_requests = total
         else:
             rebuilt = stats_from_responses(responses)
             result._stats = rebuilt.to_stats()

@@ -6,12 +6,18 @@ later; the usual ones (TTFT, TTLT, TPOT) are filled in by `finalize()`.
 
 Field names follow llmeter's `InvocationResponse`, so llmeter can read our `responses.jsonl`
 (fields it does not know land in its `annotations`).
+
+A cancelled request (in flight when the run was stopped or interrupted) is saved without the
+derived `time_to_first_token` llmeter averages: we leave cancelled requests out of every latency
+figure, and llmeter, which has no notion of "cancelled", would average them in. Its raw
+timestamps (`t_send`, `t_first_token`, ...) are saved as always, and reading the line back
+derives the value again, so nothing measured is lost and a response round-trips unchanged.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -69,6 +75,10 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "input_payload": (dict,),
     "annotations": (dict,),
 }
+
+
+# Derived by `finalize()` from the raw timestamps; the ones llmeter averages.
+_DERIVED_TIMINGS = ("time_to_first_token", "time_to_last_token", "time_per_output_token")
 
 
 @dataclass
@@ -140,16 +150,28 @@ class InvocationResponse:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (datetimes as ISO strings).
+        """A JSON-ready dict (datetimes as ISO strings): the record as saved.
 
         A shallow copy (not dataclasses.asdict, which deep-copies the payload): this runs once
-        per response on the event loop the clients share.
+        per response on the event loop the clients share. A cancelled request's derived
+        timings are left empty when its raw timestamps give them back (see the module
+        docstring); `from_dict` derives them again.
         """
         data = dict(self.__dict__)
         data["annotations"] = dict(self.annotations)
         if self.request_time is not None:
             data["request_time"] = datetime_to_str(self.request_time)
+        if self.error_type == "cancelled":
+            derived = self._derived_timings()
+            for name, value in derived.items():
+                if value is not None and data[name] == value:
+                    data[name] = None
         return data
+
+    def _derived_timings(self) -> dict[str, float | None]:
+        """What `finalize()` derives from the raw timestamps alone (this response unchanged)."""
+        bare = replace(self, **dict.fromkeys(_DERIVED_TIMINGS)).finalize()
+        return {name: getattr(bare, name) for name in _DERIVED_TIMINGS}
 
     def to_json(self) -> str:
         """One line of `responses.jsonl`."""
@@ -177,7 +199,12 @@ class InvocationResponse:
                 raise ValueError(f"field {name!r} holds {type(value).__name__} {value!r:.40}")
         if isinstance(values.get("request_time"), str):
             values["request_time"] = str_to_datetime(values["request_time"])
-        return cls(**values)
+        response = cls(**values)
+        if response.error_type == "cancelled":  # saved without its derived timings: derive them
+            for name, value in response._derived_timings().items():
+                if getattr(response, name) is None:
+                    setattr(response, name, value)
+        return response
 
     @classmethod
     def from_json(cls, line: str) -> InvocationResponse:
