@@ -336,15 +336,19 @@ class _OpenAIEndpoint:
         parts: list[str] = []
         content_chunks = 0
         done = False
-        async for raw in http.content.iter_any():
-            now = time.perf_counter()  # stamped on arrival, before any parsing
-            for data in parser.feed(raw):
-                if data == b"[DONE]":
-                    done = True
+        try:
+            async for raw in http.content.iter_any():
+                now = time.perf_counter()  # stamped on arrival, before any parsing
+                for data in parser.feed(raw):
+                    if data == b"[DONE]":
+                        done = True
+                        break
+                    content_chunks += self._consume_event(data, now, response, parts)
+                if done:
                     break
-                content_chunks += self._consume_event(data, now, response, parts)
-            if done:
-                break
+        finally:
+            if parts:  # a stream that breaks (or is cancelled) keeps the text that arrived
+                response.response_text = "".join(parts)
         if not done:
             for data in parser.close():
                 if data == b"[DONE]":
