@@ -19,12 +19,6 @@ async def fixed_server():
 
 
 @pytest.fixture
-async def batching_server():
-    async with SimulatedServer(mode="batching", max_batch=8, seed=1) as server:
-        yield server
-
-
-@pytest.fixture
 async def session():
     async with create_session() as s:
         yield s

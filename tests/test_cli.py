@@ -6,13 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from llmeter_widget import Result
 from llmeter_widget.display import format_value
 from llmeter_widget.simulator import SimulatedServer
+
+from .waiting import wait_until
 
 CLI = [sys.executable, "-m", "llmeter_widget.cli"]
 
@@ -79,14 +80,6 @@ def _sigint_as(disposition):
     return lambda: signal.signal(signal.SIGINT, disposition)
 
 
-def wait_until(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def _jsonl_lines(path):
     return len(path.read_text().splitlines()) if path.exists() else 0
 
@@ -105,7 +98,7 @@ def test_ctrl_c_leaves_an_interrupted_loadable_result(sim, tmp_path, inherited):
     try:
         # responses are being written: at least one request finished, two are in flight
         wait_until(lambda: _jsonl_lines(folder / "responses.jsonl") >= 2 or proc.poll() is not None,
-                   timeout=30, what="the CLI to write responses")
+                   "the CLI to write responses", timeout=30)
         assert proc.poll() is None, proc.communicate()[1]
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)

@@ -19,6 +19,8 @@ from llmeter_widget.simulator import SimulatedServer, SimulatorConfig, Simulator
 from llmeter_widget.simulator.cli import add_arguments, main
 from llmeter_widget.simulator.text import VOCAB
 
+from .waiting import eventually
+
 CHAT = [{"role": "user", "content": "Say something about load testing."}]
 
 
@@ -269,17 +271,21 @@ async def test_fixed_mode_timing_is_exact():
     ttft, itl, n = 0.05, 0.01, 20
     async with SimulatedServer(mode="fixed", ttft=ttft, itl=itl) as server:
         ttfts, gaps, ttlts = [], [], []
-        for _ in range(4):
+        for _ in range(6):
             sent, times = await raw_token_times(server.port, n)
             assert len(times) == n
             ttfts.append(times[0] - sent)
             gaps += [b - a for a, b in zip(times[:-1], times[1:], strict=True)]
             ttlts.append(times[-1] - sent)
-    # a loaded 2-core machine wakes up late now and then: judge medians, a few ms of slack
-    assert abs(statistics.median(ttfts) - ttft) < 0.005, ttfts
-    assert abs(statistics.median(gaps) - itl) < 0.005, gaps
+    # Never early (a token is held until its time: 1 ms for the clock and the socket); late only
+    # by a loaded 2-core machine's wake-ups, so judge medians, with slack below one interval's
+    # worth of error: a token sent one ITL off, or a first token sent at once, fails.
+    slack = 0.008
+    assert ttft - 0.001 <= statistics.median(ttfts) < ttft + slack, ttfts
+    assert itl - 0.001 <= statistics.median(gaps) < itl + slack, gaps
     # absolute deadlines: the last token is not late by the sum of n wake-up delays
-    assert abs(statistics.median(ttlts) - (ttft + (n - 1) * itl)) < 0.005, ttlts
+    ttlt = ttft + (n - 1) * itl
+    assert ttlt - 0.001 <= statistics.median(ttlts) < ttlt + slack, ttlts
 
 
 CURVE = dict(mode="batching", max_batch=8, decode_base=0.02, decode_per_seq=0.001,
@@ -341,11 +347,7 @@ async def test_batching_engine_idles_and_frees_slot_on_disconnect(session):
         await resp.content.readline()  # first token
         assert server.active == 1
         resp.close()  # disconnect long before the 1000 tokens (10 s)
-        for _ in range(100):
-            if server.active == 0:
-                break
-            await asyncio.sleep(0.01)
-        assert server.active == 0
+        await eventually(lambda: server.active == 0, "the server to drop the request")
         assert server.requests_cancelled == 1
         started = time.perf_counter()
         status, answer = await post(session, url, {"model": "sim", "messages": CHAT,
@@ -364,11 +366,8 @@ async def test_queue_counters_and_stop_with_requests_in_flight(session):
     url = server.base_url + "/chat/completions"
     body = {"model": "sim", "messages": CHAT, "max_tokens": 10000}
     tasks = [asyncio.ensure_future(post(session, url, body)) for _ in range(5)]
-    for _ in range(100):
-        if server.active == 2 and server.queued == 3:
-            break
-        await asyncio.sleep(0.01)
-    assert (server.active, server.queued) == (2, 3)
+    await eventually(lambda: (server.active, server.queued) == (2, 3), "2 served and 3 queued",
+                     describe=lambda: (server.active, server.queued))
     started = time.perf_counter()
     await server.stop()
     assert time.perf_counter() - started < 2.0

@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from llmeter_widget import Result, Runner
 from llmeter_widget.endpoints import OpenAIChatEndpoint
 from llmeter_widget.simulator import SimulatedServer
+
+from .waiting import eventually
+
+CLIENTS, SECONDS = 300, 4.0
 
 
 async def test_300_clients_for_a_few_seconds(tmp_path):
@@ -17,17 +22,24 @@ async def test_300_clients_for_a_few_seconds(tmp_path):
                         output_path=tmp_path, low_memory=True)
         snapshots = []
         runner.listeners.append(snapshots.append)
-        task = asyncio.create_task(runner.run(clients=300, run_duration=4, run_name="soak"))
-        await asyncio.sleep(2.5)
-        active_mid_run = runner.active_clients
+        task = asyncio.create_task(runner.run(clients=CLIENTS, run_duration=SECONDS, run_name="soak"))
+        await eventually(lambda: runner.running and runner.stats.in_flight == CLIENTS,
+                         f"{CLIENTS} requests in flight")
+        assert runner.active_clients == CLIENTS
         result = await task
+        served = (await asyncio.to_thread(server.stats))["peak_active"]
     stats = result.stats
-    assert active_mid_run == 300
+    assert served == CLIENTS  # the server had every client's request at once
     assert stats["failed_requests"] == 0 and stats["cancelled_requests"] == 0
-    assert stats["total_requests"] >= 300 * 3  # each request ~0.6 s: ~6 rounds in 4 s
     assert result.responses == []  # low-memory: nothing kept
-    lines = (tmp_path / "soak" / "responses.jsonl").read_text().splitlines()
-    assert len(lines) == stats["total_requests"]
+    lines = [json.loads(line) for line in
+             (tmp_path / "soak" / "responses.jsonl").read_text().splitlines()]
+    assert len(lines) == stats["total_requests"] == len({line["id"] for line in lines})
+    # closed loop: the clients were kept busy from the start to the deadline (each request
+    # ~0.6 s), whatever the machine's speed; a client that stalled would leave a gap
+    durations = [line["t_end"] - line["t_send"] for line in lines]
+    assert min(durations) >= 0.3 + 15 * 0.02
+    assert sum(durations) >= CLIENTS * SECONDS * 0.8
     assert Result.load(tmp_path / "soak", load_responses=False).stats["total_requests"] == len(lines)
-    # the live views kept getting snapshots all along (~4 a second)
-    assert len(snapshots) >= 4 * 4 - 2
+    # the live views kept getting snapshots all along (every 0.25 s; allow a busy loop's delays)
+    assert len(snapshots) >= SECONDS / 0.25 / 2

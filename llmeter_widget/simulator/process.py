@@ -90,8 +90,8 @@ class SimulatorProcess:
 
     def stats(self, timeout: float = 5.0) -> dict[str, Any]:
         """The child's counters (GET /simulator/stats), as SimulatedServer.stats() gives them:
-        requests_served, requests_cancelled, requests_rejected, connections_dropped and
-        faults_injected. Blocking: from async code, `await asyncio.to_thread(proc.stats)`."""
+        requests_served, requests_cancelled, requests_rejected, connections_dropped,
+        faults_injected and peak_active (the most requests served at once). Blocking: from async code, `await asyncio.to_thread(proc.stats)`."""
         # no proxy: the child is on this machine, whatever http_proxy says
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(self.url + "/simulator/stats", timeout=timeout) as resp:

@@ -175,6 +175,7 @@ class SimulatedServer:
             "requests_rejected": self.requests_rejected,
             "connections_dropped": self.connections_dropped,
             "faults_injected": self.faults_injected,
+            "peak_active": self.peak_active,  # the most requests it served at once
         }
 
     # -- construction helpers ------------------------------------------------------------------

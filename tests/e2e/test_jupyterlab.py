@@ -1,14 +1,21 @@
 """End to end, as a person sees it: JupyterLab in Debian's chromium, a real kernel, the
-quickstart notebook, the Run button, the clients slider, Stop, and the result on disk.
+quickstart notebook, the Run button, the sliders (real mouse and keyboard), the stats table,
+Stop, and the result on disk.
 
 The Python side is checked through a second client of the notebook's own kernel
-(jupyter_client), so the assertions read the runner's real state, not the page.
+(jupyter_client), so the assertions read the runner's real state, not the page. The table's
+final text is compared cell by cell with `display.format_value` (Python) applied to the kernel's
+`dash.stats` and `dash.spec`: the page formats with js/format.js, an independent implementation
+that tests/fixtures/format_cases.json holds to the same output.
 Set LLMETER_SCREENSHOT=docs/dashboard.png to refresh the README's picture.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,6 +27,8 @@ from pathlib import Path
 import pytest
 from jupyter_client import BlockingKernelClient
 from playwright.sync_api import sync_playwright
+
+from llmeter_widget.display import format_value
 
 from ..chromium import launch
 
@@ -106,6 +115,99 @@ class Kernel:
         self.client.stop_channels()
 
 
+# -- the stats table ---------------------------------------------------------------------------
+
+# Every group table of the dashboard, in page order: its name, then per cell its label, its
+# data-key and the text a person reads (the whole value cell: number, unit, overlay lines).
+READ_TABLE = """() => [...document.querySelectorAll('div.lmw .lmw-stats table.lmw-group')].map(t => ({
+    group: t.dataset.group,
+    labels: [...t.querySelectorAll('th.lmw-stat-label')].map(th => ({
+        id: th.dataset.id ?? null,
+        label: th.querySelector('.lmw-stat-label-text')?.textContent ?? null})),
+    cells: [...t.querySelectorAll('td.lmw-value')].map(td => ({
+        key: td.dataset.key ?? null, text: td.textContent})),
+}))"""
+
+
+def expected_table(spec: dict, stats: dict) -> list[dict]:
+    """What the page must show, from the kernel's spec and stats, formatted by Python."""
+    return [
+        {"group": group["name"],
+         "labels": [{"id": s["id"], "label": s["label"]} for s in group["stats"]],
+         "cells": [{"key": s["key"],
+                    "text": format_value(stats.get(s["key"]), s["unit"],
+                                         invert=s["invert"], scale=s["scale"])}
+                   for s in group["stats"]]}
+        for group in spec["groups"]
+    ]
+
+
+def table_diff(expected: list[dict], shown: list[dict]) -> list[str]:
+    """Readable differences between the expected table and the page's ([] when equal)."""
+    diff = []
+    if [g["group"] for g in expected] != [g["group"] for g in shown]:
+        diff.append(f"groups: expected {[g['group'] for g in expected]}, "
+                    f"page {[g['group'] for g in shown]}")
+    for want, got in zip(expected, shown):
+        if want["labels"] != got["labels"]:
+            diff.append(f"{want['group']} labels: expected {want['labels']}, page {got['labels']}")
+        if len(want["cells"]) != len(got["cells"]):
+            diff.append(f"{want['group']}: {len(want['cells'])} cells expected, "
+                        f"{len(got['cells'])} in the page")
+        for w, g in zip(want["cells"], got["cells"]):
+            if w != g:
+                diff.append(f"{want['group']} {w['key']!r}: expected {w['text']!r}, "
+                            f"page shows {g['text']!r} (data-key {g['key']!r})")
+    return diff
+
+
+# -- sliders -----------------------------------------------------------------------------------
+
+SLIDER_STATE = "s => [Number(s.min), Number(s.max), Number(s.step) || 1, Number(s.value)]"
+
+
+def key_target(key: str, value: float, lo: float, hi: float, step: float) -> float:
+    """Where a key press puts a range input (HTML's arrow/Home/End; PageUp/PageDown as Chromium:
+    a tenth of the range, at least one step, then snapped to the step and clamped)."""
+    big = max((hi - lo) / 10, step)
+    moved = {"ArrowRight": value + step, "ArrowUp": value + step,
+             "ArrowLeft": value - step, "ArrowDown": value - step,
+             "PageUp": value + big, "PageDown": value - big, "Home": lo, "End": hi}[key]
+    snapped = lo + math.floor((moved - lo) / step + 0.5) * step  # Decimal::round: half up here
+    return min(hi, max(lo, snapped))
+
+
+def drag_slider(page, slider, target: int) -> tuple[int, list[int]]:
+    """Drag a range input's thumb to `target` with the mouse, the way a person does: press on
+    the thumb, move while watching the value, release. Returns the value at release and the
+    values seen during the drag."""
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    lo, hi, step, value = slider.evaluate(SLIDER_STATE)
+    y = box["y"] + box["height"] / 2
+    thumb = min(16.0, box["height"])  # Chromium's default thumb; corrected below by what we see
+    track = box["width"] - thumb
+    per_step = track / ((hi - lo) / step)
+
+    def x_of(v: float) -> float:
+        return box["x"] + thumb / 2 + (v - lo) / (hi - lo) * track
+
+    page.mouse.move(x_of(value), y)
+    page.mouse.down()
+    seen = [value]
+    x = x_of(target)
+    for _ in range(30):
+        page.mouse.move(x, y, steps=4)
+        got = slider.evaluate("s => Number(s.value)")
+        seen.append(got)
+        if got == target:
+            break
+        # Move by what is missing; at least one pixel, so it never stalls between two values.
+        x += math.copysign(max(1.0, abs(target - got) / step * per_step / 2), target - got)
+    page.mouse.up()
+    return slider.evaluate("s => Number(s.value)"), seen
+
+
 def test_dashboard_in_jupyterlab(lab):
     url, work, runtime = lab
     with sync_playwright() as p:
@@ -134,17 +236,69 @@ def test_dashboard_in_jupyterlab(lab):
                 """() => { const c = document.querySelector('[data-key="time_to_first_token-p50"]');
                            return c && /\\d/.test(c.textContent); }""", timeout=30_000)
             assert kernel.wait_for("print(dash.runner.active_clients)", "4") == "4"
-            # drag the clients slider to 24, past the simulator's 16 batch slots (input while
-            # dragging, change on release)
-            page.evaluate("""() => {
-                const s = document.querySelector('input.lmw-clients');
-                s.value = '24';
-                s.dispatchEvent(new Event('input', {bubbles: true}));
-                s.dispatchEvent(new Event('change', {bubbles: true}));
-            }""")
-            got = kernel.wait_for("print(dash.runner.active_clients)", "24")
-            assert got == "24", kernel.run(  # what the kernel saw, to tell a lost message from a slow one
-                "print(dash.clients, dash.status, repr(dash.error), dash.runner.running, dash.progress)")
+            active = "print(dash.runner.active_clients)"
+            # what the kernel saw, to tell a lost message from a slow one
+            seen = "print(dash.clients, dash.status, repr(dash.error), dash.runner.running, dash.progress)"
+
+            # The duration slider, by keyboard: End is its maximum, and the running run is
+            # extended to it (also so the demo's 30 s run outlasts the steps below).
+            duration = page.locator("div.lmw input.lmw-duration")
+            duration.focus()
+            page.keyboard.press("End")
+            top = duration.evaluate(SLIDER_STATE)[1]
+            want = f"{float(top)!r} {float(top)!r}"
+            got = kernel.wait_for("print(dash.duration, dash.progress.get('duration'))", want)
+            assert got == want, kernel.run(seen)
+
+            # Every clients change the kernel receives, in order.
+            assert kernel.run("_e2e_clients = []\n"
+                              "dash.observe(lambda c: _e2e_clients.append(c['new']), 'clients')"
+                              ) == ""
+            clients = page.locator("div.lmw input.lmw-clients")
+            label = page.locator("div.lmw .lmw-clients-row .lmw-control-value")
+
+            # The clients slider, by keyboard: each press moves the slider, its label and the
+            # running run's clients, one message per press. A press that misses is recorded
+            # (with what JupyterLab did with it instead) and reported at the end, so the rest of
+            # the test still runs.
+            page.evaluate("""() => { window._e2eCommands = [];
+                window.jupyterapp.commands.commandExecuted.connect(
+                    (_, args) => window._e2eCommands.push(args.id)); }""")
+            lo, hi, step, value = clients.evaluate(SLIDER_STATE)
+            assert (lo, hi, step, value) == (1, 64, 1, 4)
+            moved, missed = [], []
+            for key in ["ArrowRight", "ArrowRight", "ArrowLeft", "Home", "PageUp", "ArrowUp",
+                        "ArrowDown", "PageDown"]:
+                clients.focus()
+                page.evaluate("() => { window._e2eCommands.length = 0; }")
+                want = key_target(key, value, lo, hi, step)
+                page.keyboard.press(key)
+                shown = clients.evaluate("s => Number(s.value)")
+                if shown != want:
+                    missed.append(
+                        f"{key} on the clients slider at {value}: it shows {shown}, not {want}; "
+                        f"JupyterLab ran {page.evaluate('() => window._e2eCommands')} and focus "
+                        "went to ." + page.evaluate("() => document.activeElement.className")
+                        .replace(" ", "."))
+                    value = shown
+                    continue
+                assert label.text_content() == str(int(want)), (key, label.text_content())
+                got = kernel.wait_for(active, str(int(want)))
+                assert got == str(int(want)), f"{key}: {kernel.run(seen)}"
+                moved.append(int(want))
+                value = want
+            assert moved, "no key moved the clients slider"
+            assert kernel.run("print(_e2e_clients)") == str(moved)
+
+            # ... and with the mouse: drag the thumb to 24, past the simulator's 16 batch slots.
+            # The label follows the drag; the kernel hears once, on release.
+            assert kernel.run("_e2e_clients.clear()") == ""
+            released, values = drag_slider(page, clients, 24)
+            assert released == 24, f"the drag ended at {released} (values while dragging: {values})"
+            assert label.text_content() == "24"
+            got = kernel.wait_for(active, "24")
+            assert got == "24", kernel.run(seen)
+            assert kernel.run("print(_e2e_clients)") == "[24]"
             page.wait_for_function(
                 """() => document.querySelector('.lmw-plot[data-chart="latency"]')?.data?.[0]?.x?.length >= 3""",
                 timeout=30_000)
@@ -172,13 +326,60 @@ def test_dashboard_in_jupyterlab(lab):
             page.wait_for_selector('[data-key="time_to_first_token-p50"]', state="detached",
                                    timeout=15_000)
             assert kernel.run(ids) == "['TTFT/p90', 'TTFT/p95', 'TTFT/p99'] True"
+            # from code: a cell a Python function computes (key "<key>|<label>"), a scaled one,
+            # and a latency below a second (shown in ms)
+            assert kernel.run(
+                "dash.add_stat('p90 x1000', 'time_to_first_token-p90', unit='ms', "
+                "transform=lambda v: v * 1000)\n"
+                "dash.add_stat('Output per hour', 'output_tps', unit='tok/h', transform=3600)\n"
+                "dash.add_stat('TPOT p50', 'time_per_output_token-p50', unit='s')") == ""
+            page.wait_for_selector('[data-key="time_to_first_token-p90|p90 x1000"]', timeout=15_000)
             page.click(".lmw-stop")
             page.wait_for_selector('[data-status="done"]', timeout=30_000)
+
+            # After Stop, every cell shows the kernel's final value, formatted as Python formats
+            # it (display.format_value, held to js/format.js by tests/fixtures/format_cases.json).
+            # Polled: the last stats may reach the page just after the status.
+            final = ("import json; print(json.dumps({'status': dash.status, 'spec': dash.spec, "
+                     "'stats': dash.stats}))")
+            deadline = time.monotonic() + 20
+            while True:
+                state = json.loads(kernel.run(final))
+                expected = expected_table(state["spec"], state["stats"])
+                shown = page.evaluate(READ_TABLE)
+                diff = table_diff(expected, shown)
+                if not diff or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert state["status"] == "done"
+            assert not diff, "the table differs from dash.stats:\n" + "\n".join(diff)
+            n_cells = sum(len(g["stats"]) for g in state["spec"]["groups"])
+            assert page.locator("div.lmw td.lmw-value").count() == n_cells
+            assert sum(len(g["cells"]) for g in shown) == n_cells
+            cells = {(g["group"], head["label"]): (cell["key"], cell["text"]) for g in shown
+                     for head, cell in zip(g["labels"], g["cells"])}
+            stats = state["stats"]
+            assert stats["total_requests"] > 0
+            assert cells["Throughput", "Requests"] == (
+                "total_requests", f"{stats['total_requests']:,}")
+            # the edited cells are there, with numbers: the added p95, a cell computed by a
+            # Python function (its own key), a scaled one; the removed p50 is gone
+            assert re.fullmatch(r"\d+ ms|\d+\.\d\d s", cells["TTFT", "p95"][1]), cells
+            key, text = cells["TTFT", "p90 x1000"]
+            assert key == "time_to_first_token-p90|p90 x1000", key
+            assert stats[key] == pytest.approx(stats["time_to_first_token-p90"] * 1000)
+            assert re.fullmatch(r"[\d,.]+ ms", text), text
+            key, text = cells["Throughput", "Output per hour"]
+            assert key == "output_tps" and re.fullmatch(r"[\d,]+ tok/h", text), (key, text)
+            assert re.fullmatch(r"\d+ ms", cells["Tokens", "TPOT p50"][1]), cells
+            assert ("TTFT", "p50") not in cells
             loaded = kernel.run(
                 "r = Result.load(dash.result_path); "
                 "print(r.status, r.stats['total_requests'] > 0, 'time_to_first_token-p95' in r.stats)")
             assert loaded == "stopped True True"
             assert (work / "runs").is_dir()
+            # reported last, so that a keyboard bug does not hide the checks above
+            assert not missed, "keys that did not reach the slider:\n" + "\n".join(missed)
         finally:
             kernel.run("dash.close()")
             kernel.close()
