@@ -7,6 +7,7 @@ import io
 import statistics
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from llmeter_widget import (
@@ -20,7 +21,7 @@ from llmeter_widget import (
     StatSpec,
     TerminalView,
 )
-from llmeter_widget.display import live_stat
+from llmeter_widget.display import format_value, live_stat
 from llmeter_widget.endpoints import OpenAIChatEndpoint
 from llmeter_widget.keys import builtin_keys, check_key, default_unit, parse_percentile
 
@@ -187,8 +188,10 @@ async def test_terminal_view_shows_the_chosen_stats(fixed_server, tmp_path):
     result = await runner.run(clients=2, n_requests=3)
     view.close()
     table = stream.getvalue().splitlines()[-2:]
-    assert table == [f"  Throughput   Done {result.stats['total_requests']}",
-                     f"  TTFT         p95 TTFT {view.spec.rows(result.stats)[1][1][0][1]}"]
+    # the cell's text from the responses themselves (numpy), formatted as the shared cases say
+    p95 = np.percentile([r.time_to_first_token for r in result.responses], 95)
+    assert table == [f"  Throughput   Done {len(result.responses)}",
+                     f"  TTFT         p95 TTFT {format_value(float(p95), 's')}"]
     assert "Requests/min" not in stream.getvalue()  # the default table is replaced
 
 

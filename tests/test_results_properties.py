@@ -78,12 +78,33 @@ def test_lines_with_wrong_types_are_skipped_not_fatal(objects):
     assert stats["total_requests"] == len(result.responses)
 
 
-@settings(max_examples=40, deadline=None)
-@given(JSON_VALUES, JSON_VALUES)
-def test_odd_summary_and_stats_files_do_not_crash(summary, stats):
+STATUSES = ("running", "completed", "stopped", "interrupted", "failed")
+# A metadata file: any JSON, or an object whose "status" is known, unknown or of a wrong type.
+METADATA = JSON_VALUES | st.fixed_dictionaries(
+    {"status": st.sampled_from(STATUSES) | st.text(max_size=5) | st.integers()},
+    optional={"clients": JSON_VALUES, "run_name": JSON_VALUES})
+
+
+def expected_status(summary, run_status) -> str:
+    """How Result.load must read the status: no summary object means the run never finished
+    writing ("interrupted"); else run_status.json's status if it is a known one, else the
+    summary's, else "completed"."""
+    if not isinstance(summary, dict):
+        return "interrupted"
+    for record in (run_status, summary):
+        if isinstance(record, dict) and "status" in record:
+            return record["status"] if record["status"] in STATUSES else "completed"
+    return "completed"
+
+
+@settings(max_examples=80, deadline=None)
+@given(METADATA, JSON_VALUES, METADATA)
+def test_odd_summary_and_stats_files_do_not_crash(summary, stats, run_status):
     # a folder edited by hand: whatever the metadata files hold, the responses still load
     result = load_jsonl(WIRE, summary=json.dumps(summary), stats=json.dumps(stats),
-                        run_status=json.dumps(summary))
+                        run_status=json.dumps(run_status))
     assert len(result.responses) == 12
-    assert result.status in ("running", "completed", "stopped", "interrupted", "failed")
-    assert isinstance(result.stats, dict)
+    assert result.status == expected_status(summary, run_status)
+    stats_file = stats if isinstance(stats, dict) else None
+    if stats_file is None:  # rebuilt from the 12 responses (3 of them failed)
+        assert (result.stats["total_requests"], result.stats["failed_requests"]) == (12, 3)
