@@ -114,6 +114,12 @@ export class Controls {
       this.clients.row,
       h("div", { class: "lmw-buttons" }, [this.run, this.stop]),
     ]);
+    // JupyterLab's notebook shortcuts take the arrow keys (and Enter) from any focused element
+    // that is not a text field: a slider would move the notebook's cursor instead of itself.
+    // Lumino leaves a key alone when its target carries this attribute.
+    for (const control of this.element.querySelectorAll("input, select, button")) {
+      control.setAttribute("data-lm-suppress-shortcuts", "true");
+    }
     this.update();
   }
 

@@ -87,7 +87,7 @@ def check_key(key: str, extra_keys: Iterable[str] = (), label: str | None = None
             return
     elif is_builtin(key) or key in extra:
         return
-    available = [*builtin_keys(), *extra]
+    available = list(dict.fromkeys([*builtin_keys(), *extra]))  # once each (extra may repeat them)
     close = difflib.get_close_matches(key, available, n=3, cutoff=0.6)
     metric, _, agg = key.rpartition("-")
     if re.fullmatch(r"p\d+(\.\d+)?", agg):  # a percentile of a misspelt metric: keep the percentile

@@ -350,3 +350,12 @@ async def test_load_test_forwards_live_stats_low_memory_and_cost(fixed_server, t
 def test_statspec_in_a_mapping_takes_the_mapping_label():
     stat = live_stat("Mine", StatSpec("ignored", "output_tps", "tok/s", group="Speed"))
     assert (stat.label, stat.key, stat.group) == ("Mine", "output_tps", "Speed")
+
+
+def test_an_unknown_key_lists_each_available_key_once():
+    # after a run the dashboard passes the keys it has seen, built-in ones among them
+    with pytest.raises(ValueError) as info:
+        check_key("ttft", extra_keys=[*builtin_keys(), "cost-total"])
+    listed = str(info.value).split("Available keys: ")[1].split(";")[0].split(", ")
+    assert len(listed) == len(set(listed)) and listed[-1] == "cost-total"
+    assert set(listed) == {*builtin_keys(), "cost-total"}
