@@ -13,6 +13,7 @@ the run to the state it needs (`Session.running()`, `Session.stopped()`).
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -21,16 +22,23 @@ import pytest
 from .kernel_frontend import KernelFrontend
 
 DURATION = 120  # longer than the file: the run ends by Stop, not by itself
+# The endpoint's API key and header: they reach the kernel through its environment (no cell's
+# source holds them, since the kernel echoes every cell's code on iopub), and must never be
+# in anything the kernel sends to a frontend.
+SECRETS = {"LLMETER_TEST_KEY": "sk-kernel-secret-4242", "LLMETER_TEST_HEADER": "hdr-secret-5151"}
 SETUP = f"""
 import asyncio
 import json
+import os
 from IPython.display import display
 from llmeter_widget import Dashboard, Result
 from llmeter_widget.endpoints import OpenAIChatEndpoint
 from llmeter_widget.simulator import SimulatedServer
 server = SimulatedServer(mode='fixed', ttft=0.02, itl=0.01)
 await server.start()
-dash = Dashboard(endpoint=OpenAIChatEndpoint(base_url=server.base_url, model='sim'),
+dash = Dashboard(endpoint=OpenAIChatEndpoint(base_url=server.base_url, model='sim',
+                                             api_key=os.environ['LLMETER_TEST_KEY'],
+                                             headers={{'X-Auth': os.environ['LLMETER_TEST_HEADER']}}),
                  payload=OpenAIChatEndpoint.create_payload('hi', max_tokens=5),
                  output_path='runs', duration={DURATION}, clients=2)
 display(dash)
@@ -125,7 +133,16 @@ class Session:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    fe = KernelFrontend(str(tmp_path_factory.mktemp("kernel")))
+    saved = {name: os.environ.get(name) for name in SECRETS}
+    os.environ.update(SECRETS)  # the kernel inherits them
+    try:
+        fe = KernelFrontend(str(tmp_path_factory.mktemp("kernel")))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     up = False
     try:
         assert fe.execute(SETUP) == "ready"
@@ -222,3 +239,16 @@ def test_a_late_view_gets_the_whole_history_in_one_message(live):
     assert ts == list(range(len(ts))) and ts, ts
     saved_total = live.kernel("Result.load(dash.result_path).stats['total_requests']")
     assert sum(p["completed"] for p in reply["points"]) == saved_total
+
+
+def test_no_secret_in_anything_the_kernel_sent(live):
+    """After a whole run (Run, ticks, Stop, history), the API key and the header's value are in
+    no widget message: not in comm_open (the initial state), not in any update or reply."""
+    live.stopped()
+    live.fe.send_custom(live.comm, {"type": "history"})
+    live.fe.barrier()
+    assert live.kernel("dash.runner.endpoint._api_key == os.environ['LLMETER_TEST_KEY']") is True
+    sent = json.dumps([live.fe.opens, live.fe.comm_msgs])
+    assert len(live.fe.comm_msgs) > 10 and '"stats"' in sent  # the test means something
+    for secret in SECRETS.values():
+        assert secret not in sent

@@ -3,10 +3,12 @@ the run ends "interrupted", in-flight requests are saved as cancelled, the folde
 
 from __future__ import annotations
 
-import time
+from typing import Callable
 
 import pytest
 from jupyter_client import KernelManager
+
+from .waiting import wait_until
 
 
 @pytest.fixture
@@ -21,11 +23,12 @@ def kernel(tmp_path):
     km.shutdown_kernel(now=True)
 
 
-def run(km, kc, code: str, interrupt_after: float | None = None) -> str:
-    """Execute `code`; return what it printed and any error as 'ERROR Name'."""
+def run(km, kc, code: str, interrupt_when: Callable[[], bool] | None = None) -> str:
+    """Execute `code`; return what it printed and any error as 'ERROR Name'. With
+    `interrupt_when`, interrupt the kernel (the notebook's stop button) once it is true."""
     msg_id = kc.execute(code)
-    if interrupt_after is not None:
-        time.sleep(interrupt_after)
+    if interrupt_when is not None:
+        wait_until(interrupt_when, "the awaited run to be under way", timeout=30)
         km.interrupt_kernel()
     out: list[str] = []
     while True:
@@ -43,7 +46,7 @@ def run(km, kc, code: str, interrupt_after: float | None = None) -> str:
 
 @pytest.mark.parametrize("await_what", ["runner.run(clients=3, run_duration=60, run_name='cut')",
                                         "dash.run()"])
-def test_interrupting_an_awaited_run_keeps_what_was_measured(kernel, await_what):
+def test_interrupting_an_awaited_run_keeps_what_was_measured(kernel, await_what, tmp_path):
     km, kc = kernel
     setup = run(km, kc, (
         "from llmeter_widget import Dashboard, Result, Runner\n"
@@ -57,7 +60,12 @@ def test_interrupting_an_awaited_run_keeps_what_was_measured(kernel, await_what)
         "dash = Dashboard(runner=runner, duration=60, clients=3)\n"
         "print('ready')"))
     assert setup == "ready"
-    interrupted = run(km, kc, f"result = await {await_what}", interrupt_after=2.0)
+    responses = tmp_path / "runs" / "cut" / "responses.jsonl"  # the kernel's cwd is tmp_path
+
+    def under_way() -> bool:  # requests have finished, and the 3 clients have more in flight
+        return responses.exists() and len(responses.read_text().splitlines()) >= 3
+
+    interrupted = run(km, kc, f"result = await {await_what}", interrupt_when=under_way)
     assert interrupted.startswith("ERROR")  # the cell stops (CancelledError / KeyboardInterrupt)
     check = run(km, kc, (
         "r = Result.load(runner.last_result.output_path)\n"
@@ -65,5 +73,8 @@ def test_interrupting_an_awaited_run_keeps_what_was_measured(kernel, await_what)
         "runner.running, dash.status)"))
     status, measured, cancelled, running, dash_status = check.split()
     assert status == "interrupted" and measured == "True" and cancelled == "3"
+    # every request sent is on disk: those finished and the 3 cancelled
+    lines = responses.read_text().splitlines()
+    assert sum('"error_type": "cancelled"' in line for line in lines) == 3
     assert running == "False"
     assert dash_status == "error"  # the dashboard shows the run did not end normally
