@@ -47,19 +47,6 @@ def test_sketched_percentiles_are_within_the_stated_error(values, q):
     assert dist.mean == pytest.approx(float(np.mean(values)), rel=1e-9)
 
 
-def test_sketch_tracks_numpy_on_a_latency_like_sample():
-    rng = np.random.default_rng(7)
-    values = rng.lognormal(mean=-1.5, sigma=0.6, size=20_000)
-    dist = Distribution(exact=False)
-    for v in values:
-        dist.add(float(v))
-    for q in (50, 90, 99, 99.9):
-        exact = float(np.percentile(values, q))
-        assert dist.percentile(q) == pytest.approx(exact, rel=ALPHA * 1.05), q
-        low, high = sketch_bounds(values.tolist(), q)
-        assert low <= dist.percentile(q) <= high
-
-
 # -- flat memory over a long run (RunningStats fed as a run would, on its own clock) --------------
 class SteppingClock:
     def __init__(self):
