@@ -46,6 +46,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seconds_or_zero(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} must be 0 seconds or more")
+    return value
+
+
 def _stat(text: str) -> tuple[str, dict[str, object]]:
     """'LABEL=KEY[:UNIT[:TRANSFORM]]' -> (label, {"key": KEY, "unit": UNIT, "transform": ...}).
 
@@ -100,6 +110,9 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
                        help="time-bound run: seconds of sending")
     bound.add_argument("--requests", type=_positive_int,
                        help="count-bound run: requests per client")
+    parser.add_argument("--drain-timeout", type=_seconds_or_zero, default=30.0, metavar="SECONDS",
+                        help="after a time-bound run's deadline, how long requests in flight may "
+                             "take to finish before they are cancelled (default 30)")
     parser.add_argument("--output", default="runs",
                         help="folder for result folders (default ./runs); '' keeps them in memory")
     parser.add_argument("--run-name", help="name of the result folder (default: a timestamp)")
@@ -171,7 +184,8 @@ def _runner(args: argparse.Namespace, endpoint) -> Runner:  # noqa: ANN001
     live_stats = {} if args.no_stats else (dict(args.stat) if args.stat else None)
     groups = (*args.group, *DEFAULT_GROUPS) if args.group else DEFAULT_GROUPS
     return Runner(endpoint, payload, output_path=args.output or None, live_view=True,
-                  callbacks=callbacks, live_stats=live_stats, groups=groups)
+                  callbacks=callbacks, live_stats=live_stats, groups=groups,
+                  drain_timeout=args.drain_timeout)
 
 
 async def _run_load(args: argparse.Namespace, endpoint) -> int:  # noqa: ANN001

@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 SnapshotListener = Callable[[dict[str, Any]], None]
 
+# How long in-flight requests may go on after a time-bound run's deadline (k6's gracefulStop has
+# the same default): a server that never answers cannot hold a run, or a notebook, for longer.
+DEFAULT_DRAIN_TIMEOUT = 30.0
+
 # A run whose first few requests all fail the same way (4xx or no connection) is misconfigured,
 # not under load: it stops at once and says what to fix, rather than hammering a wrong URL.
 MISCONFIGURED_AFTER = 5
@@ -91,6 +95,13 @@ def check_bounds(n_requests: Any, run_duration: Any) -> float | None:
     ):
         raise ValueError(f"n_requests must be a whole number >= 1 (per client), got {n_requests!r}.")
     return _seconds(run_duration)
+
+
+def _check_drain_timeout(drain_timeout: Any) -> float:
+    if (isinstance(drain_timeout, bool) or not isinstance(drain_timeout, (int, float))
+            or not drain_timeout >= 0 or not math.isfinite(drain_timeout)):
+        raise ValueError(f"drain_timeout must be seconds >= 0 (e.g. drain_timeout=30), got {drain_timeout!r}.")
+    return float(drain_timeout)
 
 
 def _check_clients(clients: Any) -> int:
@@ -151,6 +162,9 @@ class Runner:
             Unknown keys raise ValueError listing the available ones. See display.py.
         groups: the table's groups, (name, key patterns) pairs matched in order.
         snapshot_interval: seconds between live snapshots sent to listeners.
+        drain_timeout: seconds requests still in flight at a time-bound run's deadline may take
+            to finish (default 30); those still running then are cancelled and recorded as
+            cancelled, as `stop()` does, and the run ends. 0 ends it at the deadline.
 
     Example: 2 clients, 2 requests each, against a simulated server (`simulator`) that sends
     its first token 50 ms after a request arrives. Any OpenAI-compatible base URL works, e.g.
@@ -187,6 +201,7 @@ class Runner:
         groups: Any = DEFAULT_GROUPS,
         snapshot_interval: float = 0.25,
         stop_when_misconfigured: bool = True,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     ) -> None:
         if not hasattr(endpoint, "invoke"):
             raise ValueError(f"endpoint must have an async invoke(session, payload), got {endpoint!r}.")
@@ -206,6 +221,7 @@ class Runner:
         DisplaySpec.from_live_stats(live_stats, groups, self.callbacks)  # a typo fails here
         self.snapshot_interval = snapshot_interval
         self.stop_when_misconfigured = stop_when_misconfigured
+        self.drain_timeout = _check_drain_timeout(drain_timeout)
         self.listeners: list[SnapshotListener] = []
         self._run: _Run | None = None
 
@@ -277,7 +293,7 @@ class Runner:
         if view is not None:
             listeners.append(view.update)
         self._run = _Run(self.endpoint, settings, listeners, self.snapshot_interval,
-                         self.stop_when_misconfigured)
+                         self.stop_when_misconfigured, _check_drain_timeout(self.drain_timeout))
         try:
             return await self._run.execute()
         finally:
@@ -365,8 +381,10 @@ class _Run:
         listeners: list[SnapshotListener],
         snapshot_interval: float,
         stop_when_misconfigured: bool = True,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     ) -> None:
         self.run_id = next(self._ids)
+        self.drain_timeout = drain_timeout
         self.endpoint = endpoint
         self.settings = settings
         self.listeners = listeners
@@ -381,6 +399,7 @@ class _Run:
         self.target_clients = settings.clients
         self.deadline: float | None = None
         self.stopped = False
+        self._drain_cut = False  # in-flight requests were cancelled at deadline + drain_timeout
         # True while the first requests are watched for a misconfiguration (see _check_...).
         self._watch_misconfiguration: bool = stop_when_misconfigured
         self.misconfiguration: str | None = None
@@ -417,6 +436,7 @@ class _Run:
             return
         self.settings.run_duration = seconds
         self.deadline = self.stats.start + seconds if seconds is not None else None
+        self._wakeup.set()  # the wait for the clients recomputes when draining must end
 
     def stop(self, wait_in_flight: bool) -> None:
         if call_on(self._loop, self.stop, wait_in_flight):
@@ -495,15 +515,37 @@ class _Run:
             pending = [t for t in self._tasks.values() if not t.done()]
             if not pending:
                 return
+            drain_left = self._drain_left()
+            if drain_left is not None and drain_left <= 0:
+                self._cut_drain_short(pending)
             self._wakeup.clear()
             waiter = asyncio.create_task(self._wakeup.wait())
             try:
-                await asyncio.wait([*pending, waiter], return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait([*pending, waiter], return_when=asyncio.FIRST_COMPLETED,
+                                   timeout=None if drain_left is None else max(drain_left, 0))
             finally:
                 waiter.cancel()
             for task in pending:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # a callback failed: the run fails, results are kept
+
+    def _drain_left(self) -> float | None:
+        """Seconds until in-flight requests must be cut short (None: no deadline, no limit)."""
+        if self.deadline is None:
+            return None
+        return self.deadline + self.drain_timeout - time.perf_counter()
+
+    def _cut_drain_short(self, pending: list[asyncio.Task[None]]) -> None:
+        """The deadline and the drain timeout have passed: cancel what is still in flight
+        (each recorded as cancelled, as Stop does); the run ends as completed."""
+        if not self._drain_cut:
+            self._drain_cut = True
+            logger.warning(
+                "%d request(s) still in flight %.3g s after the run's deadline were cancelled "
+                "(drain_timeout=%.3g s): they are recorded as cancelled.",
+                self.stats.in_flight, self.drain_timeout, self.drain_timeout)
+        for task in pending:
+            task.cancel()
 
     async def _cancel_clients(self) -> None:
         tasks = [t for t in self._tasks.values() if not t.done()]

@@ -58,6 +58,7 @@ def test_count_bound_low_memory_completions(sim, tmp_path):
     [
         (["--clients", "0"], "--clients: 0 is too small"),
         (["--duration", "-3"], "must be more than 0 seconds"),
+        (["--drain-timeout", "-1"], "must be 0 seconds or more"),
         (["--duration", "5", "--requests", "2"], "not allowed with argument"),
         (["--url", "localhost:8000/v1"], "needs a scheme and a host"),
         (["--api-key-env", "SURELY_UNSET_VAR_X"], "SURELY_UNSET_VAR_X"),
@@ -191,3 +192,14 @@ def test_bad_stat_and_price_arguments(sim, tmp_path, args, message):
                    "--output", str(tmp_path), *args)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_drain_timeout_bounds_a_run_against_a_server_that_never_answers(tmp_path):
+    with SimulatedServer.spawn(mode="fixed", ttft=60, itl=0.01) as slow:
+        proc = run_cli("run", "--url", slow.base_url, "--model", "sim", "--clients", "2",
+                       "--duration", "0.5", "--drain-timeout", "0.5", "--output", str(tmp_path),
+                       "--run-name", "drained", timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 request(s) still in flight" in proc.stderr and "drain_timeout=0.5" in proc.stderr
+    result = Result.load(tmp_path / "drained")
+    assert result.status == "completed" and result.stats["cancelled_requests"] == 2

@@ -185,6 +185,29 @@ async def test_set_duration_changes_a_running_run(fixed_server, first, then):
     assert result.run_duration == then  # and it is what the saved result says
 
 
+async def test_a_time_bound_run_ends_at_most_drain_timeout_after_its_deadline(tmp_path):
+    """A server that never answers in time (first token after 60 s) cannot hold the run: the
+    requests still in flight at deadline + drain_timeout are cancelled and recorded as such."""
+    async with SimulatedServer(mode="fixed", ttft=60, itl=0.01) as server:
+        runner = Runner(chat(server), payload(), output_path=tmp_path, drain_timeout=0.5)
+        started = time.perf_counter()
+        result = await runner.run(clients=3, run_duration=0.5, run_name="drained")
+        elapsed = time.perf_counter() - started
+    assert 0.5 + 0.5 <= elapsed < 10  # not before the drain ends; nowhere near the 60 s answer
+    assert result.status == "completed"  # the run lasted its duration; nothing was stopped
+    assert result.stats["cancelled_requests"] == 3 and result.stats["total_requests"] == 0
+    loaded = Result.load(tmp_path / "drained")
+    assert [r.error_type for r in loaded.responses] == ["cancelled"] * 3
+    assert all(r.t_end - r.t_send >= 1.0 - 0.01 for r in loaded.responses)  # cut at 0.5 + 0.5 s
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), "30", True])
+def test_drain_timeout_is_checked(bad):
+    with pytest.raises(ValueError, match="drain_timeout must be seconds >= 0"):
+        Runner(OpenAIChatEndpoint(base_url="http://127.0.0.1:9/v1", model="m"), payload(),
+               drain_timeout=bad)
+
+
 async def test_stop_ends_early_records_in_flight_as_cancelled(fixed_server, tmp_path):
     runner = Runner(chat(fixed_server), payload(1000), output_path=tmp_path)  # ~10 s per request
     task = asyncio.create_task(runner.run(clients=3, run_duration=30, run_name="stopped"))
