@@ -26,8 +26,7 @@ from .callbacks import Callback
 from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats
 from .endpoints.base import Endpoint, InvocationResponse, utc_now
 from .endpoints.http import create_session
-from .endpoints.openai import RequestCancelled
-from .limits import ensure_open_files
+from .load import ClosedLoop
 from .loops import call_on
 from .payloads import load_payloads
 from .results import ResponseWriter, Result, new_folder, write_json
@@ -399,12 +398,10 @@ class _Run:
         self.target_clients = settings.clients
         self.deadline: float | None = None
         self.stopped = False
-        self._drain_cut = False  # in-flight requests were cancelled at deadline + drain_timeout
         # True while the first requests are watched for a misconfiguration (see _check_...).
         self._watch_misconfiguration: bool = stop_when_misconfigured
         self.misconfiguration: str | None = None
-        self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._wakeup = asyncio.Event()
+        self._load: ClosedLoop | None = None  # the clients, while the run goes on
         # The loop the run lives on: controls from other threads are handed over to it.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: Any = None
@@ -419,15 +416,14 @@ class _Run:
     # -- live control ----------------------------------------------------------------------------
     @property
     def active_clients(self) -> int:
-        return sum(1 for i, t in self._tasks.items() if i < self.target_clients and not t.done())
+        return self._load.active_clients if self._load is not None else 0
 
     def set_clients(self, n: int) -> None:
         if call_on(self._loop, self.set_clients, n):  # called from another thread's loop
             return
         self.target_clients = n
-        if not self.stopped:
-            self._spawn_clients()
-        self.stats.set_active_clients(self.active_clients)
+        if self._load is not None:
+            self._load.set_target(n)
 
     def set_duration(self, seconds: float | None) -> None:
         if self.settings.run_duration is None:
@@ -436,16 +432,15 @@ class _Run:
             return
         self.settings.run_duration = seconds
         self.deadline = self.stats.start + seconds if seconds is not None else None
-        self._wakeup.set()  # the wait for the clients recomputes when draining must end
+        if self._load is not None:
+            self._load.set_deadline(self.deadline)
 
     def stop(self, wait_in_flight: bool) -> None:
         if call_on(self._loop, self.stop, wait_in_flight):
             return
         self.stopped = True
-        if not wait_in_flight:
-            for task in self._tasks.values():
-                task.cancel()
-        self._wakeup.set()
+        if self._load is not None:
+            self._load.stop(wait_in_flight)
 
     # -- the run ---------------------------------------------------------------------------------
     async def execute(self) -> Result:
@@ -476,9 +471,12 @@ class _Run:
                 self.deadline = self.stats.start + settings.run_duration
             pump = asyncio.create_task(self._pump())
             lag_watch = asyncio.create_task(self._watch_loop_lag())
-            self._spawn_clients()
+            self._load = self._closed_loop()
+            if self.stopped:  # stop() came while the run was being set up
+                self._load.stop()
+            self._load.start()
             self._publish(self.stats.snapshot())  # views learn at once that a run started
-            await self._wait_for_clients()
+            await self._load.wait()
             status = "stopped" if self.stopped else "completed"
             if self.misconfiguration:
                 status, error = "failed", self.misconfiguration
@@ -489,7 +487,8 @@ class _Run:
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            await self._cancel_clients()
+            if self._load is not None:
+                await self._load.cancel_all()
             for task in (pump, lag_watch):
                 if task is not None:
                     task.cancel()
@@ -501,89 +500,32 @@ class _Run:
             raise MisconfiguredEndpoint(self.misconfiguration)
         return result
 
-    def _spawn_clients(self) -> None:
-        ensure_open_files(self.target_clients + 64)  # a socket per client, and some to spare
-        for index in range(self.target_clients):
-            task = self._tasks.get(index)
-            if task is None or task.done():
-                self._tasks[index] = asyncio.create_task(self._client(index), name=f"client-{index}")
-        self.stats.set_active_clients(self.active_clients)
-        self._wakeup.set()
+    def _closed_loop(self) -> ClosedLoop:
+        """The clients, on this loop, feeding this run's statistics, files and callbacks."""
+        callbacks = self.settings.callbacks
 
-    async def _wait_for_clients(self) -> None:
-        while True:
-            pending = [t for t in self._tasks.values() if not t.done()]
-            if not pending:
-                return
-            drain_left = self._drain_left()
-            if drain_left is not None and drain_left <= 0:
-                self._cut_drain_short(pending)
-            self._wakeup.clear()
-            waiter = asyncio.create_task(self._wakeup.wait())
-            try:
-                await asyncio.wait([*pending, waiter], return_when=asyncio.FIRST_COMPLETED,
-                                   timeout=None if drain_left is None else max(drain_left, 0))
-            finally:
-                waiter.cancel()
-            for task in pending:
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # a callback failed: the run fails, results are kept
+        async def before_send(payload: dict) -> None:
+            for cb in callbacks:
+                await cb.before_invoke(payload)
 
-    def _drain_left(self) -> float | None:
-        """Seconds until in-flight requests must be cut short (None: no deadline, no limit)."""
-        if self.deadline is None:
-            return None
-        return self.deadline + self.drain_timeout - time.perf_counter()
+        async def after_response(response: InvocationResponse) -> None:
+            for cb in callbacks:
+                await cb.after_invoke(response)
 
-    def _cut_drain_short(self, pending: list[asyncio.Task[None]]) -> None:
-        """The deadline and the drain timeout have passed: cancel what is still in flight
-        (each recorded as cancelled, as Stop does); the run ends as completed."""
-        if not self._drain_cut:
-            self._drain_cut = True
-            logger.warning(
-                "%d request(s) still in flight %.3g s after the run's deadline were cancelled "
-                "(drain_timeout=%.3g s): they are recorded as cancelled.",
-                self.stats.in_flight, self.drain_timeout, self.drain_timeout)
-        for task in pending:
-            task.cancel()
+        return ClosedLoop(
+            self.endpoint, self._session, self.settings.payloads,
+            target=self.target_clients, n_requests=self.settings.n_requests,
+            deadline=self.deadline, drain_timeout=self.drain_timeout,
+            on_send=self.stats.record_send, on_response=self._record,
+            after_response=after_response, before_send=before_send,
+            on_clients=self.stats.set_active_clients, on_drain_cut=self._drain_cut_warning,
+        )
 
-    async def _cancel_clients(self) -> None:
-        tasks = [t for t in self._tasks.values() if not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _may_send(self, index: int, sent: int) -> bool:
-        if self.stopped or index >= self.target_clients:
-            return False
-        if self.deadline is not None:
-            return time.perf_counter() < self.deadline
-        limit = self.settings.n_requests or len(self.settings.payloads)
-        return sent < limit
-
-    async def _client(self, index: int) -> None:
-        payloads = self.settings.payloads
-        sent = 0
-        try:
-            while self._may_send(index, sent):
-                payload = payloads[(index + sent) % len(payloads)]
-                for cb in self.settings.callbacks:
-                    await cb.before_invoke(payload)
-                self.stats.record_send()
-                try:
-                    response = await self.endpoint.invoke(self._session, payload)
-                except RequestCancelled as cancelled:
-                    self._record(cancelled.response)
-                    raise
-                sent += 1
-                self._record(response)
-                for cb in self.settings.callbacks:
-                    await cb.after_invoke(response)
-        finally:
-            # This task is not done yet, so active_clients still counts it.
-            self.stats.set_active_clients(self.active_clients - (index < self.target_clients))
-            self._wakeup.set()
+    def _drain_cut_warning(self, in_flight: int) -> None:
+        logger.warning(
+            "%d request(s) still in flight %.3g s after the run's deadline were cancelled "
+            "(drain_timeout=%.3g s): they are recorded as cancelled.",
+            in_flight, self.drain_timeout, self.drain_timeout)
 
     def _record(self, response: InvocationResponse) -> None:
         self.stats.update(response)
