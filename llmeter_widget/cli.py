@@ -46,6 +46,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
 def _seconds_or_zero(text: str) -> float:
     try:
         value = float(text)
@@ -110,6 +120,9 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
                        help="time-bound run: seconds of sending")
     bound.add_argument("--requests", type=_positive_int,
                        help="count-bound run: requests per client")
+    parser.add_argument("--workers", type=_whole_number, default=0, metavar="N",
+                        help="send the requests from N worker processes (each with its own event "
+                             "loop); 0, the default, sends them from this process")
     parser.add_argument("--drain-timeout", type=_seconds_or_zero, default=30.0, metavar="SECONDS",
                         help="after a time-bound run's deadline, how long requests in flight may "
                              "take to finish before they are cancelled (default 30)")
@@ -185,7 +198,7 @@ def _runner(args: argparse.Namespace, endpoint) -> Runner:  # noqa: ANN001
     groups = (*args.group, *DEFAULT_GROUPS) if args.group else DEFAULT_GROUPS
     return Runner(endpoint, payload, output_path=args.output or None, live_view=True,
                   callbacks=callbacks, live_stats=live_stats, groups=groups,
-                  drain_timeout=args.drain_timeout)
+                  drain_timeout=args.drain_timeout, workers=args.workers)
 
 
 async def _run_load(args: argparse.Namespace, endpoint) -> int:  # noqa: ANN001

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats
 from .endpoints.base import Endpoint, InvocationResponse, utc_now
 from .endpoints.http import create_session
 from .load import ClosedLoop
+from .workers import ProcessWorkers
 from .loops import call_on
 from .payloads import load_payloads
 from .results import ResponseWriter, Result, new_folder, write_json
@@ -103,6 +105,29 @@ def _check_drain_timeout(drain_timeout: Any) -> float:
     return float(drain_timeout)
 
 
+def _check_workers(workers: Any, endpoint: Endpoint, callbacks: list[Callback]) -> int:
+    """workers: 0 (the clients run on this event loop) or how many processes send requests."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"workers must be a whole number >= 0 (0: in this process), got {workers!r}.")
+    if workers == 0:
+        return 0
+    try:
+        pickle.dumps(endpoint)
+    except Exception as exc:  # noqa: BLE001 (any reason it cannot travel is the same answer)
+        raise ValueError(
+            f"workers={workers} sends the endpoint to worker processes, but "
+            f"{type(endpoint).__name__} cannot be pickled ({type(exc).__name__}: {exc}): "
+            "use workers=0."
+        ) from None
+    for cb in callbacks:
+        if type(cb).before_invoke is not Callback.before_invoke:
+            raise ValueError(
+                f"{type(cb).__name__}.before_invoke changes each request where it is sent, and "
+                f"with workers={workers} requests are sent from other processes: use workers=0."
+            )
+    return workers
+
+
 def _check_clients(clients: Any) -> int:
     if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
         raise ValueError(f"clients must be a whole number >= 1, got {clients!r}.")
@@ -123,6 +148,7 @@ class RunSettings:
     low_memory: bool
     callbacks: list[Callback] = field(default_factory=list)
     display: DisplaySpec = field(default_factory=DisplaySpec)
+    workers: int = 0
 
     def to_config(self, endpoint: Endpoint) -> dict[str, Any]:
         """run_config.json: llmeter's keys where they exist, no secrets."""
@@ -137,6 +163,7 @@ class RunSettings:
             "run_name": self.run_name,
             "run_description": self.run_description,
             "low_memory": self.low_memory,
+            "workers": self.workers,
             "payload": "payload.jsonl" if self.folder else None,
             "payload_count": len(self.payloads),
             "callbacks": [cb.to_config() for cb in self.callbacks],
@@ -164,6 +191,9 @@ class Runner:
         drain_timeout: seconds requests still in flight at a time-bound run's deadline may take
             to finish (default 30); those still running then are cancelled and recorded as
             cancelled, as `stop()` does, and the run ends. 0 ends it at the deadline.
+        workers: 0 (default) runs the clients on this event loop; N >= 1 runs them in N worker
+            processes, each with its own event loop and HTTP session, while this process only
+            merges their records and shows them (docs/user_guide.md, "Worker processes").
 
     Example: 2 clients, 2 requests each, against a simulated server (`simulator`) that sends
     its first token 50 ms after a request arrives. Any OpenAI-compatible base URL works, e.g.
@@ -201,6 +231,7 @@ class Runner:
         snapshot_interval: float = 0.25,
         stop_when_misconfigured: bool = True,
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+        workers: int = 0,
     ) -> None:
         if not hasattr(endpoint, "invoke"):
             raise ValueError(f"endpoint must have an async invoke(session, payload), got {endpoint!r}.")
@@ -221,6 +252,7 @@ class Runner:
         self.snapshot_interval = snapshot_interval
         self.stop_when_misconfigured = stop_when_misconfigured
         self.drain_timeout = _check_drain_timeout(drain_timeout)
+        self.workers = _check_workers(workers, endpoint, self.callbacks)
         self.listeners: list[SnapshotListener] = []
         self._run: _Run | None = None
 
@@ -232,6 +264,7 @@ class Runner:
             "output_path": self.output_path, "run_name": self.run_name,
             "run_description": self.run_description, "callbacks": self.callbacks,
             "low_memory": self.low_memory, "live_stats": self.live_stats,
+            "workers": self.workers,
         }
         opts.update({k: v for k, v in overrides.items() if v is not None})
         # An explicit override of one bound replaces the Runner's default of the other.
@@ -248,6 +281,7 @@ class Runner:
                 "low_memory=True keeps responses on disk only, so it needs output_path= a folder."
             )
         callbacks = list(opts["callbacks"] or [])
+        workers = _check_workers(opts["workers"], self.endpoint, callbacks)
         display = DisplaySpec.from_live_stats(opts["live_stats"], self.groups, callbacks)
         run_name = opts["run_name"] or datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = new_folder(opts["output_path"], run_name) if opts["output_path"] else None
@@ -256,6 +290,7 @@ class Runner:
             run_name=folder.name if folder else run_name,
             run_description=opts["run_description"], folder=folder,
             low_memory=bool(opts["low_memory"]), callbacks=callbacks, display=display,
+            workers=workers,
         )
 
     # -- running ---------------------------------------------------------------------------------
@@ -273,6 +308,7 @@ class Runner:
         low_memory: bool | None = None,
         live_view: bool | None = None,
         live_stats: LiveStats | DisplaySpec | None = None,
+        workers: int | None = None,
     ) -> Result:
         """Run a load test and return its Result (also saved under output_path, if set).
 
@@ -285,7 +321,7 @@ class Runner:
         settings = self._settings(
             clients=clients, n_requests=n_requests, run_duration=run_duration, payload=payload,
             output_path=output_path, run_name=run_name, run_description=run_description,
-            callbacks=callbacks, low_memory=low_memory, live_stats=live_stats,
+            callbacks=callbacks, low_memory=low_memory, live_stats=live_stats, workers=workers,
         )
         listeners = list(self.listeners)
         view = self._live_view(settings, live_view)
@@ -401,7 +437,8 @@ class _Run:
         # True while the first requests are watched for a misconfiguration (see _check_...).
         self._watch_misconfiguration: bool = stop_when_misconfigured
         self.misconfiguration: str | None = None
-        self._load: ClosedLoop | None = None  # the clients, while the run goes on
+        self._load: ClosedLoop | ProcessWorkers | None = None  # the clients, while the run goes on
+        self.worker_errors: list[str] = []  # workers lost mid-run (the run went on)
         # The loop the run lives on: controls from other threads are handed over to it.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: Any = None
@@ -465,13 +502,23 @@ class _Run:
                     cb._bind_live_stats(self.published)
             for cb in settings.callbacks:
                 await cb.before_run(config)
-            self._session = create_session()
+            if settings.workers:
+                workers = self._process_workers()
+                self._load = workers
+                await workers.launch()  # before the clock starts: a process takes ~1 s to start
+            else:
+                self._session = create_session()
             self.stats = self._new_stats()
             if settings.run_duration is not None:
                 self.deadline = self.stats.start + settings.run_duration
             pump = asyncio.create_task(self._pump())
             lag_watch = asyncio.create_task(self._watch_loop_lag())
-            self._load = self._closed_loop()
+            if settings.workers:
+                workers.configure(self.endpoint, settings.payloads, target=self.target_clients,
+                                  n_requests=settings.n_requests, deadline=self.deadline,
+                                  drain_timeout=self.drain_timeout)
+            else:
+                self._load = self._closed_loop()
             if self.stopped:  # stop() came while the run was being set up
                 self._load.stop()
             self._load.start()
@@ -519,6 +566,22 @@ class _Run:
             on_send=self.stats.record_send, on_response=self._record,
             after_response=after_response, before_send=before_send,
             on_clients=self.stats.set_active_clients, on_drain_cut=self._drain_cut_warning,
+        )
+
+    def _process_workers(self) -> ProcessWorkers:
+        """Worker processes sending this run's requests; their records feed this run here."""
+        callbacks = self.settings.callbacks
+
+        async def after_response(response: InvocationResponse) -> None:
+            for cb in callbacks:
+                await cb.after_invoke(response)
+
+        return ProcessWorkers(
+            self.settings.workers,
+            on_send=lambda t: self.stats.record_send(t), on_response=self._record,
+            after_response=after_response,
+            on_clients=lambda n: self.stats.set_active_clients(n),
+            on_worker_lost=self.worker_errors.append,
         )
 
     def _drain_cut_warning(self, in_flight: int) -> None:
@@ -592,6 +655,8 @@ class _Run:
         """However the run ended: close files, callbacks, write the result, final snapshot."""
         if self._session is not None:
             await self._session.close()
+        if self.worker_errors and error is None:
+            error = "; ".join(self.worker_errors)  # the run went on without them
         self.stats.set_active_clients(0)
         final_snapshot = self.stats.snapshot(final=True)
         if self.writer is not None:

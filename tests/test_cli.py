@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -203,3 +204,13 @@ def test_drain_timeout_bounds_a_run_against_a_server_that_never_answers(tmp_path
     assert "2 request(s) still in flight" in proc.stderr and "drain_timeout=0.5" in proc.stderr
     result = Result.load(tmp_path / "drained")
     assert result.status == "completed" and result.stats["cancelled_requests"] == 2
+
+
+def test_workers_on_the_command_line(sim, tmp_path):
+    proc = run_cli("run", "--url", sim.base_url, "--model", "sim", "--clients", "5",
+                   "--requests", "3", "--max-tokens", "4", "--workers", "2",
+                   "--output", str(tmp_path), "--run-name", "workers")
+    assert proc.returncode == 0, proc.stderr
+    result = Result.load(tmp_path / "workers")
+    assert result.stats["total_requests"] == 15 and result.stats["failed_requests"] == 0
+    assert json.loads((tmp_path / "workers" / "run_config.json").read_text())["workers"] == 2

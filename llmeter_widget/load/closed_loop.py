@@ -51,8 +51,9 @@ class ClosedLoop:
         on_clients: called with the number of active clients whenever it changes.
         on_drain_cut: called with the number of requests in flight when the drain timeout
             cancels them.
-        index_offset: added to a client's index to pick its payloads (a worker's share of a
-            run's clients keeps the run's payload order).
+        first_client, client_stride: client j here is the run's client
+            `first_client + j * client_stride` (a worker's share of the run's clients), which
+            picks its payloads as it would in a single-process run.
 
     Example:
         >>> import asyncio
@@ -84,7 +85,8 @@ class ClosedLoop:
         before_send: BeforeSend = _nothing,
         on_clients: Callable[[int], None] = _ignore,
         on_drain_cut: Callable[[int], None] = _ignore,
-        index_offset: int = 0,
+        first_client: int = 0,
+        client_stride: int = 1,
     ) -> None:
         self.endpoint = endpoint
         self.session = session
@@ -99,7 +101,8 @@ class ClosedLoop:
         self.before_send = before_send
         self.on_clients = on_clients
         self.on_drain_cut = on_drain_cut
-        self.index_offset = index_offset
+        self.first_client = first_client
+        self.client_stride = client_stride
         self.stopped = False
         self.in_flight = 0
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -210,7 +213,8 @@ class ClosedLoop:
         sent = 0
         try:
             while self._may_send(index, sent):
-                payload = payloads[(index + self.index_offset + sent) % len(payloads)]
+                client = self.first_client + index * self.client_stride  # in the whole run
+                payload = payloads[(client + sent) % len(payloads)]
                 await self.before_send(payload)
                 self.on_send(time.perf_counter())
                 self.in_flight += 1

@@ -1,0 +1,287 @@
+"""The parent's side of worker processes: `ProcessWorkers` spawns them, hands each its share of
+the clients, forwards the run's controls, and turns their batched records back into the calls
+a single-process run makes (`on_send`, `on_response`, `after_response`), in the parent's loop.
+
+It offers the same interface as `load.ClosedLoop` (start, wait, set_target, set_deadline,
+stop, cancel_all, active_clients, in_flight), so the runner drives either the same way.
+
+Client i of the run lives in worker i % n: a run of 10 clients on 4 workers gives them 3, 3, 2
+and 2, and set_clients(n) redistributes the same way, so shares never differ by more than one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ..endpoints.base import InvocationResponse
+from .protocol import (
+    PROTOCOL_VERSION,
+    Failed,
+    Finished,
+    Ready,
+    Records,
+    SetClients,
+    SetDeadline,
+    Start,
+    Stop,
+)
+
+logger = logging.getLogger(__name__)
+
+# How long a spawned worker may take to import and say Ready, and how long a stopped one may
+# take to send its last records before it is terminated.
+LAUNCH_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+
+
+def share(clients: int, worker: int, workers: int) -> int:
+    """How many of `clients` live in `worker` (client i lives in worker i % workers).
+
+    Example:
+        >>> [share(10, w, 4) for w in range(4)]
+        [3, 3, 2, 2]
+    """
+    return len(range(worker, clients, workers))
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: subprocess.Popen
+    conn: Connection
+    pid: int | None = None
+    done: bool = False
+    active_clients: int = 0
+    in_flight: int = 0
+    sent: int = 0  # sends reported
+    answered: int = 0  # responses reported
+    # The latest send times: a closed-loop client has one request in flight, its latest, so the
+    # in-flight ones are among the last `sent - answered` of these.
+    recent_sends: deque[float] = field(default_factory=lambda: deque(maxlen=65536))
+
+
+class ProcessWorkers:
+    """`workers` processes sending a run's requests; records come back to the given hooks.
+
+    Args:
+        workers: how many processes.
+        on_send, on_response, after_response, on_clients: as `load.ClosedLoop`'s hooks, called
+            in the parent's event loop as records arrive.
+        on_worker_lost: called with a message when a worker dies mid-run; its in-flight requests
+            are reported through `on_response` as cancelled, and the run goes on.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        on_send: Callable[[float], None],
+        on_response: Callable[[InvocationResponse], None],
+        after_response: Callable[[InvocationResponse], Awaitable[None]],
+        on_clients: Callable[[int], None],
+        on_worker_lost: Callable[[str], None],
+    ) -> None:
+        self.n = workers
+        self.on_send = on_send
+        self.on_response = on_response
+        self.after_response = after_response
+        self.on_clients = on_clients
+        self.on_worker_lost = on_worker_lost
+        self.target = 0
+        self.stopped = False
+        self._workers: list[_Worker] = []
+        self._inbox: asyncio.Queue[tuple[_Worker, object]] = asyncio.Queue()
+        self._payloads: list[dict] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def launch(self, timeout: float = LAUNCH_TIMEOUT) -> None:
+        """Start the processes and wait until each has said Ready (before the run's clock).
+
+        Each is `python -m llmeter_widget.workers FD`, talking over one end of a socket pair:
+        a fresh interpreter, like multiprocessing's "spawn", but one that does not re-run the
+        caller's main module (a script without an `if __name__ == "__main__"` guard would
+        start its run again in every worker).
+        """
+        loop = asyncio.get_running_loop()
+        for index in range(self.n):
+            parent_end, child_end = socket.socketpair()
+            with child_end:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "llmeter_widget.workers", str(child_end.fileno())],
+                    pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL)
+            worker = _Worker(index, process, Connection(parent_end.detach()))
+            self._workers.append(worker)
+            loop.add_reader(worker.conn.fileno(), self._readable, worker)
+        deadline = time.monotonic() + timeout
+        for _ in range(self.n):
+            remaining = deadline - time.monotonic()
+            try:
+                worker, message = await asyncio.wait_for(self._inbox.get(), max(remaining, 0.01))
+            except asyncio.TimeoutError:
+                await self.cancel_all()
+                raise RuntimeError(f"worker processes did not start within {timeout:g} s") from None
+            if not isinstance(message, Ready) or message.version != PROTOCOL_VERSION:
+                await self.cancel_all()
+                raise RuntimeError(f"worker {worker.index} did not start: {message!r}")
+            worker.pid = message.pid
+
+    def configure(self, endpoint: Any, payloads: list[dict], *, target: int,
+                  n_requests: int | None, deadline: float | None, drain_timeout: float) -> None:
+        self._start = dict(endpoint=endpoint, payloads=payloads, n_requests=n_requests,
+                           deadline=deadline, drain_timeout=drain_timeout)
+        self._payloads = payloads
+        self.target = target
+
+    def start(self) -> None:
+        """Every worker starts sending its share."""
+        for w in self._workers:
+            clients = 0 if self.stopped else share(self.target, w.index, self.n)
+            self._send(w, Start(clients=clients, first_client=w.index, client_stride=self.n,
+                                **self._start))
+            w.active_clients = clients
+        self.on_clients(self.active_clients)
+
+    async def wait(self) -> None:
+        """Handle records until every worker has finished (or was lost). An exception from
+        `after_response` (a callback) stops the workers and is raised."""
+        try:
+            while not all(w.done for w in self._workers):
+                worker, message = await self._inbox.get()
+                await self._handle(worker, message)
+        finally:
+            await self.cancel_all()
+
+    async def cancel_all(self) -> None:
+        """Stop every worker, take its last records, and make sure no process is left."""
+        live = [w for w in self._workers if not w.done]
+        for w in live:
+            self._send(w, Stop(wait_in_flight=False))
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while any(not w.done for w in self._workers) and time.monotonic() < deadline:
+            try:
+                worker, message = await asyncio.wait_for(self._inbox.get(),
+                                                         deadline - time.monotonic())
+            except asyncio.TimeoutError:
+                break
+            if isinstance(message, Records):
+                self._take_records(worker, message)  # callbacks are not run once stopping
+            else:
+                await self._handle(worker, message)
+        for w in self._workers:
+            self._close(w)
+
+    # -- controls --------------------------------------------------------------------------------
+    @property
+    def active_clients(self) -> int:
+        return sum(w.active_clients for w in self._workers if not w.done)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(w.in_flight for w in self._workers if not w.done)
+
+    def set_target(self, n: int) -> None:
+        self.target = n
+        if self.stopped:
+            return
+        for w in self._workers:
+            if not w.done:
+                w.active_clients = share(n, w.index, self.n)
+                self._send(w, SetClients(w.active_clients))
+        self.on_clients(self.active_clients)
+
+    def set_deadline(self, deadline: float | None) -> None:
+        for w in self._workers:
+            if not w.done:
+                self._send(w, SetDeadline(deadline))
+
+    def stop(self, wait_in_flight: bool = False) -> None:
+        self.stopped = True
+        for w in self._workers:
+            if not w.done:
+                self._send(w, Stop(wait_in_flight))
+
+    # -- messages --------------------------------------------------------------------------------
+    def _readable(self, worker: _Worker) -> None:
+        try:
+            while worker.conn.poll():
+                self._inbox.put_nowait((worker, worker.conn.recv()))
+        except (EOFError, OSError):
+            asyncio.get_running_loop().remove_reader(worker.conn.fileno())
+            self._inbox.put_nowait((worker, None))  # the process is gone
+
+    def _send(self, worker: _Worker, message: object) -> None:
+        try:
+            worker.conn.send(message)
+        except (BrokenPipeError, OSError):
+            pass  # it died: its EOF is on the way and handled there
+
+    async def _handle(self, worker: _Worker, message: object) -> None:
+        if worker.done:
+            return
+        if isinstance(message, Records):
+            for response in self._take_records(worker, message):
+                if response.error_type != "cancelled":
+                    await self.after_response(response)
+        elif isinstance(message, Finished):
+            worker.done = True
+        elif isinstance(message, Failed) or message is None:
+            self._lose(worker, message.error if isinstance(message, Failed) else None)
+        self.on_clients(self.active_clients)
+
+    def _take_records(self, worker: _Worker, records: Records) -> list[InvocationResponse]:
+        for t in records.sends:
+            self.on_send(t)
+        worker.sent += len(records.sends)
+        worker.recent_sends.extend(records.sends)
+        for response, index in zip(records.responses, records.payload_indices):
+            if index is not None:
+                response.input_payload = self._payloads[index]
+            self.on_response(response)
+        worker.answered += len(records.responses)
+        worker.active_clients, worker.in_flight = records.active_clients, records.in_flight
+        return records.responses
+
+    def _lose(self, worker: _Worker, error: str | None) -> None:
+        """A worker died (or failed): report it and close its in-flight requests as cancelled."""
+        worker.done = True
+        try:
+            code = worker.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            code = None
+        why = f"worker {worker.index} (pid {worker.pid}) exited with code {code}"
+        if error:
+            why += f": {error.strip().splitlines()[-1]}"
+        now = time.perf_counter()
+        in_flight = max(0, worker.sent - worker.answered)
+        lost = list(worker.recent_sends)[len(worker.recent_sends) - in_flight:] if in_flight else []
+        for t_send in lost:
+            self.on_response(InvocationResponse(
+                t_send=t_send, t_end=now, error_type="cancelled",
+                error=f"cancelled: {why} while this request was in flight").finalize())
+        worker.answered = worker.sent
+        logger.error("%s; %d request(s) in flight recorded as cancelled; the run goes on.",
+                     why, len(lost))
+        self.on_worker_lost(f"{why} ({len(lost)} in-flight request(s) recorded as cancelled)")
+
+    def _close(self, worker: _Worker) -> None:
+        worker.done = True
+        try:
+            asyncio.get_running_loop().remove_reader(worker.conn.fileno())
+        except (ValueError, OSError, RuntimeError):
+            pass
+        worker.conn.close()
+        try:
+            worker.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait(timeout=5)

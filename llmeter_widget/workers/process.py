@@ -1,0 +1,131 @@
+"""A worker process: its own event loop and HTTP session, sending its share of a run's
+requests (`load.ClosedLoop`) and streaming what it measured back to the parent in batches.
+
+Started by `workers.pool.ProcessWorkers` with multiprocessing's "spawn" method (a fresh
+interpreter: safe beside a notebook kernel's threads, and the same on Linux and macOS); the two
+ends talk over a `multiprocessing.Pipe` with the messages of `workers.protocol`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import traceback
+from multiprocessing.connection import Connection
+
+from ..endpoints.base import InvocationResponse
+from ..endpoints.http import create_session
+from ..load import ClosedLoop
+from .protocol import (
+    Failed,
+    Finished,
+    Ready,
+    Records,
+    SetClients,
+    SetDeadline,
+    Start,
+    Stop,
+)
+
+
+def worker_main(conn: Connection) -> None:
+    """The process's entry point: serve one run, then exit."""
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides what a stop is
+    # (it tells us with Stop), so an interrupt must not kill us with records unsent.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        asyncio.run(_serve(conn))
+    except Exception:  # noqa: BLE001 (reported to the parent, which decides)
+        _send(conn, Failed(traceback.format_exc(limit=5)))
+    finally:
+        conn.close()
+
+
+def _send(conn: Connection, message: object) -> None:
+    try:
+        conn.send(message)
+    except (BrokenPipeError, OSError):  # the parent is gone: nobody to tell
+        pass
+
+
+class _Batch:
+    """Records gathered between two flushes."""
+
+    def __init__(self, payloads: list[dict]) -> None:
+        self._payload_index = {id(p): i for i, p in enumerate(payloads)}
+        self.sends: list[float] = []
+        self.responses: list[InvocationResponse] = []
+        self.indices: list[int | None] = []
+
+    def add_send(self, t: float) -> None:
+        self.sends.append(t)
+
+    def add(self, response: InvocationResponse) -> None:
+        index = self._payload_index.get(id(response.input_payload))
+        if index is not None:
+            response.input_payload = None  # the parent has it: send its index instead
+        self.responses.append(response)
+        self.indices.append(index)
+
+    def take(self, loop: ClosedLoop) -> Records:
+        records = Records(self.sends, self.responses, self.indices, loop.active_clients,
+                          loop.in_flight)
+        self.sends, self.responses, self.indices = [], [], []
+        return records
+
+
+async def _serve(conn: Connection) -> None:
+    _send(conn, Ready(pid=os.getpid()))
+    event_loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[object] = asyncio.Queue()
+
+    def readable() -> None:
+        try:
+            while conn.poll():
+                inbox.put_nowait(conn.recv())
+        except (EOFError, OSError):  # the parent closed its end or died: stop
+            event_loop.remove_reader(conn.fileno())
+            inbox.put_nowait(Stop(wait_in_flight=False))
+
+    event_loop.add_reader(conn.fileno(), readable)
+    start = await inbox.get()
+    if not isinstance(start, Start):
+        return
+    batch = _Batch(start.payloads)
+    async with create_session() as session:
+        loop = ClosedLoop(
+            start.endpoint, session, start.payloads, target=start.clients,
+            n_requests=start.n_requests, deadline=start.deadline,
+            drain_timeout=start.drain_timeout, on_send=batch.add_send,
+            on_response=batch.add, first_client=start.first_client,
+            client_stride=start.client_stride,
+        )
+
+        async def controls() -> None:
+            while True:
+                message = await inbox.get()
+                if isinstance(message, SetClients):
+                    loop.set_target(message.clients)
+                elif isinstance(message, SetDeadline):
+                    loop.set_deadline(message.deadline)
+                elif isinstance(message, Stop):
+                    loop.stop(message.wait_in_flight)
+
+        async def flush_every(interval: float) -> None:
+            while True:
+                await asyncio.sleep(interval)
+                if batch.sends or batch.responses:
+                    _send(conn, batch.take(loop))
+
+        tasks = [asyncio.create_task(controls()),
+                 asyncio.create_task(flush_every(start.batch_interval))]
+        loop.start()
+        try:
+            await loop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            event_loop.remove_reader(conn.fileno())
+            _send(conn, batch.take(loop))  # the last records, cancelled requests among them
+    _send(conn, Finished())

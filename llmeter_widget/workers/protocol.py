@@ -1,0 +1,100 @@
+"""The worker protocol: the messages between a run (the parent) and the processes that send its
+requests (the workers). Version 1; docs/worker_protocol.md describes it for other transports.
+
+One worker = one process with its own event loop, its own HTTP session and a share of the run's
+closed-loop clients (`load.ClosedLoop`). The parent owns everything that makes a result: the
+statistics, responses.jsonl, the callbacks and the live views. A worker only sends requests and
+streams back what it measured, batched (one message per `batch_interval`), so the parent's loop
+handles a few messages a second per worker instead of every token of every stream.
+
+    parent                                worker
+      | ---- (spawn) ------------------------> |
+      | <--------------------------- Ready --- |  version check
+      | ---- Start ---------------------------> |  clients start sending
+      | <------------------------- Records --- |  every batch_interval: sends, responses
+      | ---- SetClients / SetDeadline / Stop -> |  at any time
+      | <------------------------- Records --- |  the last ones (cancelled requests too)
+      | <------------------------ Finished --- |  then the worker exits
+
+Times are `time.perf_counter()` values: on one machine they come from one monotonic clock
+(CLOCK_MONOTONIC on Linux, mach_absolute_time on macOS), so a worker's send times and the
+parent's deadline compare directly. Messages are plain dataclasses (pickled by the transport).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..endpoints.base import InvocationResponse
+
+PROTOCOL_VERSION = 1
+
+
+# -- parent -> worker ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Start:
+    """Begin sending. `clients` of this worker's share; client j is the run's client
+    `first_client + j * client_stride` (so payloads are cycled as in a single-process run)."""
+
+    endpoint: Any  # an Endpoint, pickled: its secrets travel over the pipe, never to disk
+    payloads: list[dict]
+    clients: int
+    first_client: int
+    client_stride: int
+    n_requests: int | None
+    deadline: float | None  # perf_counter() after which nothing is sent
+    drain_timeout: float
+    batch_interval: float = 0.05
+    version: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class SetClients:
+    """This worker's new share of clients (grow at once; removed ones finish first)."""
+
+    clients: int
+
+
+@dataclass(frozen=True)
+class SetDeadline:
+    deadline: float | None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Send no more; cancel what is in flight (reported as cancelled) unless wait_in_flight."""
+
+    wait_in_flight: bool = False
+
+
+# -- worker -> parent ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ready:
+    pid: int
+    version: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class Records:
+    """What happened since the last batch: send times, responses (input_payload left out, its
+    index in Start.payloads given instead: the parent has the payloads), and the worker's
+    state now."""
+
+    sends: list[float] = field(default_factory=list)
+    responses: list[InvocationResponse] = field(default_factory=list)
+    payload_indices: list[int | None] = field(default_factory=list)
+    active_clients: int = 0
+    in_flight: int = 0
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Every client is done and every record was sent; the worker exits."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The worker cannot go on (e.g. its endpoint raised); it exits after this."""
+
+    error: str
