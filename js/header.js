@@ -30,7 +30,9 @@ const STATUS_TEXT = {
 
 /**
  * Fraction of the run done, 0..1, or null when unknown.
- * Time-bound: elapsed / duration. Count-bound: (completed + failed) / (clients * n_requests).
+ * Time-bound: elapsed / duration. Count-bound: (completed + failed) / (clients * n_requests),
+ * where `completed` counts the requests that succeeded and `failed` those that failed, so their
+ * sum is every finished request once (docs/widget_contract.md, `progress`).
  * @param {Record<string, any>} progress  the `progress` trait
  * @param {{mode?: string, clients?: number, n_requests?: number, status?: string}} traits
  * @returns {number|null}

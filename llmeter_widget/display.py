@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 # Group name -> key patterns (regular expressions searched in the stat key); first match wins.
 # An immutable default, so callers can pass their own `groups=` (the review of llmeter PR 58).
 DEFAULT_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Throughput", (r"requests_per_minute", r"_tps$", r"per_minute", r"^total_requests$")),
+    ("Throughput", (r"requests_per_minute", r"_tps$", r"per_minute",
+                    r"^(total|successful)_requests$")),
     ("TTFT", (r"^time_to_first_token",)),
     ("TTLT", (r"^time_to_last_token",)),
     ("Tokens", (r"token",)),

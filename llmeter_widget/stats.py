@@ -8,11 +8,21 @@
 - In low-memory mode a DDSketch (Datadog's `ddsketch`, 1% relative accuracy, mergeable)
   replaces the sorted values, so memory stays flat however long the run; percentiles are
   clamped to the observed min/max, so they never exceed what was seen.
-- Throughput uses the send window (first request sent to last request sent), extended by the
-  mean request duration: `total / (send_window + mean_duration)`. In a steady state this equals
-  the true rate (the requests sent in the window finish one duration later), it is right for
-  a run where every client sends once (send window ~ 0), and it does not taper off while the
-  last requests drain.
+- Throughput counts successful requests only (as vLLM's `bench serve` does): a request that
+  failed is work the server did not deliver, and a run where every request fails fast (a
+  closed port, a wrong model) must not read as tens of thousands of requests a minute.
+  `requests_per_minute`, `output_tps` and the token-per-minute averages count the successful
+  requests and their tokens; `total_requests` keeps llmeter's meaning (every finished
+  request, failed included: `successful_requests + failed_requests`). The live series do the
+  same: a bucket's `completed` counts the requests that succeeded in that second, `failed`
+  those that failed, `output_tokens` the successful ones' tokens.
+- Throughput's time base is the send window (first request sent to last request sent),
+  extended by the mean duration of every finished request (failed ones included: the time
+  base is the run's, whatever succeeded): `successful / (send_window + mean_duration)`. In a
+  steady state this equals the true rate (the requests sent in the window finish one duration
+  later), it is right for a run where every client sends once (send window ~ 0), and it does
+  not taper off while the last requests drain. Nothing finished: the rates are None ("—");
+  requests finished but none succeeded: they are 0.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ AGGREGATIONS: tuple[str, ...] = ("p50", "p90", "p99", "average")
 RUN_KEYS: tuple[str, ...] = (
     "total_requests",
     "failed_requests",
+    "successful_requests",
     "failed_requests_rate",
     "cancelled_requests",
     "rate_limit_retries",
@@ -191,6 +202,9 @@ class RunningStats:
         self.errors_by_type: Counter[str] = Counter()
         self.total_input_tokens = 0
         self.total_output_tokens = 0
+        # The throughput counts successful requests only (see the module docstring).
+        self.successful_input_tokens = 0
+        self.successful_output_tokens = 0
         self.token_sources: Counter[str] = Counter()
         self.sent = 0
         self.in_flight = 0
@@ -204,7 +218,8 @@ class RunningStats:
         self._bucket_index = 0
         self._bucket = self._empty_bucket(0)
         self._recent: deque[tuple[float, float | None, float | None]] = deque()
-        self._recent_buckets: deque[tuple[int, int]] = deque(maxlen=self.rate_window)  # (completed, tokens)
+        # (successful requests, their output tokens) of the last seconds: the live rates.
+        self._recent_buckets: deque[tuple[int, int]] = deque(maxlen=self.rate_window)
         self.history: deque[dict[str, Any]] = deque(maxlen=history_limit)
         self._series_cursor = 0  # index of the next bucket the default snapshot() returns
 
@@ -230,8 +245,12 @@ class RunningStats:
             return
         self.total_requests += 1
         self.rate_limit_retries += response.retries or 0
-        self._bucket["completed"] += 1
-        if not response.ok:
+        if response.ok:
+            self._bucket["completed"] += 1
+            self.successful_input_tokens += response.num_tokens_input or 0
+            self.successful_output_tokens += response.num_tokens_output or 0
+            self._bucket["output_tokens"] += response.num_tokens_output or 0
+        else:
             self.failed_requests += 1
             self.errors_by_type[response.error_type or "unknown"] += 1
             self._bucket["failed"] += 1
@@ -245,7 +264,6 @@ class RunningStats:
             self.total_input_tokens += response.num_tokens_input
         if response.num_tokens_output:
             self.total_output_tokens += response.num_tokens_output
-            self._bucket["output_tokens"] += response.num_tokens_output
         if response.token_source:
             self.token_sources[response.token_source] += 1
         self._recent.append((end, response.time_to_first_token, response.time_to_last_token))
@@ -277,7 +295,8 @@ class RunningStats:
         for metric, dist in self.distributions.items():
             dist.merge(other.distributions[metric])
         for name in ("total_requests", "failed_requests", "cancelled_requests", "rate_limit_retries",
-                     "total_input_tokens", "total_output_tokens", "sent", "_duration_sum"):
+                     "total_input_tokens", "total_output_tokens", "successful_input_tokens",
+                     "successful_output_tokens", "sent", "_duration_sum"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors_by_type.update(other.errors_by_type)
         self.token_sources.update(other.token_sources)
@@ -288,6 +307,11 @@ class RunningStats:
 
     # -- reading ---------------------------------------------------------------------------------
     @property
+    def successful_requests(self) -> int:
+        """Finished requests that succeeded: `total_requests - failed_requests`."""
+        return self.total_requests - self.failed_requests
+
+    @property
     def send_window(self) -> float | None:
         """Seconds from the first request sent to the last one sent."""
         if self.first_send is None or self.last_send is None:
@@ -295,7 +319,8 @@ class RunningStats:
         return self.last_send - self.first_send
 
     def _rate_duration(self) -> float | None:
-        """The send window extended by one mean request duration (see the module docstring)."""
+        """The send window extended by the mean duration of every finished request (see the
+        module docstring); None before a request finished."""
         window = self.send_window
         finished = self.total_requests
         if window is None or finished == 0:
@@ -310,20 +335,22 @@ class RunningStats:
         per_minute = (60.0 / duration) if duration else None
         stats["total_requests"] = self.total_requests
         stats["failed_requests"] = self.failed_requests
+        stats["successful_requests"] = self.successful_requests
         stats["failed_requests_rate"] = (
             self.failed_requests / self.total_requests if self.total_requests else None
         )
         stats["cancelled_requests"] = self.cancelled_requests
         stats["rate_limit_retries"] = self.rate_limit_retries
-        stats["requests_per_minute"] = self.total_requests * per_minute if per_minute else None
-        stats["output_tps"] = self.total_output_tokens / duration if duration else None
+        # Throughput: successful requests only; 0 when all failed, None when none finished.
+        stats["requests_per_minute"] = self.successful_requests * per_minute if per_minute else None
+        stats["output_tps"] = self.successful_output_tokens / duration if duration else None
         stats["total_input_tokens"] = self.total_input_tokens
         stats["total_output_tokens"] = self.total_output_tokens
         stats["average_input_tokens_per_minute"] = (
-            self.total_input_tokens * per_minute if per_minute else None
+            self.successful_input_tokens * per_minute if per_minute else None
         )
         stats["average_output_tokens_per_minute"] = (
-            self.total_output_tokens * per_minute if per_minute else None
+            self.successful_output_tokens * per_minute if per_minute else None
         )
         stats["send_window"] = self.send_window
         stats["event_loop_lag_max"] = self.loop_lag_max
@@ -351,9 +378,10 @@ class RunningStats:
         Returns:
             {"elapsed", "in_flight", "active_clients", "sent", "loop_lag", "stats": to_stats(),
              "series": [bucket, ...], "next_series_index"}; a bucket is
-            {"t": second index, "completed", "failed", "output_tokens", "requests_per_minute",
-             "output_tps" (both over the last `rate_window` seconds), "ttft_p50", "ttft_p90",
-             "ttlt_p50", "ttlt_p90", "active_clients", "in_flight"}.
+            {"t": second index, "completed" (succeeded in that second), "failed" (failed in
+             it), "output_tokens" (of those that succeeded), "requests_per_minute", "output_tps"
+             (both of successful requests, over the last `rate_window` seconds), "ttft_p50",
+             "ttft_p90", "ttlt_p50", "ttlt_p90", "active_clients", "in_flight"}.
         """
         now = self._clock()
         self._advance_buckets(now)

@@ -15,15 +15,22 @@ from .stats import LOOP_LAG_WARNING
 
 
 def progress_line(snapshot: dict[str, Any], title: str = "") -> str:
-    """'title · 12.3 s · 8 clients · 3 in flight · 245 done · 0 failed', plus a warning when the
-    client's own event loop lags (its timestamps, and so the latencies, would read high)."""
+    """'title · 12.3 s · 8 clients · 3 in flight · 245 done (243 completed, 2 failed)', plus a
+    warning when the client's own event loop lags (its timestamps, and so the latencies, would
+    read high).
+
+    "done" is every finished request (`total_requests`), split into the ones that succeeded
+    ("completed", as the dashboard says) and the ones that failed: completed + failed = done.
+    """
     stats = snapshot.get("stats", {})
+    done = stats.get("total_requests") or 0
+    failed = stats.get("failed_requests") or 0
+    completed = stats.get("successful_requests", done - failed)
     parts = [
         f"{snapshot.get('elapsed', 0.0):.1f} s",
         f"{snapshot.get('active_clients', 0)} clients",
         f"{snapshot.get('in_flight', 0)} in flight",
-        f"{stats.get('total_requests', 0):,} done",
-        f"{stats.get('failed_requests', 0):,} failed",
+        f"{done:,} done ({completed:,} completed, {failed:,} failed)",
     ]
     lag = snapshot.get("loop_lag") or 0.0
     if lag > LOOP_LAG_WARNING:

@@ -139,6 +139,8 @@ class Dashboard(anywidget.AnyWidget):
     n_requests = traitlets.Int(10).tag(sync=True)
     status = traitlets.Enum(STATUSES, default_value="idle").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    # {"completed": succeeded, "failed": failed, ...}: completed + failed = finished requests
+    # (docs/widget_contract.md).
     progress = traitlets.Dict().tag(sync=True)
     stats = traitlets.Dict().tag(sync=True)
     spec = traitlets.Dict().tag(sync=True)
@@ -495,7 +497,7 @@ class Dashboard(anywidget.AnyWidget):
             self.progress = {
                 "elapsed": snapshot.get("elapsed"),
                 "duration": snapshot.get("run_duration"),
-                "completed": stats.get("total_requests", 0),
+                "completed": stats.get("successful_requests", 0),
                 "failed": stats.get("failed_requests", 0),
                 "in_flight": snapshot.get("in_flight", 0),
                 "active_clients": snapshot.get("active_clients", 0),

@@ -21,6 +21,7 @@ from llmeter_widget.stats import RunningStats
         ("total_output_tokens", "Tokens"), ("time_per_output_token-p50", "Tokens"),
         ("failed_requests", "Errors"), ("errors-timeout", "Errors"),
         ("failed_requests_rate", "Errors"), ("cost_so_far", "Other"),
+        ("total_requests", "Throughput"), ("successful_requests", "Throughput"),
     ],
 )
 def test_groups_by_key_pattern(key, group):
@@ -111,3 +112,12 @@ def test_progress_line_warns_when_the_client_loop_lags():
     assert "overloaded" not in calm
     busy = progress_line({"stats": {}, "loop_lag": 0.120})
     assert "client overloaded: event loop 120 ms late" in busy
+
+
+@pytest.mark.parametrize("total, failed", [(10, 4), (5, 5), (7, 0)])
+def test_progress_line_splits_the_finished_requests_without_counting_one_twice(total, failed):
+    stats = RunningStats().to_stats() | {"total_requests": total, "failed_requests": failed,
+                                         "successful_requests": total - failed}
+    line = progress_line({"elapsed": 3.0, "stats": stats})
+    assert f" · {total:,} done ({total - failed:,} completed, {failed:,} failed)" in line
+    assert line.count("failed") == 1  # no second failure count elsewhere in the line

@@ -210,3 +210,79 @@ def test_run_level_keys_and_metric_keys_are_all_reported():
     keys = set(RunningStats().to_stats())
     assert set(RUN_KEYS) <= keys
     assert {f"{m}-{a}" for m in METRICS for a in AGGREGATIONS} <= keys
+
+
+# -- throughput counts successful requests only ------------------------------------------------
+def test_throughput_counts_successful_requests_only():
+    # 4 clients, every request takes exactly 0.5 s, every other one fails (a broken stream that
+    # kept 7 tokens): 8 finished requests a second, 4 of them successful. So 240 req/min,
+    # 4 * 10 = 40 output tok/s and 4 * 5 * 60 = 1200 input tok/min; the failed requests' tokens
+    # stay in the totals (llmeter's meaning) but not in the rates.
+    for waves in (1, 3, 50):
+        rs = RunningStats(clock=FakeClock(0.0))
+        for wave in range(waves):
+            for client in range(4):
+                send = wave * 0.5 + client * 1e-4
+                rs.record_send(send)
+                failed = client % 2 == 1
+                rs.update(response(send, 0.1, 0.5, tokens=7 if failed else 10,
+                                   error_type="broken_stream" if failed else None))
+        stats = rs.to_stats()
+        n = 4 * waves
+        assert stats["requests_per_minute"] == pytest.approx(240, rel=0.01), waves
+        assert stats["output_tps"] == pytest.approx(40, rel=0.01), waves
+        assert stats["average_output_tokens_per_minute"] == pytest.approx(2400, rel=0.01), waves
+        assert stats["average_input_tokens_per_minute"] == pytest.approx(1200, rel=0.01), waves
+        counts = (stats["total_requests"], stats["successful_requests"], stats["failed_requests"])
+        assert counts == (n, n // 2, n // 2)
+        assert stats["total_output_tokens"] == (n // 2) * 10 + (n // 2) * 7
+        assert stats["total_input_tokens"] == n * 5
+
+
+def test_all_failed_reads_zero_and_nothing_finished_reads_none():
+    rs = RunningStats(clock=FakeClock(0.0))
+    rs.record_send(0.0)
+    rs.record_send(0.001)
+    in_flight = rs.to_stats()  # sent, nothing finished: no rate at all ("—")
+    assert in_flight["requests_per_minute"] is None and in_flight["output_tps"] is None
+    # both fail within a millisecond (a closed port): without the fix, ~60,000 req/min
+    rs.update(response(0.0, None, 0.001, tokens=None, tokens_in=None, error_type="connect"))
+    rs.update(response(0.001, None, 0.001, tokens=None, tokens_in=None, error_type="connect"))
+    stats = rs.to_stats()
+    for key in ("requests_per_minute", "output_tps", "average_input_tokens_per_minute",
+                "average_output_tokens_per_minute"):
+        assert stats[key] == 0, key
+    assert stats["total_requests"] == stats["failed_requests"] == 2
+    assert stats["successful_requests"] == 0
+
+
+def test_merged_stats_keep_the_successful_tokens_apart():
+    a, b = RunningStats(clock=FakeClock(0.0)), RunningStats(clock=FakeClock(0.0))
+    for rs, send, err in ((a, 0.0, None), (b, 0.0, None), (b, 0.5, "http_5xx")):
+        rs.record_send(send)
+        rs.update(response(send, 0.1, 0.5, tokens=10, error_type=err))
+    a.merge(b)
+    stats = a.to_stats()
+    # window 0.5 s + mean duration 0.5 s = 1 s; 2 successes of 10 tokens, one failure
+    assert stats["requests_per_minute"] == pytest.approx(120)
+    assert stats["output_tps"] == pytest.approx(20)
+    assert stats["average_input_tokens_per_minute"] == pytest.approx(2 * 5 * 60)
+    assert (stats["total_requests"], stats["successful_requests"]) == (3, 2)
+
+
+def test_series_buckets_count_successes_and_failures_apart():
+    clock = FakeClock(0.0)
+    rs = RunningStats(clock=clock)
+    # second 0: one success (4 tokens), one failure (3 tokens kept); second 1: the same
+    for t, err in ((0.2, None), (0.4, "broken_stream"), (1.5, None), (1.7, "broken_stream")):
+        rs.record_send(t - 0.1)
+        clock.t = t
+        rs.update(response(t - 0.1, 0.05, 0.1, tokens=3 if err else 4, error_type=err))
+    clock.t = 2.1
+    series = rs.snapshot()["series"]
+    assert [b["completed"] for b in series] == [1, 1]
+    assert [b["failed"] for b in series] == [1, 1]
+    assert [b["output_tokens"] for b in series] == [4, 4]
+    # one success a second: 60 req/min and 4 tok/s, however many failed beside it
+    assert [b["requests_per_minute"] for b in series] == [pytest.approx(60), pytest.approx(60)]
+    assert [b["output_tps"] for b in series] == [pytest.approx(4), pytest.approx(4)]

@@ -145,7 +145,8 @@ async def test_late_view_gets_the_whole_history_in_one_message(dashboard):
     assert history["run"] == dashboard.series_delta["run"]
     assert history["seq"] == dashboard.series_delta["seq"]
     assert [p["t"] for p in history["points"]] == list(range(len(history["points"])))
-    assert sum(p["completed"] for p in history["points"]) == dashboard.stats["total_requests"]
+    finished = sum(p["completed"] + p["failed"] for p in history["points"])
+    assert finished == dashboard.stats["total_requests"]
 
 
 async def test_count_mode(dashboard):
@@ -330,7 +331,8 @@ async def test_overlays_of_a_saved_run_and_a_sweep(fixed_server, tmp_path):
                 "time_to_last_token-p90", "failed_requests"):
         assert run["stats"][key] == loaded.stats[key], key
     assert run["series"] and [b["t"] for b in run["series"]] == list(range(len(run["series"])))
-    assert sum(b["completed"] for b in run["series"]) == loaded.stats["total_requests"] > 0
+    finished = sum(b["completed"] + b["failed"] for b in run["series"])
+    assert finished == loaded.stats["total_requests"] > 0
     assert {"ttft_p90", "output_tps", "in_flight"} <= set(run["series"][-1])
     json.dumps(dash.get_state()["overlays"], allow_nan=False)  # plain JSON (no NaN, no dates)
 

@@ -412,3 +412,54 @@ def test_published_cost_in_the_table_and_in_its_own_charts(page):
     # a new run without published stats has no such charts
     kernel_sets(page, series_delta={"run": 2, "seq": 0, "points": []})
     assert page.locator(".lmw-published").count() == 0
+
+
+def count_run_with_failures(clients: int, n_requests: int):
+    """A real count-bound Dashboard run against the simulator, half of whose requests get a 500:
+    its result and every `progress` it set, each with the stats' finished count at that tick.
+
+    In a thread of its own (its own event loop): Playwright's sync API holds this one."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llmeter_widget import Dashboard, Runner
+    from llmeter_widget.endpoints import OpenAIChatEndpoint
+    from llmeter_widget.simulator import SimulatedServer
+
+    async def run():
+        async with SimulatedServer(mode="fixed", ttft=0.05, itl=0.01, error_500_rate=0.5,
+                                   seed=11) as server:
+            runner = Runner(OpenAIChatEndpoint(base_url=server.base_url, model="sim"),
+                            OpenAIChatEndpoint.create_payload("Hi", max_tokens=16),
+                            stop_when_misconfigured=False, live_view=False)
+            dash = Dashboard(runner=runner, mode="count", clients=clients, n_requests=n_requests)
+            ticks = []
+            dash.observe(lambda c: ticks.append((dict(c["new"]), dash.stats["total_requests"])),
+                         "progress")
+            result = await dash.run()
+            dash.close()
+            return result, ticks
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result(timeout=120)
+
+
+def test_count_mode_bar_from_a_real_run_with_failures(page):
+    clients, n_requests = 2, 12
+    target = clients * n_requests
+    result, ticks = count_run_with_failures(clients, n_requests)
+    ok = sum(1 for r in result.responses if r.ok)
+    failed = sum(1 for r in result.responses if not r.ok)
+    assert ok and failed and ok + failed == target
+    assert any(p["failed"] > 0 and finished < target for p, finished in ticks), \
+        "a tick mid-run with failures"
+    mount(page, mode="count", clients=clients, n_requests=n_requests, status="running")
+    for progress, finished in ticks:  # replayed as the kernel sent them, still "running"
+        kernel_sets(page, progress=progress)
+        width = page.evaluate("parseFloat(document.querySelector('.lmw-bar-fill').style.width)")
+        assert width == pytest.approx(100 * finished / target, abs=0.05), (progress, finished)
+        assert width <= 100
+    # the last tick: every request finished once; the counts are the responses'
+    assert page.evaluate("parseFloat(document.querySelector('.lmw-bar-fill').style.width)") == 100
+    assert page.text_content('.lmw-count[data-key="completed"] .lmw-count-value') == str(ok)
+    assert page.text_content('.lmw-count[data-key="failed"] .lmw-count-value') == str(failed)
