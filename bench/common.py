@@ -123,7 +123,8 @@ def wire_body(payload: dict[str, Any]) -> bytes:
 # -- CPU meter -----------------------------------------------------------------------------------
 class CPUMeter:
     """CPU use over an interval, in cores (1.0 = one core busy the whole time): this process
-    (`client_cpu`), another pid such as the simulator (`server_cpu`), and everything else on
+    and its finished child processes (`client_cpu`), another pid such as the simulator
+    (`server_cpu`), and everything else on
     the machine (`other_cpu`: other people's tests share these 2 cores too). `client_cpu_s` is
     this process's CPU seconds, for a per-request cost."""
 
@@ -140,7 +141,9 @@ class CPUMeter:
         total = self._psutil.cpu_times()
         busy = total.user + total.system + getattr(total, "nice", 0.0) + getattr(total, "irq", 0.0) \
             + getattr(total, "softirq", 0.0) + getattr(total, "steal", 0.0)
-        return (time.perf_counter(), me.user + me.system,
+        # children_*: reaped child processes (worker processes, after their run); the simulator
+        # is a child too but is reaped only at the end of a bench, after every trial.
+        return (time.perf_counter(), me.user + me.system + me.children_user + me.children_system,
                 (sv.user + sv.system) if sv else 0.0, busy)
 
     def __enter__(self) -> CPUMeter:
