@@ -582,6 +582,8 @@ class _Run:
             after_response=after_response,
             on_clients=lambda n: self.stats.set_active_clients(n),
             on_worker_lost=self.worker_errors.append,
+            # the lag of the loops that stamp the timestamps: the workers' (ours is measured too)
+            on_loop_lag=lambda lag: self.stats.record_loop_lag(lag),
         )
 
     def _drain_cut_warning(self, in_flight: int) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,23 @@ def test_an_endpoint_that_cannot_travel_is_a_clear_error():
 
     with pytest.raises(ValueError, match="cannot be pickled.*use workers=0"):
         Runner(LlmeterEndpoint(Local()), {"messages": []}, workers=2)
+
+
+class BlocksItsLoopOnce(OpenAIChatEndpoint):
+    """Blocks the event loop it runs on for 0.3 s, once (in each worker: each has a copy)."""
+
+    async def invoke(self, session, payload):
+        if not getattr(self, "_blocked", False):
+            self._blocked = True
+            time.sleep(0.3)
+        return await super().invoke(session, payload)
+
+
+async def test_a_workers_loop_lag_reaches_the_result(server, tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).parents[1])  # the workers import this module by name
+    ep = BlocksItsLoopOnce(base_url=server.base_url, model="sim")
+    result = await Runner(ep, OpenAIChatEndpoint.create_payload("Hi", max_tokens=4), workers=2,
+                          live_view=False).run(clients=2, run_duration=1.0)
+    assert result.stats["failed_requests"] == 0
+    # the timestamps of that worker's requests were late: the run says so
+    assert result.stats["event_loop_lag_max"] >= 0.25

@@ -79,6 +79,7 @@ class ProcessWorkers:
             in the parent's event loop as records arrive.
         on_worker_lost: called with a message when a worker dies mid-run; its in-flight requests
             are reported through `on_response` as cancelled, and the run goes on.
+        on_loop_lag: called with a worker loop's largest timer lateness of each batch.
     """
 
     def __init__(
@@ -90,6 +91,7 @@ class ProcessWorkers:
         after_response: Callable[[InvocationResponse], Awaitable[None]],
         on_clients: Callable[[int], None],
         on_worker_lost: Callable[[str], None],
+        on_loop_lag: Callable[[float], None] = lambda lag: None,
     ) -> None:
         self.n = workers
         self.on_send = on_send
@@ -97,6 +99,7 @@ class ProcessWorkers:
         self.after_response = after_response
         self.on_clients = on_clients
         self.on_worker_lost = on_worker_lost
+        self.on_loop_lag = on_loop_lag
         self.target = 0
         self.stopped = False
         self._workers: list[_Worker] = []
@@ -249,6 +252,8 @@ class ProcessWorkers:
             self.on_response(response)
         worker.answered += len(records.responses)
         worker.active_clients, worker.in_flight = records.active_clients, records.in_flight
+        if records.loop_lag:
+            self.on_loop_lag(records.loop_lag)
         return records.responses
 
     def _lose(self, worker: _Worker, error: str | None) -> None:

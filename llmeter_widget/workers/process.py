@@ -57,6 +57,7 @@ class _Batch:
         self.sends: list[float] = []
         self.responses: list[InvocationResponse] = []
         self.indices: list[int | None] = []
+        self.loop_lag = 0.0
 
     def add_send(self, t: float) -> None:
         self.sends.append(t)
@@ -70,8 +71,8 @@ class _Batch:
 
     def take(self, loop: ClosedLoop) -> Records:
         records = Records(self.sends, self.responses, self.indices, loop.active_clients,
-                          loop.in_flight)
-        self.sends, self.responses, self.indices = [], [], []
+                          loop.in_flight, self.loop_lag)
+        self.sends, self.responses, self.indices, self.loop_lag = [], [], [], 0.0
         return records
 
 
@@ -118,8 +119,16 @@ async def _serve(conn: Connection) -> None:
                 if batch.sends or batch.responses:
                     _send(conn, batch.take(loop))
 
+        async def watch_lag(interval: float = 0.05) -> None:
+            # How late this loop wakes a timer: the lag every timestamp it takes suffers too.
+            while True:
+                due = event_loop.time() + interval
+                await asyncio.sleep(interval)
+                batch.loop_lag = max(batch.loop_lag, event_loop.time() - due)
+
         tasks = [asyncio.create_task(controls()),
-                 asyncio.create_task(flush_every(start.batch_interval))]
+                 asyncio.create_task(flush_every(start.batch_interval)),
+                 asyncio.create_task(watch_lag())]
         loop.start()
         try:
             await loop.wait()

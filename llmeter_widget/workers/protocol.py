@@ -86,6 +86,7 @@ class Records:
     payload_indices: list[int | None] = field(default_factory=list)
     active_clients: int = 0
     in_flight: int = 0
+    loop_lag: float = 0.0  # the worker loop's largest timer lateness since the last batch, s
 
 
 @dataclass(frozen=True)
