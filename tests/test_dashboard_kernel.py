@@ -238,7 +238,7 @@ def test_a_late_view_gets_the_whole_history_in_one_message(live):
     ts = [p["t"] for p in reply["points"]]
     assert ts == list(range(len(ts))) and ts, ts
     saved_total = live.kernel("Result.load(dash.result_path).stats['total_requests']")
-    assert sum(p["completed"] for p in reply["points"]) == saved_total
+    assert sum(p["completed"] + p["failed"] for p in reply["points"]) == saved_total
 
 
 def test_no_secret_in_anything_the_kernel_sent(live):
