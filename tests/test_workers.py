@@ -196,3 +196,30 @@ async def test_a_workers_loop_lag_reaches_the_result(server, tmp_path, monkeypat
     assert result.stats["failed_requests"] == 0
     # the timestamps of that worker's requests were late: the run says so
     assert result.stats["event_loop_lag_max"] >= 0.25
+
+
+def launching(r: Runner) -> bool:
+    """The workers are starting (their processes are up or coming) and have not been told Start."""
+    load = r._run._load if r._run else None
+    return r.running and load is not None and not load.started
+
+
+async def test_controls_while_the_workers_start_apply_when_they_do(server, tmp_path):
+    r = runner(server, tmp_path)
+    task = asyncio.create_task(r.run(clients=2, run_duration=30))
+    await eventually(lambda: launching(r), "the workers to be starting")
+    r.set_clients(5)  # before Start: the workers start with 5 clients between them
+    await eventually(lambda: r.stats.in_flight == 5, "5 requests in flight",
+                     describe=lambda: r.stats and r.stats.in_flight)
+    r.stop()
+    result = await task
+    assert result.status == "stopped" and result.error is None  # no worker "lost"
+    assert result.stats["cancelled_requests"] == 5
+
+    task = asyncio.create_task(r.run(clients=2, run_duration=30))
+    await eventually(lambda: launching(r), "the workers to be starting")
+    r.stop()  # before Start: nothing is sent
+    result = await task
+    assert result.status == "stopped" and result.error is None
+    assert result.stats["total_requests"] == 0 and result.stats["cancelled_requests"] == 0
+    assert worker_pids() == []

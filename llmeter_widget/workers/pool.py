@@ -102,9 +102,11 @@ class ProcessWorkers:
         self.on_loop_lag = on_loop_lag
         self.target = 0
         self.stopped = False
+        self.started = False  # Start sent: before it, controls only change what Start will say
         self._workers: list[_Worker] = []
         self._inbox: asyncio.Queue[tuple[_Worker, object]] = asyncio.Queue()
         self._payloads: list[dict] = []
+        self._start: dict[str, Any] = {}  # what Start will say (configure)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def launch(self, timeout: float = LAUNCH_TIMEOUT) -> None:
@@ -140,6 +142,7 @@ class ProcessWorkers:
 
     def configure(self, endpoint: Any, payloads: list[dict], *, target: int,
                   n_requests: int | None, deadline: float | None, drain_timeout: float) -> None:
+        """What `start()` will tell the workers (controls before it change these)."""
         self._start = dict(endpoint=endpoint, payloads=payloads, n_requests=n_requests,
                            deadline=deadline, drain_timeout=drain_timeout)
         self._payloads = payloads
@@ -147,6 +150,7 @@ class ProcessWorkers:
 
     def start(self) -> None:
         """Every worker starts sending its share."""
+        self.started = True
         for w in self._workers:
             clients = 0 if self.stopped else share(self.target, w.index, self.n)
             self._send(w, Start(clients=clients, first_client=w.index, client_stride=self.n,
@@ -181,7 +185,7 @@ class ProcessWorkers:
             else:
                 await self._handle(worker, message)
         for w in self._workers:
-            self._close(w)
+            await self._close(w)
 
     # -- controls --------------------------------------------------------------------------------
     @property
@@ -194,7 +198,7 @@ class ProcessWorkers:
 
     def set_target(self, n: int) -> None:
         self.target = n
-        if self.stopped:
+        if self.stopped or not self.started:
             return
         for w in self._workers:
             if not w.done:
@@ -203,12 +207,17 @@ class ProcessWorkers:
         self.on_clients(self.active_clients)
 
     def set_deadline(self, deadline: float | None) -> None:
+        if not self.started:
+            self._start["deadline"] = deadline
+            return
         for w in self._workers:
             if not w.done:
                 self._send(w, SetDeadline(deadline))
 
     def stop(self, wait_in_flight: bool = False) -> None:
         self.stopped = True
+        if not self.started:  # Start will give every worker 0 clients
+            return
         for w in self._workers:
             if not w.done:
                 self._send(w, Stop(wait_in_flight))
@@ -278,15 +287,15 @@ class ProcessWorkers:
                      why, len(lost))
         self.on_worker_lost(f"{why} ({len(lost)} in-flight request(s) recorded as cancelled)")
 
-    def _close(self, worker: _Worker) -> None:
+    async def _close(self, worker: _Worker) -> None:
         worker.done = True
         try:
             asyncio.get_running_loop().remove_reader(worker.conn.fileno())
         except (ValueError, OSError, RuntimeError):
             pass
         worker.conn.close()
-        try:
-            worker.process.wait(timeout=STOP_TIMEOUT)
+        try:  # off the loop: a stuck worker must not freeze the views while we wait for it
+            await asyncio.to_thread(worker.process.wait, STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             worker.process.kill()
-            worker.process.wait(timeout=5)
+            await asyncio.to_thread(worker.process.wait, 5)
