@@ -26,13 +26,15 @@ if TYPE_CHECKING:
 
 # Error classes a failed request can carry (`InvocationResponse.error_type`).
 ERROR_TYPES = (
-    "timeout",        # the whole request, connecting, or a silence between bytes took too long
+    "timeout",        # the whole request, connecting, a silence between bytes, or the wait for
+                      # the next token (token_timeout) took too long
     "connect",        # no connection (refused, DNS, reset before a response)
     "http_4xx",       # the server answered with a 4xx other than 429
     "rate_limited",   # HTTP 429
     "http_5xx",       # the server answered with a 5xx
     "broken_stream",  # the connection dropped after the response started
-    "protocol",       # the body was not what the API promises (bad JSON, not SSE, ...)
+    "protocol",       # the body was not what the API promises (bad JSON, not SSE, an SSE
+                      # event over max_event_bytes, ...)
     "cancelled",      # the run was stopped or interrupted while the request was in flight
     "other",          # a wrapped (llmeter) endpoint's error whose kind its text does not tell
 )

@@ -7,6 +7,16 @@ Timestamps are taken when bytes arrive, before any JSON parsing:
 - last token: the last event that carried text.
 Usage comes from the server when it sends it (on the finish chunk, or a final chunk with empty
 `choices`); otherwise output tokens are counted as content-carrying chunks and marked "counted".
+
+A hostile or broken server must not hold a client (or the kernel's memory) forever, and bytes
+arriving are not progress: `read_timeout` never fires while a server sends `: keep-alive`
+comments, and an endless line would be buffered whole. So a stream is bounded twice:
+`max_event_bytes` caps what the SSE parser holds for one event (a `protocol` error), and
+`token_timeout` caps the wait for the next content token (a `timeout` error). The token timer
+costs nothing per token (a few microseconds per request): one timer per `token_timeout` period
+reads the last token's stamp, which the reader takes anyway, and re-arms itself; only when it
+finds no token within the period does it end the read, through `asyncio.timeout` (which tells
+its own cancellation from any other, and from aiohttp's timeouts).
 """
 
 from __future__ import annotations
@@ -25,11 +35,12 @@ import aiohttp
 import orjson
 
 from .base import InvocationResponse, utc_now
-from .http import reused_connection
-from .sse import SSEParser
+from .http import resend_session, reused_connection
+from .sse import EventTooLarge, SSEParser
 
 _ERROR_BODY_LIMIT = 64 * 1024  # read at most this much of an error body
 _MESSAGE_LIMIT = 300  # keep saved error messages short
+DEFAULT_MAX_EVENT_BYTES = 1_000_000
 
 
 class RequestCancelled(asyncio.CancelledError):
@@ -125,6 +136,8 @@ class _OpenAIEndpoint:
         timeout: float | None = 600.0,
         connect_timeout: float | None = 10.0,
         read_timeout: float | None = 120.0,
+        token_timeout: float | None = 120.0,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         retry_rate_limited: int = 0,
         max_retry_wait: float = 60.0,
         headers: dict[str, str] | None = None,
@@ -138,12 +151,29 @@ class _OpenAIEndpoint:
         self.stream = stream
         self.include_usage = include_usage
         for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout),
-                            ("read_timeout", read_timeout)):
-            if value is not None and value <= 0:
+                            ("read_timeout", read_timeout), ("token_timeout", token_timeout)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}.")
+        # Seconds: the whole request; connecting; the longest silence between bytes.
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        # Seconds (streaming only): the longest wait for the next content token, from the
+        # response headers to the first token and between tokens (and from the last one to the
+        # end of the stream). SSE comments, role-only and empty chunks do not count: a server
+        # sending only `: keep-alive` fails as `timeout` after this long. None: no limit.
+        self.token_timeout = token_timeout
+        if isinstance(max_event_bytes, bool) or not isinstance(max_event_bytes, int) \
+                or max_event_bytes < 1:
+            raise ValueError(
+                f"max_event_bytes must be a whole number of bytes >= 1, got {max_event_bytes!r} "
+                f"(default {DEFAULT_MAX_EVENT_BYTES:_}, far above any real token event)."
+            )
+        # Bytes (streaming only): the most one SSE event (its data lines and the line being
+        # read) may hold; beyond it (an endless line, an event never ended) the request fails as
+        # `protocol` and memory stays bounded.
+        self.max_event_bytes = max_event_bytes
         if isinstance(retry_rate_limited, bool) or not isinstance(retry_rate_limited, int) \
                 or retry_rate_limited < 0:
             raise ValueError(
@@ -199,6 +229,8 @@ class _OpenAIEndpoint:
             "timeout": self.timeout,
             "connect_timeout": self.connect_timeout,
             "read_timeout": self.read_timeout,
+            "token_timeout": self.token_timeout,
+            "max_event_bytes": self.max_event_bytes,
             "retry_rate_limited": self.retry_rate_limited,
             "max_retry_wait": self.max_retry_wait,
             "api_key_env": self.api_key_env,
@@ -273,9 +305,10 @@ class _OpenAIEndpoint:
         try:
             await self._attempt(session, body, response)
         except _StaleConnection:
-            # The pooled connection was dead before the server saw us: resend once.
+            # The pooled connection was dead before the server saw us: resend once, on a new
+            # connection (another pooled one may be just as dead: see http.py).
             response.annotations["reconnected"] = True
-            await self._attempt(session, body, response, allow_stale_retry=False)
+            await self._attempt(resend_session(session), body, response, allow_stale_retry=False)
 
     async def _attempt(
         self,
@@ -332,20 +365,45 @@ class _OpenAIEndpoint:
                 _short(f"expected an event stream, got {content_type or 'no content type'}: "
                        f"{raw[:120].decode('utf-8', errors='replace')}"),
             )
-        parser = SSEParser()
+        parser = SSEParser(max_event_bytes=self.max_event_bytes)
         parts: list[str] = []
         content_chunks = 0
         done = False
+        watchdog: _TokenWatchdog | None = None
         try:
-            async for raw in http.content.iter_any():
-                now = time.perf_counter()  # stamped on arrival, before any parsing
-                for data in parser.feed(raw):
-                    if data == b"[DONE]":
-                        done = True
-                        break
-                    content_chunks += self._consume_event(data, now, response, parts)
-                if done:
-                    break
+            async with asyncio.timeout(None) as token_deadline:
+                if self.token_timeout is not None:
+                    watchdog = _TokenWatchdog(self.token_timeout, token_deadline, response)
+                try:
+                    async for raw in http.content.iter_any():
+                        now = time.perf_counter()  # stamped on arrival, before any parsing
+                        oversize = False
+                        try:
+                            events = parser.feed(raw)
+                        except EventTooLarge as exc:  # what the read completed before it counts
+                            events, oversize = exc.events, True
+                        for data in events:
+                            if data == b"[DONE]":
+                                done = True
+                                break
+                            content_chunks += self._consume_event(data, now, response, parts)
+                        if done:
+                            break
+                        if oversize:
+                            raise _RequestFailed("protocol", _short(
+                                f"an SSE event exceeded max_event_bytes={self.max_event_bytes} "
+                                "(an endless line, or an event that never ends); raise "
+                                "max_event_bytes= if the server really sends events this large"))
+                finally:
+                    if watchdog is not None:
+                        watchdog.cancel()
+        except TimeoutError:
+            if not token_deadline.expired():
+                raise  # aiohttp's own timeouts: the caller classifies them
+            raise _RequestFailed("timeout", _short(
+                f"no content token for {self.token_timeout} s (token_timeout={self.token_timeout};"
+                " SSE comments, role-only and empty chunks do not count)"
+            )) from None
         finally:
             if parts:  # a stream that breaks (or is cancelled) keeps the text that arrived
                 response.response_text = "".join(parts)
@@ -431,6 +489,38 @@ class _OpenAIEndpoint:
 
 class _StaleConnection(Exception):
     """Internal: a reused pooled connection died before the server answered."""
+
+
+class _TokenWatchdog:
+    """Expires `deadline` (an `asyncio.timeout`) once no content token came for `seconds`.
+
+    Lazy, so that a token costs nothing: the timer fires once per period, reads the last
+    token's stamp (`response.t_last_token`, taken by the reader anyway) and re-arms itself
+    for the time still left. The wait starts now (the response headers are in).
+    """
+
+    __slots__ = ("_deadline", "_handle", "_loop", "_response", "_seconds", "_start")
+
+    def __init__(self, seconds: float, deadline: asyncio.Timeout,
+                 response: InvocationResponse) -> None:
+        self._seconds = seconds
+        self._deadline = deadline
+        self._response = response
+        self._start = time.perf_counter()
+        self._loop = asyncio.get_running_loop()
+        self._handle = self._loop.call_later(seconds, self._check)
+
+    def _check(self) -> None:
+        last = self._response.t_last_token
+        since = self._start if last is None or last < self._start else last
+        left = since + self._seconds - time.perf_counter()
+        if left > 0:
+            self._handle = self._loop.call_later(left, self._check)
+        else:
+            self._deadline.reschedule(self._loop.time())  # cancels the read, as a TimeoutError
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 class OpenAIChatEndpoint(_OpenAIEndpoint):
