@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import os
-import pickle
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats
 from .endpoints.base import Endpoint, InvocationResponse, utc_now
 from .endpoints.http import create_session
 from .load import ClosedLoop
-from .workers import ProcessWorkers
+from .workers import ProcessWorkers, check_sendable
 from .loops import call_on
 from .payloads import load_payloads
 from .results import ResponseWriter, Result, new_folder, write_json
@@ -111,14 +110,7 @@ def _check_workers(workers: Any, endpoint: Endpoint, callbacks: list[Callback]) 
         raise ValueError(f"workers must be a whole number >= 0 (0: in this process), got {workers!r}.")
     if workers == 0:
         return 0
-    try:
-        pickle.dumps(endpoint)
-    except Exception as exc:  # noqa: BLE001 (any reason it cannot travel is the same answer)
-        raise ValueError(
-            f"workers={workers} sends the endpoint to worker processes, but "
-            f"{type(endpoint).__name__} cannot be pickled ({type(exc).__name__}: {exc}): "
-            "use workers=0."
-        ) from None
+    check_sendable(endpoint)
     for cb in callbacks:
         if type(cb).before_invoke is not Callback.before_invoke:
             raise ValueError(

@@ -2,7 +2,7 @@
 (a notebook kernel, the CLI) only merges and displays. The protocol is in protocol.py
 (docs/worker_protocol.md); pool.py is the parent's side, process.py a worker."""
 
-from .pool import ProcessWorkers, share
+from .pool import ProcessWorkers, check_sendable, share
 from .protocol import PROTOCOL_VERSION
 
-__all__ = ["PROTOCOL_VERSION", "ProcessWorkers", "share"]
+__all__ = ["PROTOCOL_VERSION", "ProcessWorkers", "check_sendable", "share"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 import socket
 import subprocess
 import sys
@@ -42,6 +43,22 @@ logger = logging.getLogger(__name__)
 # take to send its last records before it is terminated.
 LAUNCH_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+
+
+def check_sendable(endpoint: Any) -> None:
+    """Raise ValueError, naming the fix, if `endpoint` cannot be sent to a worker process.
+
+    `Start` carries the endpoint pickled over the private socket to the worker this run
+    started: the only pickle in the package (result folders are JSON only, and loading one
+    never runs code: tests/test_security.py).
+    """
+    try:
+        pickle.dumps(endpoint)
+    except Exception as exc:  # noqa: BLE001 (any reason it cannot travel is the same answer)
+        raise ValueError(
+            f"worker processes need the endpoint sent to them, but {type(endpoint).__name__} "
+            f"cannot be pickled ({type(exc).__name__}: {exc}): use workers=0."
+        ) from None
 
 
 def share(clients: int, worker: int, workers: int) -> int:
