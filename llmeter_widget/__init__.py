@@ -22,12 +22,16 @@ Example: a load test of the built-in simulated server, as a script (in a noteboo
 from .callbacks import Callback
 from .cost import CostModel
 from .display import DEFAULT_GROUPS, DEFAULT_STATS, DisplaySpec, StatSpec
-from .terminal import TerminalView
 from .endpoints.base import InvocationResponse
+from .events import RunListener
 from .experiments import LoadTest, LoadTestResult
 from .results import Result
 from .runner import Runner
 from .stats import RunningStats
+
+# The views subscribe to the engine's run events; importing them registers what a plain
+# Runner.run() shows (views/default.py). The engine itself imports no view.
+from .views import TerminalView
 
 __version__ = "0.1.0"
 
@@ -35,7 +39,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # The dashboard pulls in ipywidgets: load it only when asked, so the CLI starts fast.
     if name == "Dashboard":
-        from .widget import Dashboard
+        from .views.dashboard import Dashboard
 
         return Dashboard
     raise AttributeError(f"module 'llmeter_widget' has no attribute {name!r}")
@@ -53,6 +57,7 @@ __all__ = [
     "LoadTestResult",
     "Result",
     "Runner",
+    "RunListener",
     "RunningStats",
     "StatSpec",
     "TerminalView",

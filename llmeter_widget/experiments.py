@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .callbacks import Callback
 from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats
 from .endpoints.base import Endpoint, utc_now
+from .events import LevelFinished, LevelStarted
 from .payloads import load_payloads
 from .results import Result, new_folder, read_json, write_json
 from .runner import Runner, check_bounds
@@ -580,6 +581,9 @@ class LoadTest:
             follows every level) instead of a new one; `endpoint` should be its endpoint, and
             `live_view` is then ignored (the runner's own setting applies).
 
+    Each level is announced to the runner's listeners (events.py): LevelStarted before its
+    run's events, LevelFinished after them (also when the level failed).
+
     Example: 1 then 2 clients, 2 requests each, against `ep` with `payload` (an endpoint and
     a payload); in a notebook cell, `result = await lt.run()`.
 
@@ -703,10 +707,12 @@ class LoadTest:
         return result
 
     async def _run_levels(self, result: LoadTestResult, folder: Path | None) -> None:
-        for clients in self.sequence_of_clients:
+        levels = tuple(self.sequence_of_clients)
+        for index, clients in enumerate(levels):
             if self._stopped:
                 return
             self.current_clients = clients
+            self.runner.emit(LevelStarted(result.test_name, clients, index, levels))
             try:
                 level = await self.runner.run(
                     clients=clients, run_duration=self.run_duration, n_requests=self.n_requests,
@@ -714,12 +720,15 @@ class LoadTest:
                     run_description=self.run_description, callbacks=self.callbacks,
                     low_memory=self.low_memory, live_stats=self.display,
                 )
+                result.results[clients] = level
             except BaseException:
                 partial = self.runner.last_result  # a failed level is saved: keep it
                 if partial is not None and partial.clients == clients:
                     result.results[clients] = partial
                 raise
-            result.results[clients] = level
+            finally:
+                self.runner.emit(LevelFinished(result.test_name, clients, index, levels,
+                                               result.results.get(clients)))
             result.save()
             await self._call_on_level(clients, level)
 

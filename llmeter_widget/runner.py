@@ -5,6 +5,12 @@ sends the next (a closed loop). All clients share one aiohttp session. Every res
 as it arrives, to RunningStats, to responses.jsonl and to the callbacks. While the run goes
 on, the number of clients and the duration can change, and `stop()` ends it early; however it
 ends, the result folder is complete and loadable.
+
+What the run tells the outside goes out as typed events (events.py: RunStarted, Tick,
+WorkerLost, RunFinished) to `Runner.listeners`. The Runner imports no view: what a plain
+`run()` shows (a table in a terminal, a read-only dashboard in a notebook) is chosen by the view
+layer, which registers its choice with `set_default_view` when it is imported
+(llmeter_widget/views/default.py).
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ import json
 import logging
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +31,7 @@ from .callbacks import Callback
 from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats
 from .endpoints.base import Endpoint, InvocationResponse, utc_now
 from .endpoints.http import create_session
+from .events import Listener, RunEvent, RunFinished, RunListener, RunStarted, Tick, WorkerLost, emit
 from .load import ClosedLoop
 from .workers import ProcessWorkers, check_sendable
 from .loops import call_on
@@ -35,7 +41,20 @@ from .stats import RunningStats
 
 logger = logging.getLogger(__name__)
 
-SnapshotListener = Callable[[dict[str, Any]], None]
+# What a plain run() shows: given the Runner, the run's settings and whether a view was asked
+# for (live_view=True) rather than left to where we run (None), the listener to add to this run,
+# or None. The view layer sets it (views/default.py); with none set, runs show nothing.
+ViewFactory = Callable[["Runner", "RunSettings", bool], "RunListener | None"]
+_default_view: ViewFactory | None = None
+
+
+def set_default_view(factory: ViewFactory | None) -> ViewFactory | None:
+    """Choose what a `Runner.run()` with `live_view` None or True shows; returns the previous
+    choice. llmeter_widget.views registers its own when the package is imported."""
+    global _default_view
+    previous, _default_view = _default_view, factory
+    return previous
+
 
 # How long in-flight requests may go on after a time-bound run's deadline (k6's gracefulStop has
 # the same default): a server that never answers cannot hold a run, or a notebook, for longer.
@@ -173,19 +192,24 @@ class Runner:
             memory only.
         clients, n_requests, run_duration, run_name, run_description, callbacks, low_memory:
             defaults for `run()`, which can override each.
-        live_view: show the live terminal table (None: only when stderr is a terminal).
+        live_view: show a live view: None shows the view layer's default where it can be
+            seen (a read-only dashboard in a notebook, the table when stderr is a terminal),
+            True always (the table also in a log), False none (`set_default_view`).
         live_stats: what the live views show: label -> stat key (or a dict with "key",
             "unit", "transform", "group"), e.g. `{"p99 TTFT": "time_to_first_token-p99"}`;
             None for the default table (plus the callbacks' own stats), `{}` for no table.
             Unknown keys raise ValueError listing the available ones. See display.py.
         groups: the table's groups, (name, key patterns) pairs matched in order.
-        snapshot_interval: seconds between live snapshots sent to listeners.
+        snapshot_interval: seconds between the Tick events sent to listeners.
         drain_timeout: seconds requests still in flight at a time-bound run's deadline may take
             to finish (default 30); those still running then are cancelled and recorded as
             cancelled, as `stop()` does, and the run ends. 0 ends it at the deadline.
         workers: 0 (default) runs the clients on this event loop; N >= 1 runs them in N worker
             processes, each with its own event loop and HTTP session, while this process only
             merges their records and shows them (docs/user_guide.md, "Worker processes").
+
+    `listeners` hears every run's events (events.py): objects with `on_event(event)`, or plain
+    callables that take each snapshot dict.
 
     Example: 2 clients, 2 requests each, against a simulated server (`simulator`) that sends
     its first token 50 ms after a request arrives. Any OpenAI-compatible base URL works, e.g.
@@ -245,7 +269,7 @@ class Runner:
         self.stop_when_misconfigured = stop_when_misconfigured
         self.drain_timeout = _check_drain_timeout(drain_timeout)
         self.workers = _check_workers(workers, endpoint, self.callbacks)
-        self.listeners: list[SnapshotListener] = []
+        self.listeners: list[Listener] = []
         self._run: _Run | None = None
 
     # -- settings --------------------------------------------------------------------------------
@@ -318,39 +342,26 @@ class Runner:
         listeners = list(self.listeners)
         view = self._live_view(settings, live_view)
         if view is not None:
-            listeners.append(view.update)
+            listeners.append(view)  # this run only; it hears the end as RunFinished
         self._run = _Run(self.endpoint, settings, listeners, self.snapshot_interval,
                          self.stop_when_misconfigured, _check_drain_timeout(self.drain_timeout))
-        try:
-            return await self._run.execute()
-        finally:
-            if view is not None:
-                view.close()
+        return await self._run.execute()
 
-    def _live_view(self, settings: RunSettings, live_view: bool | None) -> Any:
-        """The view this run shows: a read-only dashboard in a notebook, the table in a terminal.
+    def _live_view(self, settings: RunSettings, live_view: bool | None) -> RunListener | None:
+        """The view this run shows, as the view layer chose (`set_default_view`).
 
-        live_view=None decides by where we run; False shows nothing; True forces a view.
+        live_view=None leaves it to where we run; False shows nothing; True asks for a view.
         """
         show = self.live_view if live_view is None else live_view
-        if show is False:
+        if show is False or _default_view is None:
             return None
-        from .widget import in_notebook
+        return _default_view(self, settings, bool(show))
 
-        if in_notebook():
-            from IPython.display import display
+    def emit(self, event: RunEvent) -> None:
+        """Hand an event to `listeners` (e.g. a LoadTest's LevelStarted, on the Runner it drives).
 
-            from .widget import ReadOnlyView
-
-            view = ReadOnlyView(self, settings.clients, settings.run_duration, settings.display)
-            display(view.dashboard)
-            return view
-        if show or sys.stderr.isatty():
-            from .terminal import TerminalView
-
-            return TerminalView(settings.display,
-                                title=f"{self.endpoint.model_id} @ {self.endpoint.endpoint_name}")
-        return None
+        The events of a run go to the listeners the run started with (and its view)."""
+        emit(self.listeners, event)
 
     @property
     def running(self) -> bool:
@@ -405,7 +416,7 @@ class _Run:
         self,
         endpoint: Endpoint,
         settings: RunSettings,
-        listeners: list[SnapshotListener],
+        listeners: list[Listener],
         snapshot_interval: float,
         stop_when_misconfigured: bool = True,
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
@@ -503,6 +514,7 @@ class _Run:
             self.stats = self._new_stats()
             if settings.run_duration is not None:
                 self.deadline = self.stats.start + settings.run_duration
+            emit(self.listeners, self._started())
             pump = asyncio.create_task(self._pump())
             lag_watch = asyncio.create_task(self._watch_loop_lag())
             if settings.workers:
@@ -514,7 +526,7 @@ class _Run:
             if self.stopped:  # stop() came while the run was being set up
                 self._load.stop()
             self._load.start()
-            self._publish(self.stats.snapshot())  # views learn at once that a run started
+            self._tick()  # the first figures at once, not after an interval
             await self._load.wait()
             status = "stopped" if self.stopped else "completed"
             if self.misconfiguration:
@@ -573,10 +585,14 @@ class _Run:
             on_send=lambda t: self.stats.record_send(t), on_response=self._record,
             after_response=after_response,
             on_clients=lambda n: self.stats.set_active_clients(n),
-            on_worker_lost=self.worker_errors.append,
+            on_worker_lost=self._worker_lost,
             # the lag of the loops that stamp the timestamps: the workers' (ours is measured too)
             on_loop_lag=lambda lag: self.stats.record_loop_lag(lag),
         )
+
+    def _worker_lost(self, message: str) -> None:
+        self.worker_errors.append(message)
+        emit(self.listeners, WorkerLost(self.run_id, message))
 
     def _drain_cut_warning(self, in_flight: int) -> None:
         logger.warning(
@@ -615,10 +631,10 @@ class _Run:
             self.stop(wait_in_flight=False)
 
     async def _pump(self) -> None:
-        """Publish a snapshot every interval."""
+        """A Tick every interval."""
         while True:
             await asyncio.sleep(self.snapshot_interval)
-            self._publish(self.stats.snapshot())
+            self._tick()
 
     async def _watch_loop_lag(self, interval: float = 0.05) -> None:
         """Measure how late the event loop wakes a timer: the lag every request's timestamps
@@ -629,8 +645,18 @@ class _Run:
             await asyncio.sleep(interval)
             self.stats.record_loop_lag(loop.time() - due)
 
-    def _publish(self, snapshot: dict[str, Any], status: str = "running") -> None:
-        """Hand one snapshot, with this run's identity and settings, to every listener."""
+    def _started(self) -> RunStarted:
+        settings = self.settings
+        return RunStarted(
+            run_id=self.run_id, clients=settings.clients, n_requests=settings.n_requests,
+            run_duration=settings.run_duration, run_name=settings.run_name,
+            output_path=str(settings.folder) if settings.folder else None,
+            model_id=self.endpoint.model_id, endpoint_name=self.endpoint.endpoint_name,
+            display=settings.display,
+        )
+
+    def _snapshot(self, snapshot: dict[str, Any], status: str = "running") -> dict[str, Any]:
+        """A stats snapshot with this run's identity and settings."""
         snapshot.update(
             run_id=self.run_id,
             status=status,
@@ -638,12 +664,10 @@ class _Run:
             n_requests=self.settings.n_requests,
             target_clients=self.target_clients,
         )
-        for listener in list(self.listeners):
-            try:
-                listener(snapshot)
-            except Exception:  # a broken view must not end the run
-                logger.exception("A live-view listener failed; it is removed.")
-                self.listeners.remove(listener)
+        return snapshot
+
+    def _tick(self) -> None:
+        emit(self.listeners, Tick(self.run_id, self._snapshot(self.stats.snapshot())))
 
     async def _finish(self, start_wall: datetime, status: str, error: str | None) -> Result:
         """However the run ended: close files, callbacks, write the result, final snapshot."""
@@ -696,5 +720,6 @@ class _Run:
         finally:
             # Listeners hear the end last, when the result (and its folder) is complete.
             final_snapshot["result_path"] = result.output_path
-            self._publish(final_snapshot, status=result.status)
+            emit(self.listeners, RunFinished(self.run_id, result,
+                                             self._snapshot(final_snapshot, result.status)))
         return result

@@ -17,6 +17,7 @@ from comm.base_comm import BaseComm
 
 from llmeter_widget import Dashboard, Result, Runner
 from llmeter_widget.endpoints import OpenAIChatEndpoint
+from llmeter_widget.events import RunFinished, Tick
 
 from .subshell import in_subshell
 from .waiting import eventually
@@ -40,6 +41,13 @@ class RecordingComm(BaseComm):
 @pytest.fixture(autouse=True)
 def recording_comm(monkeypatch):
     monkeypatch.setattr(comm, "create_comm", lambda **kw: RecordingComm(**kw))
+
+
+class Listener:
+    """A run listener that hands every event to a function."""
+
+    def __init__(self, function):
+        self.on_event = function
 
 
 def frontend_update(dash, **state):
@@ -73,15 +81,18 @@ def test_initial_state_has_spec_title_and_no_secret(dashboard):
 async def test_one_message_per_tick_bounded_size_and_only_new_points(dashboard):
     sent = dashboard.comm
     sizes_by_tick = []
-    original = dashboard._on_snapshot
+    original = dashboard.on_event
 
-    def counting(snapshot):
+    def counting(event):
         before = len(sent.updates())
-        original(snapshot)
+        original(event)
         new = sent.updates()[before:]
-        sizes_by_tick.append((len(new), [len(json.dumps(m)) for m in new]))
+        if isinstance(event, (Tick, RunFinished)):
+            sizes_by_tick.append((len(new), [len(json.dumps(m)) for m in new]))
+        else:
+            assert len(new) <= 1, (event, new)
 
-    dashboard.runner.listeners[:] = [counting]
+    dashboard.runner.listeners[:] = [Listener(counting)]
     result = await dashboard.run()
     assert result.status == "completed" and dashboard.status == "done"
     assert dashboard.result_path == result.output_path
@@ -217,14 +228,19 @@ async def test_sweep_fills_the_comparison_one_level_at_a_time(dashboard):
     from llmeter_widget import LoadTestResult
 
     dashboard.mode, dashboard.sweep_levels, dashboard.duration = "sweep", [1, 2, 4], 0.8
-    messages_per_tick, original = [], dashboard._on_snapshot
+    messages_per_tick, original, kinds = [], dashboard.on_event, []
 
-    def counting(snapshot):
+    def counting(event):
         before = len(dashboard.comm.updates())
-        original(snapshot)
-        messages_per_tick.append(len(dashboard.comm.updates()) - before)
+        original(event)
+        count = len(dashboard.comm.updates()) - before
+        kinds.append(type(event).__name__)
+        if isinstance(event, (Tick, RunFinished)):
+            messages_per_tick.append(count)
+        else:
+            assert count <= 1, (event, count)
 
-    dashboard.runner.listeners[:] = [counting]
+    dashboard.runner.listeners[:] = [Listener(counting)]
     result = await dashboard.run()
     assert isinstance(result, LoadTestResult) and dashboard.result is result
     assert result.status == "completed" and dashboard.status == "done"
@@ -253,6 +269,9 @@ async def test_sweep_fills_the_comparison_one_level_at_a_time(dashboard):
     levels_seen = {m["state"]["progress"].get("level") for m in dashboard.comm.updates()
                    if "progress" in m["state"]}
     assert {"1/3 (1 client)", "2/3 (2 clients)", "3/3 (4 clients)"} <= levels_seen
+    # each level's run is wrapped in its LevelStarted / LevelFinished, on the runner's listeners
+    wraps = [k for k in kinds if k in ("LevelStarted", "RunStarted", "RunFinished", "LevelFinished")]
+    assert wraps == ["LevelStarted", "RunStarted", "RunFinished", "LevelFinished"] * 3, wraps
 
 
 async def test_stop_mid_sweep_keeps_what_ran(dashboard):
@@ -467,7 +486,7 @@ async def test_terminal_and_dashboard_show_the_same_choice(fixed_server, tmp_pat
     start = max(i for i, line in enumerate(lines) if line.startswith("sim @") and " | " not in line)
     table = lines[start + 1:]
     dash = Dashboard(endpoint=ep, payload=payload, live_stats=live, groups=groups)
-    dash._on_snapshot({"stats": result.stats, "series": [], "run_id": 1, "status": "running"})
+    dash.on_event(Tick(1, {"stats": result.stats, "series": [], "run_id": 1}))
     widget = [(g["name"], [c["label"] for c in g["stats"]]) for g in dash.spec["groups"]]
     assert widget == [("Latency", ["p95", "TTLT p50"]), ("Speed", ["Req/min", "Per-request tok/s"])]
     assert [line.split()[0] for line in table] == [name for name, _ in widget]

@@ -1,25 +1,28 @@
 """The live dashboard: one anywidget holding the stats table, the charts and the controls.
 
 The contract with the frontend (traits, the series protocol, messages) is in
-docs/widget_contract.md. In short: the runner hands a snapshot to the dashboard a few times a
-second; the dashboard copies it into traits under `hold_sync()` (one comm message per tick),
-sending only the chart points that are new; a view that joins late asks for the history.
+docs/widget_contract.md. In short: the dashboard listens to its runner's run events
+(events.py); each one becomes trait changes (views/dashboard_traits.py, pure) set under
+`hold_sync()` (one comm message per event), sending only the chart points that are new; a view
+that joins late asks for the history.
 
-The run is a background task on the kernel's event loop, so the kernel stays free and the
-sliders and Stop answer while it runs. The endpoint (and its API key) never becomes a trait.
+The dashboard is split by job: this module holds the widget (its traits, their validation,
+the frontend's messages, the table's edits, overlays); views/dashboard_control.py starts and
+stops runs and sweeps (a background task on the kernel's event loop, so the kernel stays free
+and the sliders and Stop answer while it runs); views/dashboard_traits.py turns events into
+traits. The endpoint (and its API key) never becomes a trait.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
 
-from .display import (
+from ..display import (
     DEFAULT_GROUPS,
     DisplaySpec,
     LiveStats,
@@ -27,16 +30,17 @@ from .display import (
     declared_stats,
     live_stat,
 )
-from .experiments import LoadTest, LoadTestResult
-from .overlays import COMPARISON_KEYS, comparison_levels, load_overlay  # noqa: F401 (re-exported)
-from .overlays import clean as _clean
-from .keys import builtin_keys, check_key
-from .loops import call_on, running_loop
-from .results import Result
-from .runner import Runner
-from .stats import LOOP_LAG_WARNING
+from ..events import RunEvent, RunFinished, RunStarted
+from ..experiments import LoadTest, LoadTestResult
+from ..keys import check_key
+from ..loops import call_on, running_loop
+from ..overlays import load_overlay
+from ..results import Result
+from ..runner import Runner
+from .dashboard_control import RunControl
+from .dashboard_traits import DashboardTraits, empty_comparison, stat_keys
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 STATUSES = ("idle", "running", "stopping", "done", "error")
 MODES = ("time", "count", "sweep")
 DEFAULT_SWEEP_LEVELS = (1, 2, 4, 8, 16)
@@ -59,38 +63,7 @@ def _bundle(name: str) -> Path | str:
     return _MISSING_BUNDLE if name.endswith(".js") else ""
 
 
-def _empty_comparison() -> dict[str, Any]:
-    return {"levels": [], "knee": None, "verdict": ""}
-
-
-def comparison_of(results: dict[int, Result]) -> dict[str, Any]:
-    """The `comparison` trait for the levels measured so far (one point per level).
-
-    The numbers are `LoadTestResult.stats_table()`'s, the knee and verdict its `knee()` and
-    `verdict()`.
-    """
-    if not results:
-        return _empty_comparison()
-    sweep = LoadTestResult(test_name="", sequence_of_clients=sorted(results), results=dict(results))
-    return {"levels": comparison_levels(sweep), "knee": sweep.knee(), "verdict": sweep.verdict()}
-
-
-def _stat_keys(stats: dict[str, Any]) -> list[str]:
-    """The stat keys among `stats`: not those a transform made (they hold "<key>|<label>")."""
-    return [k for k in stats if "|" not in k]
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where a widget can be displayed)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-class Dashboard(anywidget.AnyWidget):
+class Dashboard(RunControl, anywidget.AnyWidget):
     """A live dashboard for load tests: grouped stats table, streaming charts, sliders, Run/Stop.
 
     Args:
@@ -148,7 +121,7 @@ class Dashboard(anywidget.AnyWidget):
     result_path = traitlets.Unicode("").tag(sync=True)
     sweep_levels = traitlets.List(traitlets.Int(), default_value=list(DEFAULT_SWEEP_LEVELS)
                                   ).tag(sync=True)
-    comparison = traitlets.Dict(default_value=_empty_comparison()).tag(sync=True)
+    comparison = traitlets.Dict(default_value=empty_comparison()).tag(sync=True)
     overlays = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(
@@ -183,7 +156,8 @@ class Dashboard(anywidget.AnyWidget):
         if live_stats is None and groups is DEFAULT_GROUPS:  # a given runner's own choice
             live_stats, groups = runner.live_stats, runner.groups
         display = DisplaySpec.from_live_stats(live_stats, groups, runner.callbacks)
-        self._extra_keys = callback_keys(runner.callbacks)
+        # What run events make of the traits (pure; it holds the table's spec).
+        self._model = DashboardTraits(display, callback_keys(runner.callbacks))
         super().__init__(
             title=f"{runner.endpoint.model_id} @ {runner.endpoint.endpoint_name}",
             controls=controls,
@@ -192,25 +166,21 @@ class Dashboard(anywidget.AnyWidget):
             **kwargs,
         )
         self.runner = runner
-        self._display_spec = display
+        self.result: Result | LoadTestResult | None = None
+        self._sweep: LoadTest | None = None  # the running (or last) sweep
+        self._task: asyncio.Task[Any] | None = None
         self._overlay_entries: list[dict[str, Any]] = []  # as loaded; `overlays` adds transforms
         self._send_spec({})  # prefix keys ("errors-*") resolve as stats arrive
         # Set after the bounds, so the validators check them against the right maxima.
         self.mode, self.duration, self.clients, self.n_requests = mode, duration, clients, n_requests
         self.sweep_levels = (list(sweep_levels) if sweep_levels is not None else
                              [c for c in DEFAULT_SWEEP_LEVELS if c <= max_clients] or [1])
-        self.result: Result | LoadTestResult | None = None
-        self._sweep: LoadTest | None = None  # the running (or last) sweep
-        self._sweep_results: dict[int, Result] = {}
-        self._task: asyncio.Task[Result] | None = None
-        self._run_id: int | None = None
-        self._seq = 0
         self._simulator: Any = None  # the process Dashboard.demo() started, if any
         # The loop runs start on: the kernel's main loop, where this cell runs. Messages from
         # the browser may arrive on a subshell thread with its own loop (JupyterLab 4 with
         # ipykernel 7); they are handed over to this one (see loops.py).
         self._home_loop = running_loop()
-        runner.listeners.append(self._on_snapshot)
+        runner.listeners.append(self)  # it hears the runner's events: on_event
         self.on_msg(self._on_message)
 
     # -- validation: a clear error for values the sliders could not produce ----------------------
@@ -304,7 +274,7 @@ class Dashboard(anywidget.AnyWidget):
     @property
     def live_stats(self) -> DisplaySpec:
         """What the table shows now (a `DisplaySpec`; `add_stat` / `remove_stat` change it)."""
-        return self._display_spec
+        return self._model.display
 
     def add_stat(
         self,
@@ -340,8 +310,8 @@ class Dashboard(anywidget.AnyWidget):
         # A callback's key keeps the unit and group the callback declares for it.
         stat = live_stat(label, fields, declared_stats(self.runner.callbacks))
         # Keys a callback publishes without declaring them are accepted once they appear.
-        check_key(stat.key, [*self._extra_keys, *_stat_keys(self.stats)], label)
-        self._display_spec = self._display_spec.with_stat(stat)
+        check_key(stat.key, [*self._model.extra_keys, *stat_keys(self.stats)], label)
+        self._model.display = self._model.display.with_stat(stat)
         self._refresh_stats()
 
     def remove_stat(self, stat: str) -> None:
@@ -350,14 +320,14 @@ class Dashboard(anywidget.AnyWidget):
         Raises:
             KeyError: no stat (or more than one) has that id or label.
         """
-        spec = self._display_spec.resolve(self.stats)
+        spec = self.live_stats.resolve(self.stats)
         ids = [spec.stat_id(s) for s in spec.stats]
         if stat not in ids:
             matches = [spec.stat_id(s) for s in spec.stats if s.label == stat]
             if len(matches) != 1:
                 raise KeyError(stat)
             stat = matches[0]
-        self._display_spec = self._display_spec.without(stat, self.stats)
+        self._model.display = self.live_stats.without(stat, self.stats)
         self._refresh_stats()
 
     def _refresh_stats(self) -> None:
@@ -365,187 +335,42 @@ class Dashboard(anywidget.AnyWidget):
         stats = self.runner.stats
         with self.hold_sync():
             if stats is not None:
-                stats.request_keys(self._display_spec.keys())
-                self.stats = self._shown_stats(stats.to_stats())
+                stats.request_keys(self.live_stats.keys())
+                self.stats = self._model.shown_stats(stats.to_stats())
             self._send_spec(self.stats)
 
-    def _shown_stats(self, stats: dict[str, Any]) -> dict[str, Any]:
-        """The `stats` trait: every stat, plus the values of Python-side transforms."""
-        shown = {k: _clean(v) for k, v in stats.items()}
-        shown.update({k: _clean(v) for k, v in self._display_spec.shown_values(stats).items()})
-        return shown
-
     def _send_spec(self, stats: dict[str, Any]) -> None:
-        spec = self._display_spec.resolve(stats).to_json(
-            available=list(dict.fromkeys([*builtin_keys(), *self._extra_keys, *_stat_keys(stats)])))
-        if spec != self.spec:  # rare (a new error class, an edit): the spec is resent whole
-            self.spec = spec
-            self._show_overlays()  # a new transform needs its value for the saved runs too
+        self._set(self._model.spec(stats))
 
-    # -- running ---------------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    @property
-    def sweeping(self) -> bool:
-        """True while a sweep (mode "sweep") runs."""
-        return self._sweep is not None and self.running
-
-    def start(self) -> asyncio.Task[Any]:
-        """Start a run (or, in mode "sweep", a sweep) in the background; returns its task."""
-        if self.running or self.runner.running:
-            raise RuntimeError("A run is already going on: stop() it first.")
-        loop = asyncio.get_event_loop()
-        self._home_loop = self._home_loop or loop
-        if self.mode == "sweep":
-            sweep = self._new_sweep()  # raises before anything changes if the settings are wrong
-            self._sweep, self._sweep_results = sweep, {}
-            with self.hold_sync():
-                self.status, self.error = "running", ""
-                self.comparison = _empty_comparison()
-            self._task = loop.create_task(self._run_sweep(sweep))
-            return self._task
-        self.status, self.error = "running", ""
-        self._task = loop.create_task(self._run())  # a reference is kept: tasks can be GC'd
-        return self._task
-
-    async def run(self) -> Result | LoadTestResult:
-        """Run with the current control values and return the Result (the display stays live).
-
-        In mode "sweep" this is a client sweep, and it returns the `LoadTestResult`.
-        """
-        return await self.start()
-
-    def stop(self) -> None:
-        """Stop the running run (or sweep); what was measured is kept and saved."""
-        if self.sweeping:
-            self.status = "stopping"
-            self._sweep.stop()  # type: ignore[union-attr]  (a level starts within a tick)
-        elif self.runner.running:
-            self.status = "stopping"
-            self.runner.stop()
-
-    def _new_sweep(self) -> LoadTest:
-        runner = self.runner
-        return LoadTest(
-            endpoint=runner.endpoint, payload=runner.payload,
-            sequence_of_clients=list(self.sweep_levels), run_duration=self.duration,
-            output_path=runner.output_path,
-            test_name="sweep-" + datetime.now().strftime("%Y%m%d-%H%M%S"),
-            low_memory=runner.low_memory, callbacks=runner.callbacks,
-            run_description=runner.run_description, runner=runner,
-            live_stats=self._display_spec,
-        )
-
-    async def _run_sweep(self, sweep: LoadTest) -> LoadTestResult:
-        live_view, self.runner.live_view = self.runner.live_view, False  # this is the view
-        try:
-            result = await sweep.run()
-        except asyncio.CancelledError:
-            self.result = sweep.result
-            self.status, self.error = "error", "The sweep was interrupted."
-            raise
-        except Exception as exc:
-            self.result = sweep.result
-            self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            self.runner.live_view = live_view
-        self.result = result
+    def _set(self, changes: dict[str, Any]) -> None:
+        """Set trait changes in one message; a new spec also refreshes the overlays (a new
+        transform needs its value for the saved runs too)."""
+        if not changes:
+            return
         with self.hold_sync():
-            self.comparison = comparison_of(result.results)
-            self.result_path = result.output_path or ""
-            self.status = "done"
-        return result
+            for name, value in changes.items():
+                setattr(self, name, value)
+            if "spec" in changes:
+                self._show_overlays()
 
-    async def _run(self) -> Result:
-        bound = (
-            {"run_duration": self.duration} if self.mode == "time" else {"n_requests": self.n_requests}
-        )
-        try:
-            result = await self.runner.run(clients=self.clients, live_view=False,
-                                           live_stats=self._display_spec, **bound)
-        except asyncio.CancelledError:
-            self.status, self.error = "error", "The run was interrupted."
-            raise
-        except Exception as exc:
-            self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
-            raise
-        self.result = result
-        return result
-
-    # -- from snapshots to traits ----------------------------------------------------------------
-    def _on_snapshot(self, snapshot: dict[str, Any]) -> None:
-        """Copy one runner snapshot into the traits: one comm message, only new chart points."""
-        stats = self._shown_stats(snapshot["stats"])
-        with self.hold_sync():
-            if snapshot.get("run_id") != self._run_id:
-                self._run_id, self._seq = snapshot.get("run_id"), 0
-                if self.runner.stats is not None:  # e.g. a sweep's next level: the table's
-                    self.runner.stats.request_keys(self._display_spec.keys())  # percentiles
-                self.series_delta = {"run": self._run_id, "seq": 0, "points": []}
-                self.result_path = ""
-                if self.status not in ("running", "stopping"):
-                    self.status, self.error = "running", ""
-            if snapshot["series"]:
-                self._seq += 1
-                self.series_delta = {"run": self._run_id, "seq": self._seq,
-                                     "points": snapshot["series"]}
-            self._send_spec(stats)
-            self.stats = stats
-            self.progress = {
-                "elapsed": snapshot.get("elapsed"),
-                "duration": snapshot.get("run_duration"),
-                "completed": stats.get("successful_requests", 0),
-                "failed": stats.get("failed_requests", 0),
-                "in_flight": snapshot.get("in_flight", 0),
-                "active_clients": snapshot.get("active_clients", 0),
-                "sent": snapshot.get("sent", 0),
-                "loop_lag": snapshot.get("loop_lag", 0.0),
-                "overloaded": (snapshot.get("loop_lag") or 0.0) > LOOP_LAG_WARNING,
-            }
-            if self.sweeping:
-                self.progress = {**self.progress, "level": self._level_text()}
-            status = snapshot.get("status", "running")
-            if status != "running":  # the final snapshot
-                if self.sweeping:
-                    self._level_finished(snapshot.get("result_path"))
-                else:
-                    self._finished(status, snapshot.get("result_path"))
-
-    def _level_text(self) -> str:
-        sweep = self._sweep
-        clients = sweep.current_clients if sweep else None
-        if sweep is None or clients not in sweep.sequence_of_clients:
-            return ""
-        index = sweep.sequence_of_clients.index(clients) + 1
-        noun = "client" if clients == 1 else "clients"
-        return f"{index}/{len(sweep.sequence_of_clients)} ({clients} {noun})"
-
-    def _level_finished(self, result_path: str | None) -> None:
-        """One level of a sweep ended: one more point in `comparison` (the sweep goes on)."""
-        level = self.runner.last_result
-        if level is not None:
-            self._sweep_results[level.clients] = level
-            self.comparison = comparison_of(self._sweep_results)
-        self.result_path = result_path or ""
-
-    def _finished(self, run_status: str, result_path: str | None) -> None:
-        result = self.runner.last_result
-        self.result = result
-        self.result_path = result_path or ""
-        if run_status in ("completed", "stopped"):
-            self.status = "done"
-        else:
-            self.status = "error"
-            self.error = (result.error if result and result.error else f"The run {run_status}.")
+    # -- run events: what the runner (and a sweep driving it) tells the dashboard ----------------
+    def on_event(self, event: RunEvent) -> None:
+        """Follow the runner (`Runner.listeners`): each event is at most one comm message."""
+        if isinstance(event, RunStarted) and self.runner.stats is not None:
+            # e.g. a sweep's next level, or a stat added since the run was set up: the table's
+            # percentiles are computed (and saved) from the start
+            self.runner.stats.request_keys(self.live_stats.keys())
+        level = self._model.level
+        self._set(self._model.apply(event, self.status))
+        if isinstance(event, RunFinished) and level is None:
+            self.result = event.result
 
     def send_history(self) -> None:
         """Send the whole series of the current (or last) run to the views, in one message."""
         stats = self.runner.stats
         points = stats.series(0) if stats is not None else []
-        self.send({"type": "history", "run": self._run_id, "seq": self._seq, "points": points})
+        self.send({"type": "history", "run": self._model.run_id, "seq": self._model.seq,
+                   "points": points})
 
     # -- overlays: saved runs and sweeps beside the live one -------------------------------------
     def add_overlay(self, path: str | Path, label: str | None = None) -> dict[str, Any]:
@@ -584,11 +409,7 @@ class Dashboard(anywidget.AnyWidget):
     def _show_overlays(self) -> None:
         """The `overlays` trait: each saved run's stats gain the values of the table's Python
         transforms (as the live stats do), so its line under such a cell is not empty."""
-        def shown(entry: dict[str, Any]) -> dict[str, Any]:
-            extra = self._display_spec.shown_values(entry["stats"]) if entry["stats"] else {}
-            return {**entry, "stats": {**entry["stats"], **{k: _clean(v) for k, v in extra.items()}}}
-
-        overlays = [shown(e) for e in self._overlay_entries]
+        overlays = [self._model.overlay(e) for e in self._overlay_entries]
         if overlays != self.overlays:
             self.overlays = overlays
 
@@ -615,8 +436,8 @@ class Dashboard(anywidget.AnyWidget):
             (2, 0)
             >>> dash.close()
         """
-        from .endpoints import OpenAIChatEndpoint
-        from .simulator import SimulatedServer
+        from ..endpoints import OpenAIChatEndpoint
+        from ..simulator import SimulatedServer
 
         process = SimulatedServer.spawn(max_batch=max_batch)
         endpoint = OpenAIChatEndpoint(base_url=process.base_url, model="sim")
@@ -634,29 +455,6 @@ class Dashboard(anywidget.AnyWidget):
             simulator.stop()
             self._simulator = None
         runner = getattr(self, "runner", None)
-        if runner is not None and self._on_snapshot in runner.listeners:
-            runner.listeners.remove(self._on_snapshot)
+        if runner is not None and self in runner.listeners:
+            runner.listeners.remove(self)
         super().close()
-
-
-class ReadOnlyView:
-    """What `Runner.run()` shows in a notebook: a dashboard without controls, for one run.
-
-    It follows this run only (it does not stay attached to the runner), then keeps showing the
-    final state.
-    """
-
-    def __init__(self, runner: Runner, clients: int, run_duration: float | None,
-                 display: DisplaySpec | None = None) -> None:
-        self.dashboard = Dashboard(
-            runner=runner, controls=False, clients=clients,
-            max_clients=max(64, clients), duration=run_duration or 30.0,
-            mode="time" if run_duration else "count", live_stats=display,
-        )
-        runner.listeners.remove(self.dashboard._on_snapshot)  # fed by this run only
-
-    def update(self, snapshot: dict[str, Any]) -> None:
-        self.dashboard._on_snapshot(snapshot)
-
-    def close(self) -> None:
-        """Nothing to tear down: the view keeps the final state on screen."""

@@ -1,6 +1,8 @@
 """The live table in a terminal: redrawn in place in a TTY, plain lines in a log.
 
-It shows what a `DisplaySpec` (display.py) chooses, as the dashboard does.
+It shows what a `DisplaySpec` (display.py) chooses, as the dashboard does. It is a run
+listener (events.py): each Tick redraws (at most `max_rate` times a second), RunFinished draws
+the final table, WorkerLost adds "1 worker lost" to the progress line.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .display import DisplaySpec
-from .stats import LOOP_LAG_WARNING
+from ..display import DisplaySpec
+from ..events import RunEvent, RunFinished, RunStarted, Tick, WorkerLost
+from ..stats import LOOP_LAG_WARNING
 
 
-def progress_line(snapshot: dict[str, Any], title: str = "") -> str:
+def progress_line(snapshot: dict[str, Any], title: str = "", workers_lost: int = 0) -> str:
     """'title · 12.3 s · 8 clients · 3 in flight · 245 done (243 completed, 2 failed)', plus a
     warning when the client's own event loop lags (its timestamps, and so the latencies, would
-    read high).
+    read high), and how many worker processes were lost, if any.
 
     "done" is every finished request (`total_requests`), split into the ones that succeeded
     ("completed", as the dashboard says) and the ones that failed: completed + failed = done.
@@ -35,6 +38,8 @@ def progress_line(snapshot: dict[str, Any], title: str = "") -> str:
     lag = snapshot.get("loop_lag") or 0.0
     if lag > LOOP_LAG_WARNING:
         parts.append(f"client overloaded: event loop {lag * 1000:.0f} ms late, latencies read high")
+    if workers_lost:
+        parts.append(f"{workers_lost} worker{'s' if workers_lost > 1 else ''} lost")
     return " · ".join([title, *parts] if title else parts)
 
 
@@ -64,6 +69,7 @@ class TerminalView:
         self._last_draw = -math.inf
         self._drawn_lines = 0
         self._last_snapshot: dict[str, Any] | None = None
+        self.workers_lost = 0  # of the current run (WorkerLost events)
         if self.tty:  # placeholders before the first response
             self._draw({"stats": {}, "elapsed": 0.0})
 
@@ -71,7 +77,7 @@ class TerminalView:
         """The table as lines of text (no ANSI codes)."""
         rows = self.spec.rows(snapshot.get("stats", {}))
         width = max((len(name) for name, _ in rows), default=0)
-        lines = [progress_line(snapshot, self.title)]
+        lines = [progress_line(snapshot, self.title, self.workers_lost)]
         for name, cells in rows:
             body = "   ".join(f"{label} {value}" for label, value in cells)
             lines.append(f"  {name.ljust(width)}   {body}")
@@ -84,7 +90,19 @@ class TerminalView:
             for name, items in self.spec.rows(snapshot.get("stats", {}))
             for label, value in items
         ]
-        return progress_line(snapshot, self.title) + " | " + ", ".join(cells)
+        return progress_line(snapshot, self.title, self.workers_lost) + " | " + ", ".join(cells)
+
+    def on_event(self, event: RunEvent) -> None:
+        """Follow a run (`Runner.listeners`): redraw on ticks, the final table at its end."""
+        if isinstance(event, RunStarted):
+            self.workers_lost = 0
+        elif isinstance(event, Tick):
+            self.update(event.snapshot)
+        elif isinstance(event, WorkerLost):
+            self.workers_lost += 1
+        elif isinstance(event, RunFinished):
+            self.update(event.snapshot)
+            self.close()
 
     def update(self, snapshot: dict[str, Any]) -> None:
         """Take a live snapshot; redraw if enough time passed."""

@@ -1,0 +1,210 @@
+"""From run events to the Dashboard's traits: pure, no widget, no comm.
+
+`DashboardTraits.apply(event, status)` returns the trait changes one run event makes (trait
+name -> new value); the Dashboard sets them under one `hold_sync()`, so one event is at most
+one comm message. What it keeps between events is what the series protocol and the sweep chart
+need: the run's number and sequence (docs/widget_contract.md, "Series protocol"), the sweep
+level going on and the levels measured so far, the spec last sent. It reads no trait of the
+widget except its `status` (given), and changes nothing outside itself: tests feed it events
+and read the dicts.
+
+Example: a run starts, ticks, and ends.
+
+    >>> from llmeter_widget.display import DisplaySpec
+    >>> from llmeter_widget.events import RunStarted, Tick
+    >>> traits = DashboardTraits(DisplaySpec.from_live_stats({"Done": "total_requests"}))
+    >>> start = RunStarted(run_id=7, clients=2, n_requests=None, run_duration=10.0,
+    ...                    run_name="r", output_path=None, model_id="sim",
+    ...                    endpoint_name="local", display=traits.display)
+    >>> traits.apply(start, status="idle")  # doctest: +NORMALIZE_WHITESPACE
+    {'series_delta': {'run': 7, 'seq': 0, 'points': []}, 'result_path': '',
+     'status': 'running', 'error': ''}
+    >>> snapshot = {"run_id": 7, "elapsed": 1.0, "run_duration": 10.0, "active_clients": 2,
+    ...             "stats": {"total_requests": 5, "successful_requests": 4,
+    ...                       "failed_requests": 1}, "series": [{"t": 0, "completed": 4}]}
+    >>> changes = traits.apply(Tick(7, snapshot), status="running")
+    >>> sorted(changes)
+    ['progress', 'series_delta', 'spec', 'stats']
+    >>> changes["series_delta"]
+    {'run': 7, 'seq': 1, 'points': [{'t': 0, 'completed': 4}]}
+    >>> changes["progress"]["completed"], changes["progress"]["failed"]
+    (4, 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..display import DisplaySpec
+from ..events import (
+    LevelFinished,
+    LevelStarted,
+    RunEvent,
+    RunFinished,
+    RunStarted,
+    Tick,
+    WorkerLost,
+)
+from ..experiments import LoadTestResult
+from ..keys import builtin_keys
+from ..overlays import clean, comparison_levels
+from ..results import Result
+from ..stats import LOOP_LAG_WARNING
+
+Changes = dict[str, Any]
+
+
+def empty_comparison() -> dict[str, Any]:
+    return {"levels": [], "knee": None, "verdict": ""}
+
+
+def comparison_of(results: Mapping[int, Result]) -> dict[str, Any]:
+    """The `comparison` trait for the levels measured so far (one point per level).
+
+    The numbers are `LoadTestResult.stats_table()`'s, the knee and verdict its `knee()` and
+    `verdict()`.
+    """
+    if not results:
+        return empty_comparison()
+    sweep = LoadTestResult(test_name="", sequence_of_clients=sorted(results), results=dict(results))
+    return {"levels": comparison_levels(sweep), "knee": sweep.knee(), "verdict": sweep.verdict()}
+
+
+def stat_keys(stats: Mapping[str, Any]) -> list[str]:
+    """The stat keys among `stats`: not those a transform made (they hold "<key>|<label>")."""
+    return [k for k in stats if "|" not in k]
+
+
+def level_text(level: LevelStarted) -> str:
+    """progress["level"] during a sweep.
+
+    Example:
+        >>> level_text(LevelStarted("sweep", clients=4, index=2, levels=(1, 2, 4)))
+        '3/3 (4 clients)'
+    """
+    noun = "client" if level.clients == 1 else "clients"
+    return f"{level.index + 1}/{len(level.levels)} ({level.clients} {noun})"
+
+
+def progress_of(snapshot: Mapping[str, Any], stats: Mapping[str, Any],
+                level: LevelStarted | None = None) -> dict[str, Any]:
+    """The `progress` trait: completed = succeeded, failed = failed (their sum: finished)."""
+    lag = snapshot.get("loop_lag") or 0.0
+    progress = {
+        "elapsed": snapshot.get("elapsed"),
+        "duration": snapshot.get("run_duration"),
+        "completed": stats.get("successful_requests", 0),
+        "failed": stats.get("failed_requests", 0),
+        "in_flight": snapshot.get("in_flight", 0),
+        "active_clients": snapshot.get("active_clients", 0),
+        "sent": snapshot.get("sent", 0),
+        "loop_lag": snapshot.get("loop_lag", 0.0),
+        "overloaded": lag > LOOP_LAG_WARNING,
+    }
+    if level is not None:
+        progress["level"] = level_text(level)
+    return progress
+
+
+def finished_state(result: Result) -> tuple[str, str]:
+    """(status, error) of the dashboard once a run ended: "done" for a completed or stopped run
+    (error: what the result says, e.g. a worker lost on the way), else "error"."""
+    if result.status in ("completed", "stopped"):
+        return "done", result.error or ""
+    return "error", result.error or f"The run {result.status}."
+
+
+class DashboardTraits:
+    """The Dashboard's traits, event by event (see the module's docstring).
+
+    Args:
+        display: what the table shows (`add_stat` / `remove_stat` replace it: `self.display`).
+        extra_keys: keys a person may add besides the built-in ones (the callbacks').
+    """
+
+    def __init__(self, display: DisplaySpec, extra_keys: Sequence[str] = ()) -> None:
+        self.display = display
+        self.extra_keys = list(extra_keys)
+        self.run_id: int | None = None  # the run the series protocol follows
+        self.seq = 0
+        self.level: LevelStarted | None = None  # the sweep level going on
+        self.sweep_results: dict[int, Result] = {}  # the sweep's levels measured so far
+        self.sent_spec: dict[str, Any] | None = None
+        self.workers_lost: list[str] = []  # the run's WorkerLost messages
+
+    # -- pieces the Dashboard also uses on its own (table edits, overlays) ----------------------
+    def shown_stats(self, stats: Mapping[str, Any]) -> dict[str, Any]:
+        """The `stats` trait: every stat, plus the values of Python-side transforms."""
+        shown = {k: clean(v) for k, v in stats.items()}
+        shown.update({k: clean(v) for k, v in self.display.shown_values(stats).items()})
+        return shown
+
+    def spec(self, stats: Mapping[str, Any]) -> Changes:
+        """{"spec": ...} when the table's spec (resolved against `stats`) differs from the one
+        last sent, else {}: it is rare (a new error class, an edit) and resent whole."""
+        spec = self.display.resolve(stats).to_json(
+            available=list(dict.fromkeys([*builtin_keys(), *self.extra_keys, *stat_keys(stats)])))
+        if spec == self.sent_spec:
+            return {}
+        self.sent_spec = spec
+        return {"spec": spec}
+
+    def overlay(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """An `overlays` entry as shown: a saved run's stats gain the values of the table's
+        Python transforms (as the live stats do)."""
+        extra = self.display.shown_values(entry["stats"]) if entry["stats"] else {}
+        return {**entry, "stats": {**entry["stats"], **{k: clean(v) for k, v in extra.items()}}}
+
+    # -- events ----------------------------------------------------------------------------------
+    def apply(self, event: RunEvent, status: str) -> Changes:
+        """The trait changes `event` makes; `status` is the dashboard's status now."""
+        if isinstance(event, RunStarted):
+            return self._start(event.run_id, status)
+        if isinstance(event, Tick):
+            return {**self._start_if_new(event.run_id, status), **self._tick(event.snapshot)}
+        if isinstance(event, RunFinished):
+            changes = {**self._start_if_new(event.run_id, status), **self._tick(event.snapshot)}
+            return {**changes, **self._finish(event.result, event.snapshot.get("result_path"))}
+        if isinstance(event, WorkerLost):
+            self.workers_lost.append(event.message)
+            return {"error": "; ".join(self.workers_lost) + " (the run goes on)"}
+        if isinstance(event, LevelStarted):
+            if event.index == 0:
+                self.sweep_results = {}
+            self.level = event
+        elif isinstance(event, LevelFinished):
+            self.level = None
+        return {}
+
+    def _start(self, run_id: int, status: str) -> Changes:
+        self.run_id, self.seq, self.workers_lost = run_id, 0, []
+        changes: Changes = {"series_delta": {"run": run_id, "seq": 0, "points": []},
+                            "result_path": ""}
+        if status not in ("running", "stopping"):
+            changes.update(status="running", error="")
+        return changes
+
+    def _start_if_new(self, run_id: int, status: str) -> Changes:
+        """A view that missed RunStarted (it joined late) starts the series at the first tick."""
+        return self._start(run_id, status) if run_id != self.run_id else {}
+
+    def _tick(self, snapshot: Mapping[str, Any]) -> Changes:
+        stats = self.shown_stats(snapshot["stats"])
+        changes: Changes = {}
+        if snapshot["series"]:
+            self.seq += 1
+            changes["series_delta"] = {"run": self.run_id, "seq": self.seq,
+                                       "points": snapshot["series"]}
+        changes.update(self.spec(stats))
+        changes["stats"] = stats
+        changes["progress"] = progress_of(snapshot, stats, self.level)
+        return changes
+
+    def _finish(self, result: Result, result_path: str | None) -> Changes:
+        if self.level is not None:  # one level of a sweep: one more point; the sweep goes on
+            self.sweep_results[result.clients] = result
+            return {"comparison": comparison_of(self.sweep_results),
+                    "result_path": result_path or ""}
+        status, error = finished_state(result)
+        return {"result_path": result_path or "", "status": status, "error": error}
