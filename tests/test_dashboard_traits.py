@@ -1,0 +1,170 @@
+"""The Dashboard's traits from run events (views/dashboard_traits.py), with no widget and no
+comm: events in (recorded from real runs, or made here), trait changes out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from llmeter_widget import LoadTest, Result, Runner
+from llmeter_widget.display import DisplaySpec
+from llmeter_widget.endpoints import OpenAIChatEndpoint
+from llmeter_widget.events import (
+    LevelFinished,
+    LevelStarted,
+    RunFinished,
+    RunStarted,
+    Tick,
+    WorkerLost,
+)
+from llmeter_widget.views.dashboard_traits import DashboardTraits, comparison_of
+
+PAYLOAD = OpenAIChatEndpoint.create_payload("Hi", max_tokens=8)
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def on_event(self, event):
+        self.events.append(event)
+
+
+def traits() -> DashboardTraits:
+    return DashboardTraits(DisplaySpec.from_live_stats(None))
+
+
+def started(run_id: int = 1) -> RunStarted:
+    return RunStarted(run_id=run_id, clients=2, n_requests=None, run_duration=5.0, run_name="r",
+                      output_path=None, model_id="sim", endpoint_name="local",
+                      display=DisplaySpec.from_live_stats(None))
+
+
+def snapshot(run_id: int = 1, series=(), **stats) -> dict:
+    return {"run_id": run_id, "elapsed": 1.0, "run_duration": 5.0, "in_flight": 1,
+            "active_clients": 2, "sent": 3, "loop_lag": 0.001, "series": list(series),
+            "stats": {"total_requests": 0, "successful_requests": 0, "failed_requests": 0, **stats}}
+
+
+def finished(result: Result, run_id: int = 1) -> RunFinished:
+    return RunFinished(run_id, result, {**snapshot(run_id), "result_path": result.output_path})
+
+
+def result(status: str = "completed", clients: int = 2, error: str | None = None) -> Result:
+    return Result(responses=[], total_requests=0, clients=clients, status=status, error=error,
+                  output_path=f"runs/{clients}-clients")
+
+
+def test_no_widget_is_needed():
+    code = ("import sys; import llmeter_widget.views.dashboard_traits; "
+            "print(sorted(m for m in ('anywidget', 'ipywidgets', 'comm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+async def test_a_real_runs_events_send_every_point_once_in_order(fixed_server):
+    runner = Runner(OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim"), PAYLOAD,
+                    live_view=False, snapshot_interval=0.1)
+    recorder = Recorder()
+    runner.listeners.append(recorder)
+    run = await runner.run(clients=2, run_duration=2.5)
+    model, status, sent = traits(), "idle", []
+    for event in recorder.events:
+        changes = model.apply(event, status)
+        status = changes.get("status", status)
+        sent.append(changes)
+    run_id = recorder.events[0].run_id
+    deltas = [c["series_delta"] for c in sent if "series_delta" in c]
+    assert deltas[0] == {"run": run_id, "seq": 0, "points": []}
+    assert [d["seq"] for d in deltas] == list(range(len(deltas)))
+    points = [p for d in deltas for p in d["points"]]
+    assert points == runner.stats.series(0) and len(points) >= 2  # each point once, in order
+    assert sum("spec" in c for c in sent) == 1  # sent once, not per tick (no new error class)
+    assert status == "done" and sent[-1]["result_path"] == "" and sent[-1]["error"] == ""
+    final = sent[-1]
+    assert final["stats"]["total_requests"] == run.stats["total_requests"]
+    assert final["progress"]["completed"] + final["progress"]["failed"] == run.stats["total_requests"]
+
+
+def test_status_and_error_through_a_run():
+    model = traits()
+    assert model.apply(started(), "idle")["status"] == "running"
+    assert "status" not in model.apply(started(2), "stopping")  # Stop was pressed: kept
+    assert model.apply(WorkerLost(2, "worker 1 exited with code -9"), "stopping") == {
+        "error": "worker 1 exited with code -9 (the run goes on)"}
+    assert model.apply(WorkerLost(2, "worker 0 exited with code -9"), "stopping")["error"] == (
+        "worker 1 exited with code -9; worker 0 exited with code -9 (the run goes on)")
+    changes = model.apply(finished(result("stopped", error="lost"), 2), "stopping")
+    assert (changes["status"], changes["error"]) == ("done", "lost")
+    assert changes["result_path"] == "runs/2-clients"
+    model.apply(started(3), "done")
+    assert model.workers_lost == []  # a new run: no worker lost yet
+    changes = model.apply(finished(result("failed"), 3), "running")
+    assert (changes["status"], changes["error"]) == ("error", "The run failed.")
+    changes = model.apply(finished(result("interrupted", error="Ctrl-C"), 3), "running")
+    assert (changes["status"], changes["error"]) == ("error", "Ctrl-C")
+
+
+def test_a_view_that_missed_the_start_starts_the_series_at_its_first_tick():
+    model = traits()
+    changes = model.apply(Tick(5, snapshot(5, series=[{"t": 0}])), "idle")
+    assert changes["series_delta"] == {"run": 5, "seq": 1, "points": [{"t": 0}]}
+    assert changes["status"] == "running" and model.run_id == 5
+    assert "series_delta" not in model.apply(Tick(5, snapshot(5)), "running")  # no new point
+    assert model.apply(Tick(5, snapshot(5, series=[{"t": 1}])), "running")["series_delta"]["seq"] == 2
+
+
+def test_spec_is_resent_only_when_it_changes():
+    model = traits()
+    first = model.apply(Tick(1, snapshot()), "idle")
+    assert "spec" in first
+    assert "spec" not in model.apply(Tick(1, snapshot(total_requests=3)), "running")
+    # a new error class joins the table's "errors-*" cells: the spec changes
+    changed = model.apply(Tick(1, snapshot(**{"errors-http_5xx": 1})), "running")
+    errors = [g for g in changed["spec"]["groups"] if g["name"] == "Errors"][0]
+    assert errors["stats"][-1]["key"] == "errors-http_5xx"
+
+
+def test_a_sweep_adds_one_comparison_point_per_level():
+    model, levels = traits(), (1, 2)
+    seen = []
+    for index, clients in enumerate(levels):
+        model.apply(LevelStarted("sw", clients, index, levels), "running")
+        model.apply(started(10 + index), "running")
+        progress = model.apply(Tick(10 + index, snapshot(10 + index)), "running")["progress"]
+        seen.append(progress["level"])
+        level = result(clients=clients)
+        changes = model.apply(finished(level, 10 + index), "running")
+        assert "status" not in changes  # the sweep goes on
+        assert [lv["clients"] for lv in changes["comparison"]["levels"]] == list(levels[:index + 1])
+        assert model.apply(LevelFinished("sw", clients, index, levels, level), "running") == {}
+    assert seen == ["1/2 (1 client)", "2/2 (2 clients)"]
+    assert model.level is None
+    # after the sweep a plain run ends as a run, with no level in its progress
+    model.apply(started(20), "done")
+    assert "level" not in model.apply(Tick(20, snapshot(20)), "running")["progress"]
+    assert model.apply(finished(result(), 20), "running")["status"] == "done"
+    # a new sweep starts from no levels
+    model.apply(LevelStarted("sw2", 4, 0, (4,)), "running")
+    assert model.apply(finished(result(clients=4), 21), "running")["comparison"] == comparison_of(
+        {4: result(clients=4)})
+
+
+async def test_a_real_sweeps_comparison_is_its_stats_table(fixed_server, tmp_path):
+    ep = OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim")
+    runner = Runner(ep, PAYLOAD, live_view=False)
+    recorder = Recorder()
+    runner.listeners.append(recorder)
+    sweep = await LoadTest(ep, PAYLOAD, [1, 2], n_requests=3, output_path=tmp_path,
+                           runner=runner).run()
+    model, status, comparisons = traits(), "running", []
+    for event in recorder.events:
+        changes = model.apply(event, status)
+        status = changes.get("status", status)
+        if "comparison" in changes:
+            comparisons.append(changes["comparison"])
+    assert status == "running"  # the dashboard's sweep control says "done", not the levels
+    assert [len(c["levels"]) for c in comparisons] == [1, 2]
+    assert comparisons[-1] == comparison_of(sweep.results)
+    rows = sweep.stats_table()
+    assert [lv["output_tps"] for lv in comparisons[-1]["levels"]] == [r["output_tps"] for r in rows]
