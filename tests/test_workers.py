@@ -223,3 +223,26 @@ async def test_controls_while_the_workers_start_apply_when_they_do(server, tmp_p
     assert result.status == "stopped" and result.error is None
     assert result.stats["total_requests"] == 0 and result.stats["cancelled_requests"] == 0
     assert worker_pids() == []
+
+
+async def test_a_dashboard_drives_a_run_in_workers(server, tmp_path):
+    from llmeter_widget import Dashboard
+
+    dash = Dashboard(endpoint=OpenAIChatEndpoint(base_url=server.base_url, model="sim"),
+                     payload=OpenAIChatEndpoint.create_payload("Hi", max_tokens=30),
+                     output_path=tmp_path, duration=30, clients=2, workers=2)
+    try:
+        task = dash.start()
+        await eventually(lambda: dash.runner.running and dash.stats.get("total_requests", 0) >= 2,
+                         "the dashboard to show answers")
+        dash.clients = 5  # the slider
+        await eventually(lambda: dash.progress.get("active_clients") == 5
+                         and dash.runner.stats.in_flight == 5, "5 clients in the workers",
+                         describe=lambda: dash.progress)
+        dash.stop()
+        result = await task
+        assert result.status == "stopped" and dash.status == "done"
+        assert json.loads((Path(result.output_path) / "run_config.json").read_text())["workers"] == 2
+        assert Result.load(dash.result_path).stats["total_requests"] == dash.stats["total_requests"]
+    finally:
+        dash.close()

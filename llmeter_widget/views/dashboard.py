@@ -67,8 +67,9 @@ class Dashboard(RunControl, anywidget.AnyWidget):
     """A live dashboard for load tests: grouped stats table, streaming charts, sliders, Run/Stop.
 
     Args:
-        endpoint, payload, output_path, low_memory, callbacks: as for `Runner` (ignored when
-            `runner=` is given).
+        endpoint, payload, output_path, low_memory, callbacks, workers: as for `Runner`
+            (ignored when `runner=` is given); `workers=N` sends the requests from N worker
+            processes, so the kernel's loop only merges and draws.
         runner: drive (or watch) this Runner instead of making one (its `live_stats` and
             `groups` apply unless given here).
         duration, clients, n_requests, mode: the initial control values; `mode="count"`
@@ -143,6 +144,7 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         callbacks: list | None = None,
         live_stats: LiveStats | DisplaySpec | None = None,
         groups: Any = DEFAULT_GROUPS,
+        workers: int = 0,
         **kwargs: Any,
     ) -> None:
         if runner is None:
@@ -152,7 +154,7 @@ class Dashboard(RunControl, anywidget.AnyWidget):
                     "Dashboard.demo() gives one wired to the embedded simulator."
                 )
             runner = Runner(endpoint, payload, output_path=output_path, low_memory=low_memory,
-                            callbacks=callbacks, live_view=False)
+                            callbacks=callbacks, live_view=False, workers=workers)
         if live_stats is None and groups is DEFAULT_GROUPS:  # a given runner's own choice
             live_stats, groups = runner.live_stats, runner.groups
         display = DisplaySpec.from_live_stats(live_stats, groups, runner.callbacks)
