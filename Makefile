@@ -53,6 +53,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_ttft_accuracy.py
 	$(BIN)/python bench/bench_memory.py
 	$(BIN)/python bench/bench_live_stats.py
+	$(BIN)/python bench/bench_workers.py
 
 clean:
 	rm -rf $(VENV) node_modules llmeter_widget/static build dist *.egg-info .pytest_cache runs
