@@ -123,6 +123,9 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_whole_number, default=0, metavar="N",
                         help="send the requests from N worker processes (each with its own event "
                              "loop); 0, the default, sends them from this process")
+    parser.add_argument("--warm-connections", action="store_true",
+                        help="open every client's connection before the clock starts (the first "
+                             "wave then measures keep-alive clients, not connection setup)")
     parser.add_argument("--drain-timeout", type=_seconds_or_zero, default=30.0, metavar="SECONDS",
                         help="after a time-bound run's deadline, how long requests in flight may "
                              "take to finish before they are cancelled (default 30)")
@@ -198,7 +201,8 @@ def _runner(args: argparse.Namespace, endpoint) -> Runner:  # noqa: ANN001
     groups = (*args.group, *DEFAULT_GROUPS) if args.group else DEFAULT_GROUPS
     return Runner(endpoint, payload, output_path=args.output or None, live_view=True,
                   callbacks=callbacks, live_stats=live_stats, groups=groups,
-                  drain_timeout=args.drain_timeout, workers=args.workers)
+                  drain_timeout=args.drain_timeout, workers=args.workers,
+                  warm_connections=args.warm_connections)
 
 
 async def _run_load(args: argparse.Namespace, endpoint) -> int:  # noqa: ANN001

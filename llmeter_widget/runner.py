@@ -160,6 +160,7 @@ class RunSettings:
     callbacks: list[Callback] = field(default_factory=list)
     display: DisplaySpec = field(default_factory=DisplaySpec)
     workers: int = 0
+    warm_connections: bool = False
 
     def to_config(self, endpoint: Endpoint) -> dict[str, Any]:
         """run_config.json: llmeter's keys where they exist, no secrets."""
@@ -175,6 +176,7 @@ class RunSettings:
             "run_description": self.run_description,
             "low_memory": self.low_memory,
             "workers": self.workers,
+            "warm_connections": self.warm_connections,
             "payload": "payload.jsonl" if self.folder else None,
             "payload_count": len(self.payloads),
             "callbacks": [cb.to_config() for cb in self.callbacks],
@@ -207,6 +209,10 @@ class Runner:
         workers: 0 (default) runs the clients on this event loop; N >= 1 runs them in N worker
             processes, each with its own event loop and HTTP session, while this process only
             merges their records and shows them (docs/user_guide.md, "Worker processes").
+        warm_connections: open one connection per client before the run's clock starts
+            (`endpoint.warm_up`), so the first wave of requests does not include TCP/TLS
+            setup, as long-lived clients would see the server; False (default) measures a crowd
+            arriving at once, connection setup included. Clients added later are not warmed.
 
     `listeners` hears every run's events (events.py): objects with `on_event(event)`, or plain
     callables that take each snapshot dict.
@@ -248,6 +254,7 @@ class Runner:
         stop_when_misconfigured: bool = True,
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
         workers: int = 0,
+        warm_connections: bool = False,
     ) -> None:
         if not hasattr(endpoint, "invoke"):
             raise ValueError(f"endpoint must have an async invoke(session, payload), got {endpoint!r}.")
@@ -269,6 +276,7 @@ class Runner:
         self.stop_when_misconfigured = stop_when_misconfigured
         self.drain_timeout = _check_drain_timeout(drain_timeout)
         self.workers = _check_workers(workers, endpoint, self.callbacks)
+        self.warm_connections = bool(warm_connections)
         self.listeners: list[Listener] = []
         self._run: _Run | None = None
 
@@ -306,7 +314,7 @@ class Runner:
             run_name=folder.name if folder else run_name,
             run_description=opts["run_description"], folder=folder,
             low_memory=bool(opts["low_memory"]), callbacks=callbacks, display=display,
-            workers=workers,
+            workers=workers, warm_connections=self.warm_connections,
         )
 
     # -- running ---------------------------------------------------------------------------------
@@ -442,6 +450,7 @@ class _Run:
         self.misconfiguration: str | None = None
         self._load: ClosedLoop | ProcessWorkers | None = None  # the clients, while the run goes on
         self.worker_errors: list[str] = []  # workers lost mid-run (the run went on)
+        self.warmed = 0  # connections opened before the clock started (warm_connections)
         # The loop the run lives on: controls from other threads are handed over to it.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: Any = None
@@ -505,12 +514,19 @@ class _Run:
                     cb._bind_live_stats(self.published)
             for cb in settings.callbacks:
                 await cb.before_run(config)
+            # Before the clock starts: a worker process takes ~1 s to start, and warming up
+            # opens the clients' connections.
+            warm = self.target_clients if settings.warm_connections else 0
             if settings.workers:
                 workers = self._process_workers()
                 self._load = workers
-                await workers.launch()  # before the clock starts: a process takes ~1 s to start
+                self.warmed = await workers.launch(self.endpoint, settings.payloads,
+                                                   warm_connections=warm)
             else:
                 self._session = create_session()
+                warm_up = getattr(self.endpoint, "warm_up", None)
+                if warm and warm_up is not None:
+                    self.warmed = await warm_up(self._session, warm)
             self.stats = self._new_stats()
             if settings.run_duration is not None:
                 self.deadline = self.stats.start + settings.run_duration
@@ -518,9 +534,8 @@ class _Run:
             pump = asyncio.create_task(self._pump())
             lag_watch = asyncio.create_task(self._watch_loop_lag())
             if settings.workers:
-                workers.configure(self.endpoint, settings.payloads, target=self.target_clients,
-                                  n_requests=settings.n_requests, deadline=self.deadline,
-                                  drain_timeout=self.drain_timeout)
+                workers.configure(target=self.target_clients, n_requests=settings.n_requests,
+                                  deadline=self.deadline, drain_timeout=self.drain_timeout)
             else:
                 self._load = self._closed_loop()
             if self.stopped:  # stop() came while the run was being set up

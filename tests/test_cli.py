@@ -206,11 +206,12 @@ def test_drain_timeout_bounds_a_run_against_a_server_that_never_answers(tmp_path
     assert result.status == "completed" and result.stats["cancelled_requests"] == 2
 
 
-def test_workers_on_the_command_line(sim, tmp_path):
+def test_workers_and_warm_connections_on_the_command_line(sim, tmp_path):
     proc = run_cli("run", "--url", sim.base_url, "--model", "sim", "--clients", "5",
-                   "--requests", "3", "--max-tokens", "4", "--workers", "2",
+                   "--requests", "3", "--max-tokens", "4", "--workers", "2", "--warm-connections",
                    "--output", str(tmp_path), "--run-name", "workers")
     assert proc.returncode == 0, proc.stderr
     result = Result.load(tmp_path / "workers")
     assert result.stats["total_requests"] == 15 and result.stats["failed_requests"] == 0
-    assert json.loads((tmp_path / "workers" / "run_config.json").read_text())["workers"] == 2
+    config = json.loads((tmp_path / "workers" / "run_config.json").read_text())
+    assert (config["workers"], config["warm_connections"]) == (2, True)

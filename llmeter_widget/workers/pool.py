@@ -29,6 +29,8 @@ from .protocol import (
     PROTOCOL_VERSION,
     Failed,
     Finished,
+    Prepare,
+    Prepared,
     Ready,
     Records,
     SetClients,
@@ -126,8 +128,11 @@ class ProcessWorkers:
         self._start: dict[str, Any] = {}  # what Start will say (configure)
 
     # -- lifecycle -------------------------------------------------------------------------------
-    async def launch(self, timeout: float = LAUNCH_TIMEOUT) -> None:
-        """Start the processes and wait until each has said Ready (before the run's clock).
+    async def launch(self, endpoint: Any, payloads: list[dict], *, warm_connections: int = 0,
+                     timeout: float = LAUNCH_TIMEOUT) -> int:
+        """Start the processes, hand each the endpoint and payloads, and wait until each is
+        prepared (before the run's clock). With `warm_connections`, each worker first opens
+        its share of that many connections. Returns how many connections were warmed.
 
         Each is `python -m llmeter_widget.workers FD`, talking over one end of a socket pair:
         a fresh interpreter, like multiprocessing's "spawn", but one that does not re-run the
@@ -144,25 +149,37 @@ class ProcessWorkers:
             worker = _Worker(index, process, Connection(parent_end.detach()))
             self._workers.append(worker)
             loop.add_reader(worker.conn.fileno(), self._readable, worker)
+        self._payloads = payloads
         deadline = time.monotonic() + timeout
         for _ in range(self.n):
-            remaining = deadline - time.monotonic()
-            try:
-                worker, message = await asyncio.wait_for(self._inbox.get(), max(remaining, 0.01))
-            except asyncio.TimeoutError:
-                await self.cancel_all()
-                raise RuntimeError(f"worker processes did not start within {timeout:g} s") from None
+            worker, message = await self._next(deadline, timeout, "start")
             if not isinstance(message, Ready) or message.version != PROTOCOL_VERSION:
                 await self.cancel_all()
                 raise RuntimeError(f"worker {worker.index} did not start: {message!r}")
             worker.pid = message.pid
+        for worker in self._workers:  # every one is up: a Prepared cannot come before a Ready
+            self._send(worker, Prepare(endpoint, payloads,
+                                       share(warm_connections, worker.index, self.n)))
+        warmed = 0
+        for _ in range(self.n):
+            worker, message = await self._next(deadline, timeout, "prepare")
+            if not isinstance(message, Prepared):
+                await self.cancel_all()
+                raise RuntimeError(f"worker {worker.index} could not prepare: {message!r}")
+            warmed += message.warmed
+        return warmed
 
-    def configure(self, endpoint: Any, payloads: list[dict], *, target: int,
-                  n_requests: int | None, deadline: float | None, drain_timeout: float) -> None:
+    async def _next(self, deadline: float, timeout: float, what: str) -> tuple[_Worker, object]:
+        try:
+            return await asyncio.wait_for(self._inbox.get(), max(deadline - time.monotonic(), 0.01))
+        except asyncio.TimeoutError:
+            await self.cancel_all()
+            raise RuntimeError(f"worker processes did not {what} within {timeout:g} s") from None
+
+    def configure(self, *, target: int, n_requests: int | None, deadline: float | None,
+                  drain_timeout: float) -> None:
         """What `start()` will tell the workers (controls before it change these)."""
-        self._start = dict(endpoint=endpoint, payloads=payloads, n_requests=n_requests,
-                           deadline=deadline, drain_timeout=drain_timeout)
-        self._payloads = payloads
+        self._start = dict(n_requests=n_requests, deadline=deadline, drain_timeout=drain_timeout)
         self.target = target
 
     def start(self) -> None:

@@ -20,6 +20,8 @@ from ..load import ClosedLoop
 from .protocol import (
     Failed,
     Finished,
+    Prepare,
+    Prepared,
     Ready,
     Records,
     SetClients,
@@ -90,13 +92,21 @@ async def _serve(conn: Connection) -> None:
             inbox.put_nowait(Stop(wait_in_flight=False))
 
     event_loop.add_reader(conn.fileno(), readable)
-    start = await inbox.get()
-    if not isinstance(start, Start):
+    prepare = await inbox.get()
+    if not isinstance(prepare, Prepare):
         return
-    batch = _Batch(start.payloads)
+    batch = _Batch(prepare.payloads)
     async with create_session() as session:
+        warm_up = getattr(prepare.endpoint, "warm_up", None)
+        warmed = 0
+        if prepare.warm_connections and warm_up is not None:
+            warmed = await warm_up(session, prepare.warm_connections)
+        _send(conn, Prepared(warmed))
+        start = await inbox.get()
+        if not isinstance(start, Start):  # stopped (or the parent left) before the start
+            return
         loop = ClosedLoop(
-            start.endpoint, session, start.payloads, target=start.clients,
+            prepare.endpoint, session, prepare.payloads, target=start.clients,
             n_requests=start.n_requests, deadline=start.deadline,
             drain_timeout=start.drain_timeout, on_send=batch.add_send,
             on_response=batch.add, first_client=start.first_client,

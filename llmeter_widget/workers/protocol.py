@@ -10,6 +10,8 @@ handles a few messages a second per worker instead of every token of every strea
     parent                                worker
       | ---- (spawn) ------------------------> |
       | <--------------------------- Ready --- |  version check
+      | ---- Prepare -------------------------> |  the endpoint, the payloads; warm up
+      | <------------------------ Prepared --- |  (before the run's clock starts)
       | ---- Start ---------------------------> |  clients start sending
       | <------------------------- Records --- |  every batch_interval: sends, responses
       | ---- SetClients / SetDeadline / Stop -> |  at any time
@@ -33,12 +35,20 @@ PROTOCOL_VERSION = 1
 
 # -- parent -> worker ------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Prepare:
+    """What to send, before the run's clock starts: open the HTTP session and, with
+    `warm_connections` > 0, that many connections (`endpoint.warm_up`); answer Prepared."""
+
+    endpoint: Any  # an Endpoint, pickled: its secrets travel over the pipe, never to disk
+    payloads: list[dict]
+    warm_connections: int = 0
+
+
+@dataclass(frozen=True)
 class Start:
     """Begin sending. `clients` of this worker's share; client j is the run's client
     `first_client + j * client_stride` (so payloads are cycled as in a single-process run)."""
 
-    endpoint: Any  # an Endpoint, pickled: its secrets travel over the pipe, never to disk
-    payloads: list[dict]
     clients: int
     first_client: int
     client_stride: int
@@ -73,6 +83,11 @@ class Stop:
 class Ready:
     pid: int
     version: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class Prepared:
+    warmed: int = 0  # connections opened by the warm-up
 
 
 @dataclass(frozen=True)
