@@ -15,7 +15,7 @@ import argparse
 import asyncio
 import signal
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .cost import CostModel
 from .display import DEFAULT_GROUPS
@@ -26,44 +26,28 @@ from .simulator import cli as simulator_cli
 DEFAULT_PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is too small: it must be 1 or more")
-    return value
+def _number(convert: Callable[[str], float], what: str, accept: Callable[[float], bool],
+            rule: str) -> Callable[[str], float]:
+    """An argparse type: `convert(text)`, refused with "VALUE RULE" unless `accept(value)`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{value} {rule}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} must be more than 0 seconds")
-    return value
-
-
-def _whole_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
-
-
-def _seconds_or_zero(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value} must be 0 seconds or more")
-    return value
+_positive_int = _number(int, "a whole number", lambda v: v >= 1, "is too small: it must be 1 or more")
+_whole_number = _number(int, "a whole number", lambda v: v >= 0, "must be 0 or more")
+_positive_float = _number(float, "a number of seconds", lambda v: v > 0,  # NaN is refused too
+                          "must be more than 0 seconds")
+_seconds_or_zero = _number(float, "a number of seconds", lambda v: 0 <= v < float("inf"),
+                           "must be 0 seconds or more")
 
 
 def _stat(text: str) -> tuple[str, dict[str, object]]:

@@ -119,11 +119,13 @@ def test_api_key_from_env_and_never_in_config(monkeypatch):
 
 # -- a llama.cpp-like server: written by hand, served for real ------------------------------------
 @asynccontextmanager
-async def serve(routes: dict[str, object]):
-    """Serve POST handlers on 127.0.0.1 (a free port); yields the server's root URL."""
+async def serve(routes: dict[str, object], get_routes: dict[str, object] | None = None):
+    """Serve POST handlers (and GET ones) on 127.0.0.1 (a free port); yields the root URL."""
     app = web.Application()
     for path, handler in routes.items():
         app.router.add_post(path, handler)
+    for path, handler in (get_routes or {}).items():
+        app.router.add_get(path, handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

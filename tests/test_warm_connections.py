@@ -4,13 +4,14 @@ the run's requests go out on those connections (a small server that notes each c
 from __future__ import annotations
 
 import json
-from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
 
 from llmeter_widget import Runner
 from llmeter_widget.endpoints import OpenAIChatEndpoint
+
+from .test_endpoints import serve
 
 
 class ConnectionLog:
@@ -37,26 +38,15 @@ class ConnectionLog:
         return resp
 
 
-@asynccontextmanager
-async def logging_server(log: ConnectionLog):
-    app = web.Application()
-    app.router.add_get("/v1/models", log.models)
-    app.router.add_post("/v1/chat/completions", log.chat_completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
-    finally:
-        await runner.cleanup()
+def logging_server(log: ConnectionLog):
+    return serve({"/v1/chat/completions": log.chat_completions}, {"/v1/models": log.models})
 
 
 @pytest.mark.parametrize("workers", [0, 2])
 async def test_warm_connections_are_the_ones_the_run_uses(workers):
     log = ConnectionLog()
-    async with logging_server(log) as url:
-        runner = Runner(OpenAIChatEndpoint(base_url=url, model="m"),
+    async with logging_server(log) as root:
+        runner = Runner(OpenAIChatEndpoint(base_url=root + "/v1", model="m"),
                         OpenAIChatEndpoint.create_payload("Hi", max_tokens=2), live_view=False,
                         warm_connections=True, workers=workers)
         result = await runner.run(clients=4, n_requests=3)
@@ -69,8 +59,8 @@ async def test_warm_connections_are_the_ones_the_run_uses(workers):
 
 async def test_without_warming_no_request_is_sent_before_the_run():
     log = ConnectionLog()
-    async with logging_server(log) as url:
-        runner = Runner(OpenAIChatEndpoint(base_url=url, model="m"),
+    async with logging_server(log) as root:
+        runner = Runner(OpenAIChatEndpoint(base_url=root + "/v1", model="m"),
                         OpenAIChatEndpoint.create_payload("Hi", max_tokens=2), live_view=False)
         result = await runner.run(clients=4, n_requests=3)
     assert result.stats["total_requests"] == 12
