@@ -1,12 +1,15 @@
 """RunningStats against numpy on known data; sketch accuracy; series buckets; speed of reads."""
 
+import math
 import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmeter_widget.endpoints.base import InvocationResponse
-from llmeter_widget.stats import Distribution, RunningStats, percentile
+from llmeter_widget.stats import SKETCH_RELATIVE_ACCURACY, Distribution, RunningStats, percentile
 
 
 class FakeClock:
@@ -286,3 +289,99 @@ def test_series_buckets_count_successes_and_failures_apart():
     # one success a second: 60 req/min and 4 tok/s, however many failed beside it
     assert [b["requests_per_minute"] for b in series] == [pytest.approx(60), pytest.approx(60)]
     assert [b["output_tps"] for b in series] == [pytest.approx(4), pytest.approx(4)]
+
+
+# -- the live window: p50/p90 of the last `window` seconds from per-second sketches ---------------
+def window_values(responses, t, window):
+    """TTFTs and TTLTs of the responses that ended in seconds t - window + 1 .. t."""
+    kept = [r for r in responses if t - window + 1 <= math.floor(r.t_end) <= t]
+    return ([r.time_to_first_token for r in kept if r.time_to_first_token is not None],
+            [r.time_to_last_token for r in kept if r.time_to_last_token is not None])
+
+
+def assert_series_within_sketch_error(responses, low_memory, window):
+    """Feed the responses in end order (the clock starts at 0), close the series and check
+    every bucket's live percentiles against numpy's linear ones over the same responses."""
+    clock = FakeClock(0.0)
+    rs = RunningStats(low_memory=low_memory, clock=clock, window=window)
+    for r in sorted(responses, key=lambda r: r.t_end):
+        clock.t = r.t_end
+        rs.update(r)
+    series = rs.snapshot(final=True)["series"]
+    assert [b["t"] for b in series] == list(range(len(series)))
+    for bucket in series:
+        ttfts, ttlts = window_values(responses, bucket["t"], window)
+        for name, values in (("ttft", ttfts), ("ttlt", ttlts)):
+            for q in (50, 90):
+                live = bucket[f"{name}_p{q}"]
+                if not values:
+                    assert live is None, (bucket["t"], name, q)
+                    continue
+                exact = float(np.percentile(values, q))
+                # DDSketch's stated accuracy, relative to the value (+ float rounding)
+                assert abs(live - exact) <= SKETCH_RELATIVE_ACCURACY * exact + 1e-12, (
+                    bucket["t"], name, q, live, exact, len(values))
+
+
+def test_interpolated_sketch_percentile_reads_the_right_ranks():
+    # values 10% apart, one per sketch bin: a rank read one off (e.g. (k / (n-1)) * (n-1)
+    # rounding to just below k, as it does for k=24, n=48) is 5-10% off, not 1%
+    for n in range(1, 130):
+        values = [1.1 ** i for i in range(n)]
+        dist = Distribution(exact=False)
+        for v in values:
+            dist.add(v)
+        for q in (0, 1, 25, 50, 75, 90, 99, 100):
+            exact = float(np.percentile(values, q))
+            got = dist.interpolated_percentile(q)
+            assert abs(got - exact) <= SKETCH_RELATIVE_ACCURACY * exact + 1e-12, (n, q, got, exact)
+    assert Distribution(exact=False).interpolated_percentile(50) is None
+
+
+def timed_response(end, ttft, ttlt, failed=False):
+    send = end - ttlt
+    r = InvocationResponse(t_send=send, t_first_token=None if ttft is None else send + ttft,
+                           t_last_token=end, t_end=end, num_tokens_output=8)
+    if failed:
+        r.error, r.error_type = "boom", "broken_stream"
+    return r.finalize()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.floats(0.0, 14.999), st.floats(1e-4, 30.0), st.floats(0.0, 60.0),
+                  st.booleans(), st.booleans()),
+        min_size=1, max_size=300),
+    window=st.sampled_from([1, 3, 10]),
+    low_memory=st.booleans(),
+)
+def test_live_window_percentiles_are_within_the_sketch_error(data, window, low_memory):
+    # (end, ttft, extra, no first token, failed): a failed request keeps its TTFT, no TTLT
+    responses = [timed_response(end, None if no_token else ttft, ttft + extra, failed)
+                 for end, ttft, extra, no_token, failed in data]
+    assert_series_within_sketch_error(responses, low_memory, window)
+
+
+@pytest.mark.parametrize("low_memory", [True, False], ids=["low-memory", "exact"])
+def test_live_window_percentiles_at_a_high_rate(low_memory):
+    # 20 s at 1,000 responses a second, heavy-tailed latencies: thousands of values per window
+    rng = np.random.default_rng(11)
+    ends = np.sort(rng.uniform(0, 20, 20_000))
+    ttfts = rng.lognormal(-2.0, 0.8, ends.size)
+    ttlts = ttfts + rng.lognormal(0.0, 0.6, ends.size)
+    responses = [timed_response(float(e), float(f), float(l)) for e, f, l in zip(ends, ttfts, ttlts)]
+    assert_series_within_sketch_error(responses, low_memory, window=10)
+
+
+def test_live_window_forgets_what_a_long_silence_left_behind():
+    # history shorter than the window: the jump over a silence closes only a few seconds, and
+    # the latencies from before it must not show in the seconds after it
+    clock = FakeClock(0.0)
+    rs = RunningStats(clock=clock, history_limit=3, window=10.0)
+    clock.t = 0.5
+    rs.update(timed_response(0.5, 0.1, 0.2))
+    clock.t = 10_000.0
+    series = rs.snapshot()["series"]
+    assert [b["t"] for b in series] == [9_997, 9_998, 9_999]
+    assert all(b[k] is None for b in series for k in ("ttft_p50", "ttft_p90", "ttlt_p50", "ttlt_p90"))
