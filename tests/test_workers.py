@@ -246,3 +246,23 @@ async def test_a_dashboard_drives_a_run_in_workers(server, tmp_path):
         assert Result.load(dash.result_path).stats["total_requests"] == dash.stats["total_requests"]
     finally:
         dash.close()
+
+
+def test_the_parent_keeps_one_send_time_per_request_in_flight_not_per_request():
+    from llmeter_widget.endpoints import InvocationResponse
+    from llmeter_widget.workers.pool import ProcessWorkers, _Worker
+    from llmeter_widget.workers.protocol import Records
+
+    seen = []
+    pool = ProcessWorkers(1, on_send=lambda t: None, on_response=seen.append,
+                          after_response=None, on_clients=lambda n: None,
+                          on_worker_lost=lambda m: None)
+    worker = _Worker(0, process=None, conn=None)
+    for batch in range(100):  # 100 batches of 100 sends; all answered but the last 8
+        sends = [batch * 100 + i for i in range(100)]
+        answered = 100 if batch < 99 else 92
+        pool._take_records(worker, Records(
+            sends=sends, responses=[InvocationResponse(t_send=t) for t in sends[:answered]],
+            payload_indices=[None] * answered, active_clients=8, in_flight=8))
+    assert len(seen) == 9_992
+    assert list(worker.recent_sends) == [9_992 + i for i in range(8)]  # the in-flight ones

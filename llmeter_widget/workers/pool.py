@@ -84,9 +84,11 @@ class _Worker:
     in_flight: int = 0
     sent: int = 0  # sends reported
     answered: int = 0  # responses reported
-    # The latest send times: a closed-loop client has one request in flight, its latest, so the
-    # in-flight ones are among the last `sent - answered` of these.
-    recent_sends: deque[float] = field(default_factory=lambda: deque(maxlen=65536))
+    # The latest `sent - answered` send times (as many as are in flight): if the worker dies,
+    # its in-flight requests are recorded with these. Approximate (a long request sent before
+    # a short one that finished is among them by count, not by time), and O(in flight) in
+    # memory: one float per request kept for the whole run would grow with it.
+    recent_sends: deque[float] = field(default_factory=deque)
 
 
 class ProcessWorkers:
@@ -294,6 +296,8 @@ class ProcessWorkers:
                 response.input_payload = self._payloads[index]
             self.on_response(response)
         worker.answered += len(records.responses)
+        for _ in range(len(worker.recent_sends) - max(0, worker.sent - worker.answered)):
+            worker.recent_sends.popleft()
         worker.active_clients, worker.in_flight = records.active_clients, records.in_flight
         if records.loop_lag:
             self.on_loop_lag(records.loop_lag)
