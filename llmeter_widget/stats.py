@@ -6,8 +6,10 @@
 - Exact percentiles (linear interpolation between closest ranks, as numpy's default) from a
   `SortedList` (sortedcontainers): O(log n) to add a value, O(log n) to read a percentile.
 - In low-memory mode a DDSketch (Datadog's `ddsketch`, 1% relative accuracy, mergeable)
-  replaces the sorted values, so memory stays flat however long the run; percentiles are
-  clamped to the observed min/max, so they never exceed what was seen.
+  replaces the sorted values, so memory stays flat however long the run; a run's percentiles
+  read the two ranks around q(n-1)/100 from it and interpolate, as the exact ones do, so each
+  is within 1% of numpy's linear percentile (`Distribution.interpolated_percentile`), and they
+  are clamped to the observed min/max, so they never exceed what was seen.
 - The live charts' TTFT/TTLT p50/p90 cover the last `window` seconds (10) and come from one
   small DDSketch per metric per second (`LiveWindow`): when a second closes, the last 10 are
   merged and read. Nothing per request is kept for them, and a close costs O(window x sketch
@@ -465,10 +467,10 @@ class RunningStats:
         for metric, dist in self.distributions.items():
             for agg in AGGREGATIONS:
                 stats[f"{metric}-{agg}"] = (
-                    dist.mean if agg == "average" else dist.percentile(float(agg[1:]))
+                    dist.mean if agg == "average" else dist.interpolated_percentile(float(agg[1:]))
                 )
         for key, (metric, q) in self.extra_percentiles.items():
-            stats.setdefault(key, self.distributions[metric].percentile(q))
+            stats.setdefault(key, self.distributions[metric].interpolated_percentile(q))
         for key, value in self.published.items():  # callbacks cannot replace built-in keys
             stats.setdefault(key, value)
         return stats
