@@ -574,36 +574,31 @@ class _Run:
             for cb in callbacks:
                 await cb.before_invoke(payload)
 
-        async def after_response(response: InvocationResponse) -> None:
-            for cb in callbacks:
-                await cb.after_invoke(response)
-
         return ClosedLoop(
             self.endpoint, self._session, self.settings.payloads,
             target=self.target_clients, n_requests=self.settings.n_requests,
             deadline=self.deadline, drain_timeout=self.drain_timeout,
             on_send=self.stats.record_send, on_response=self._record,
-            after_response=after_response, before_send=before_send,
+            after_response=self._after_invoke, before_send=before_send,
             on_clients=self.stats.set_active_clients, on_drain_cut=self._drain_cut_warning,
         )
 
     def _process_workers(self) -> ProcessWorkers:
         """Worker processes sending this run's requests; their records feed this run here."""
-        callbacks = self.settings.callbacks
-
-        async def after_response(response: InvocationResponse) -> None:
-            for cb in callbacks:
-                await cb.after_invoke(response)
-
         return ProcessWorkers(
             self.settings.workers,
             on_send=lambda t: self.stats.record_send(t), on_response=self._record,
-            after_response=after_response,
+            after_response=self._after_invoke,
             on_clients=lambda n: self.stats.set_active_clients(n),
             on_worker_lost=self._worker_lost,
             # the lag of the loops that stamp the timestamps: the workers' (ours is measured too)
             on_loop_lag=lambda lag: self.stats.record_loop_lag(lag),
         )
+
+    async def _after_invoke(self, response: InvocationResponse) -> None:
+        """The callbacks' after_invoke, wherever the request was sent from."""
+        for cb in self.settings.callbacks:
+            await cb.after_invoke(response)
 
     def _worker_lost(self, message: str) -> None:
         self.worker_errors.append(message)

@@ -3,15 +3,13 @@ the run's requests go out on those connections (a small server that notes each c
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from aiohttp import web
 
 from llmeter_widget import Runner
 from llmeter_widget.endpoints import OpenAIChatEndpoint
 
-from .test_endpoints import serve
+from .test_endpoints import _sse, serve
 
 
 class ConnectionLog:
@@ -31,9 +29,8 @@ class ConnectionLog:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         for text in ("a", "b"):
-            event = {"choices": [{"index": 0, "delta": {"content": text}}]}
-            await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
-        await resp.write(b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n')
+            await resp.write(_sse({"choices": [{"index": 0, "delta": {"content": text}}]}))
+        await resp.write(_sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
         await resp.write(b"data: [DONE]\n\n")
         return resp
 
