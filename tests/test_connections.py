@@ -74,3 +74,51 @@ async def test_the_resend_goes_out_on_a_new_connection(chat_payload):
         # dropped once (the pooled connection), then answered on a connection of its own
         assert server.connections_dropped == 1
         assert server.requests_served == 5
+
+
+def _late_tail_server(tail_seconds: float, ports: list[int]):
+    """A server that writes [DONE] and ends the body `tail_seconds` later (what the stream's
+    last chunk does when it arrives in a later TCP read than [DONE]), noting each request's
+    client port (one port = one connection)."""
+    from aiohttp import web
+
+    from .test_endpoints import _sse, serve
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        ports.append(request.transport.get_extra_info("peername")[1])
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(_sse({"choices": [{"index": 0, "delta": {"content": "hi"}}]}))
+        await resp.write(_sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        await resp.write(b"data: [DONE]\n\n")
+        await asyncio.sleep(tail_seconds)  # the terminator ("0\r\n\r\n") is written on return
+        return resp
+
+    return serve({"/v1/chat/completions": chat})
+
+
+async def test_a_connection_is_reused_when_the_body_ends_just_after_done():
+    """Stopping at [DONE] left the terminator unread, and aiohttp closed the connection: every
+    request then paid a new TCP connection inside its TTFT. Read to the end and reuse it."""
+    ports: list[int] = []
+    async with _late_tail_server(0.03, ports) as root:
+        runner = Runner(OpenAIChatEndpoint(base_url=root + "/v1", model="m"),
+                        OpenAIChatEndpoint.create_payload("Hi", max_tokens=2), live_view=False)
+        result = await runner.run(clients=3, n_requests=4)
+    assert result.stats["failed_requests"] == 0 and len(ports) == 12
+    assert len(set(ports)) == 3  # one connection per client, kept for all its requests
+
+
+async def test_a_body_that_never_ends_after_done_costs_its_connection_not_the_clients_time():
+    ports: list[int] = []
+    async with _late_tail_server(3.0, ports) as root:
+        endpoint = OpenAIChatEndpoint(base_url=root + "/v1", model="m")
+        async with create_session() as session:
+            started = asyncio.get_running_loop().time()
+            first = await endpoint.invoke(session, OpenAIChatEndpoint.create_payload("Hi"))
+            second = await endpoint.invoke(session, OpenAIChatEndpoint.create_payload("Hi"))
+            took = asyncio.get_running_loop().time() - started
+    assert first.ok and second.ok and first.response_text == "hi"
+    assert first.time_to_last_token < 0.2  # the wait for the tail is not part of the latency
+    assert took < 1.5  # each waited at most _TAIL_SECONDS (0.25 s) for the end, not 3 s
+    assert len(set(ports)) == 2  # the unfinished connection was not reused

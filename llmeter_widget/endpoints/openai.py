@@ -40,6 +40,11 @@ from .sse import EventTooLarge, SSEParser
 
 _ERROR_BODY_LIMIT = 64 * 1024  # read at most this much of an error body
 _MESSAGE_LIMIT = 300  # keep saved error messages short
+# After [DONE], how long and how much we read to reach the end of the body. aiohttp returns a
+# connection to the pool only when its body was read to the end; a server writes its last
+# chunk (the chunked-encoding terminator) just after [DONE], so this is normally microseconds.
+_TAIL_SECONDS = 0.25
+_TAIL_BYTES = 64 * 1024
 DEFAULT_MAX_EVENT_BYTES = 1_000_000
 
 
@@ -89,6 +94,23 @@ def _validate_base_url(base_url: str) -> str:
             "e.g. 'http://127.0.0.1:8000/v1' or 'https://api.openai.com/v1'."
         )
     return base_url.rstrip("/")
+
+
+async def _read_tail(http: aiohttp.ClientResponse) -> None:
+    """Read what follows [DONE] to the end of the body, so the connection can be reused.
+
+    Stopping at [DONE] left the chunked terminator unread whenever it arrived a moment later,
+    and aiohttp then closes the connection instead of pooling it: the client's next request paid
+    a new TCP handshake inside its TTFT. Bounded (_TAIL_SECONDS, _TAIL_BYTES): a server that keeps
+    the stream open after [DONE] costs its connection, never the client's time.
+    """
+    read = 0
+    try:
+        async with asyncio.timeout(_TAIL_SECONDS):
+            while not http.content.at_eof() and read <= _TAIL_BYTES:
+                read += len(await http.content.readany())
+    except (TimeoutError, aiohttp.ClientError):
+        pass  # the connection is closed on release instead of pooled; the response is complete
 
 
 def _short(text: str) -> str:
@@ -431,7 +453,9 @@ class _OpenAIEndpoint:
         finally:
             if parts:  # a stream that breaks (or is cancelled) keeps the text that arrived
                 response.response_text = "".join(parts)
-        if not done:
+        if done:
+            await _read_tail(http)
+        else:
             for data in parser.close():
                 if data == b"[DONE]":
                     done = True
