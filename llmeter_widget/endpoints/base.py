@@ -1,8 +1,10 @@
 """What every endpoint shares: the measured response of one request, and the Endpoint protocol.
 
 An `InvocationResponse` keeps the raw timestamps of a request (wall-clock send time, and the
-monotonic send / first byte / first token / last token / end), so any metric can be derived
-later; the usual ones (TTFT, TTLT, TPOT) are filled in by `finalize()`.
+monotonic send / first byte / first token / second token / first reasoning and first content
+token / last token / end) and every gap between output tokens, so any metric can be derived
+later; the usual ones (TTFT, TTLT, TPOT, time to second token, time to first reasoning and
+first content token) are filled in by `finalize()`.
 
 Field names follow llmeter's `InvocationResponse`, so llmeter can read our `responses.jsonl`
 (fields it does not know land in its `annotations`).
@@ -11,7 +13,12 @@ A cancelled request (in flight when the run was stopped or interrupted) is saved
 derived `time_to_first_token` llmeter averages: we leave cancelled requests out of every latency
 figure, and llmeter, which has no notion of "cancelled", would average them in. Its raw
 timestamps (`t_send`, `t_first_token`, ...) are saved as always, and reading the line back
-derives the value again, so nothing measured is lost and a response round-trips unchanged.
+derives the value again, so nothing measured is lost and a response round-trips unchanged
+(our own derived timings, `time_to_second_token` and the like, follow the same rule).
+
+`inter_token_latencies` (one gap per pair of consecutive output events) is rounded to the
+microsecond by `finalize()`, so a long answer's line stays short and the record in memory is
+the one saved (`to_dict` rounds too, for a response built without `finalize()`).
 """
 
 from __future__ import annotations
@@ -71,16 +78,41 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(("response_text", "id", "error", "error_type",
                      "finish_reason", "token_source", "request_time"), (str,)),
     **dict.fromkeys(("time_to_first_token", "time_to_last_token", "time_per_output_token",
-                     "t_send", "t_first_byte", "t_first_token", "t_last_token", "t_end"), _NUMBER),
+                     "time_to_second_token", "time_to_first_reasoning_token",
+                     "time_to_first_content_token",
+                     "t_send", "t_first_byte", "t_first_token", "t_second_token",
+                     "t_first_reasoning_token", "t_first_content_token", "t_last_token", "t_end"),
+                    _NUMBER),
     **dict.fromkeys(("num_tokens_input", "num_tokens_output", "num_tokens_input_cached",
                      "num_tokens_output_reasoning", "retries", "http_status", "chunks"), (int,)),
     "input_payload": (dict,),
     "annotations": (dict,),
+    "inter_token_latencies": (list,),
 }
+# Fields that hold a list of numbers (_FIELD_TYPES says list; each element is checked too).
+_NUMBER_LISTS = frozenset({"inter_token_latencies"})
 
 
-# Derived by `finalize()` from the raw timestamps; the ones llmeter averages.
-_DERIVED_TIMINGS = ("time_to_first_token", "time_to_last_token", "time_per_output_token")
+# Derived by `finalize()` from the raw timestamps: the three llmeter averages, and ours.
+_DERIVED_TIMINGS = ("time_to_first_token", "time_to_last_token", "time_per_output_token",
+                    "time_to_second_token", "time_to_first_reasoning_token",
+                    "time_to_first_content_token")
+
+
+def _check_type(name: str, value: Any) -> None:
+    """Raise ValueError if a saved field's value is not of the type it may hold."""
+    expected = _FIELD_TYPES.get(name)
+    if value is None or not expected:
+        return
+    if not isinstance(value, expected) or isinstance(value, bool) and bool not in expected:
+        raise ValueError(f"field {name!r} holds {type(value).__name__} {value!r:.40}")
+    if name in _NUMBER_LISTS:
+        for i, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, _NUMBER):
+                raise ValueError(
+                    f"field {name!r} holds {type(item).__name__} {item!r:.40} at index {i}; "
+                    "it is a list of numbers (seconds)"
+                )
 
 
 @dataclass
@@ -89,6 +121,23 @@ class InvocationResponse:
 
     Times named `t_*` are `time.perf_counter()` readings (seconds, monotonic, comparable within
     one process only); `request_time` is the wall-clock send time in UTC. Durations are seconds.
+
+    An output event is a streamed event that carries output text, content or reasoning (the
+    `reasoning_content` / `reasoning` delta fields of vLLM, SGLang, DeepSeek, OpenRouter):
+
+    - `t_first_token` / `time_to_first_token`: the first output event of either kind;
+    - `t_second_token` / `time_to_second_token`: the second output event (None with fewer);
+    - `t_first_reasoning_token` / `time_to_first_reasoning_token`: the first reasoning event
+      (None when the answer had no reasoning);
+    - `t_first_content_token` / `time_to_first_content_token`: the first content event (None
+      when no content arrived, e.g. a reasoning model cut off by max_tokens);
+    - `inter_token_latencies`: the gap before each output event after the first, in order
+      (len = output events - 1; None with fewer than two, or without streaming). The arrival
+      time is stamped per network read, so events that came in one read share it and their
+      gap is 0: a real 0 (the client saw them at once), kept, not a missing value.
+
+    Without streaming the whole answer arrives at once: the first token, first content and
+    first reasoning times (those the message has) are all its arrival time.
 
     Example:
         >>> r = InvocationResponse(response_text="hi", t_send=10.0, t_first_token=10.25,
@@ -108,6 +157,10 @@ class InvocationResponse:
     num_tokens_input_cached: int | None = None
     num_tokens_output_reasoning: int | None = None
     time_per_output_token: float | None = None
+    # ours, derived by finalize() like the three above (see the class docstring)
+    time_to_second_token: float | None = None
+    time_to_first_reasoning_token: float | None = None
+    time_to_first_content_token: float | None = None
     error: str | None = None
     retries: int | None = None
     request_time: datetime | None = None
@@ -121,8 +174,12 @@ class InvocationResponse:
     t_send: float | None = None
     t_first_byte: float | None = None
     t_first_token: float | None = None
+    t_second_token: float | None = None
+    t_first_reasoning_token: float | None = None
+    t_first_content_token: float | None = None
     t_last_token: float | None = None
     t_end: float | None = None
+    inter_token_latencies: list[float] | None = None
 
     @property
     def ok(self) -> bool:
@@ -130,14 +187,29 @@ class InvocationResponse:
         return self.error is None
 
     def finalize(self) -> InvocationResponse:
-        """Derive TTFT, TTLT and TPOT from the raw timestamps; returns self.
+        """Derive TTFT, TTLT, TPOT and the other `time_to_*` from the raw timestamps; returns
+        self.
 
         TPOT = (TTLT - TTFT) / (output tokens - 1): the mean gap between output tokens. It is
         left empty with fewer than two tokens. A request that failed after its first token keeps
-        its TTFT (what was measured is not thrown away).
+        its TTFT (what was measured is not thrown away), and so its time to second, first
+        reasoning and first content token.
+
+        The gaps (`inter_token_latencies`) are rounded to the microsecond, once per response
+        (not per token), so the record in memory is the one `to_dict` saves.
         """
-        if self.t_send is not None and self.t_first_token is not None:
-            self.time_to_first_token = self.t_first_token - self.t_send
+        if self.inter_token_latencies is not None:
+            self.inter_token_latencies = [round(gap, 6) for gap in self.inter_token_latencies]
+        t_send = self.t_send
+        if t_send is not None:
+            if self.t_first_token is not None:
+                self.time_to_first_token = self.t_first_token - t_send
+            if self.t_second_token is not None:
+                self.time_to_second_token = self.t_second_token - t_send
+            if self.t_first_reasoning_token is not None:
+                self.time_to_first_reasoning_token = self.t_first_reasoning_token - t_send
+            if self.t_first_content_token is not None:
+                self.time_to_first_content_token = self.t_first_content_token - t_send
         if self.ok and self.t_send is not None and self.t_last_token is not None:
             self.time_to_last_token = self.t_last_token - self.t_send
         if (
@@ -157,10 +229,13 @@ class InvocationResponse:
         A shallow copy (not dataclasses.asdict, which deep-copies the payload): this runs once
         per response on the event loop the clients share. A cancelled request's derived
         timings are left empty when its raw timestamps give them back (see the module
-        docstring); `from_dict` derives them again.
+        docstring); `from_dict` derives them again. `inter_token_latencies` are saved rounded
+        to the microsecond (a no-op after `finalize()`, which rounds them already).
         """
         data = dict(self.__dict__)
         data["annotations"] = dict(self.annotations)
+        if self.inter_token_latencies is not None:
+            data["inter_token_latencies"] = [round(gap, 6) for gap in self.inter_token_latencies]
         if self.request_time is not None:
             data["request_time"] = datetime_to_str(self.request_time)
         if self.error_type == "cancelled":
@@ -172,7 +247,8 @@ class InvocationResponse:
 
     def _derived_timings(self) -> dict[str, float | None]:
         """What `finalize()` derives from the raw timestamps alone (this response unchanged)."""
-        bare = replace(self, **dict.fromkeys(_DERIVED_TIMINGS)).finalize()
+        bare = replace(self, inter_token_latencies=None, **dict.fromkeys(_DERIVED_TIMINGS))
+        bare.finalize()
         return {name: getattr(bare, name) for name in _DERIVED_TIMINGS}
 
     def to_json(self) -> str:
@@ -194,11 +270,7 @@ class InvocationResponse:
             annotations = values.get("annotations")
             values["annotations"] = {**extras, **(annotations if isinstance(annotations, dict) else {})}
         for name, value in values.items():
-            expected = _FIELD_TYPES.get(name)
-            if value is not None and expected and (
-                not isinstance(value, expected) or isinstance(value, bool) and bool not in expected
-            ):
-                raise ValueError(f"field {name!r} holds {type(value).__name__} {value!r:.40}")
+            _check_type(name, value)
         if isinstance(values.get("request_time"), str):
             values["request_time"] = str_to_datetime(values["request_time"])
         response = cls(**values)

@@ -3,8 +3,13 @@
 Timestamps are taken when bytes arrive, before any JSON parsing:
 - first byte: the response headers are in;
 - first token: the first SSE event whose choice carries content or reasoning text (not the
-  role-only chunk, whose content is "" or null, and not the first byte);
-- last token: the last event that carried text.
+  role-only chunk, whose content is "" or null, and not the first byte); the first event of
+  each kind is stamped too (first reasoning token, first content token), and the second one;
+- last token: the last event that carried text;
+- every gap between two consecutive text events (`inter_token_latencies`): the previous stamp
+  is at hand (`t_last_token`), so a gap costs a subtraction and a list append per token.
+Stamps are per network read: events that arrived in the same read share one, and the gap
+between them is a real 0 (the client saw them at the same moment).
 Usage comes from the server when it sends it (on the finish chunk, or a final chunk with empty
 `choices`); otherwise output tokens are counted as content-carrying chunks and marked "counted".
 
@@ -230,11 +235,13 @@ class _OpenAIEndpoint:
         raise NotImplementedError
 
     @staticmethod
-    def _choice_text(choice: dict) -> str | None:
+    def _choice_text(choice: dict) -> tuple[str | None, bool]:
+        """(the output text of a streamed choice, True if that text is reasoning)."""
         raise NotImplementedError
 
     @staticmethod
-    def _message_text(choice: dict) -> str | None:
+    def _message_text(choice: dict) -> tuple[str | None, str | None]:
+        """(content, reasoning) of a non-streamed choice."""
         raise NotImplementedError
 
     # -- config ----------------------------------------------------------------------------------
@@ -471,7 +478,11 @@ class _OpenAIEndpoint:
     def _consume_event(
         self, data: bytes, now: float, response: InvocationResponse, parts: list[str]
     ) -> int:
-        """Apply one SSE event; returns 1 if it carried output text."""
+        """Apply one SSE event; returns 1 if it carried output text.
+
+        Runs for every token of every client on one event loop: the stamps below are a few
+        attribute reads and writes, and a gap is one subtraction and one append.
+        """
         response.chunks += 1
         try:
             event = orjson.loads(data)  # several times faster than json.loads, per token
@@ -490,10 +501,22 @@ class _OpenAIEndpoint:
         choices = event.get("choices") or []
         if choices and isinstance(choices[0], dict):
             choice = choices[0]
-            text = self._choice_text(choice)
+            text, reasoning = self._choice_text(choice)
             if text:
                 if response.t_first_token is None:
                     response.t_first_token = now
+                else:
+                    gaps = response.inter_token_latencies
+                    if gaps is None:  # this is the second output event
+                        response.t_second_token = now
+                        response.inter_token_latencies = [now - response.t_last_token]
+                    else:
+                        gaps.append(now - response.t_last_token)
+                if reasoning:
+                    if response.t_first_reasoning_token is None:
+                        response.t_first_reasoning_token = now
+                elif response.t_first_content_token is None:
+                    response.t_first_content_token = now
                 response.t_last_token = now
                 parts.append(text)
                 carried = 1
@@ -512,10 +535,16 @@ class _OpenAIEndpoint:
                 "protocol", _short(f"not an OpenAI response: {raw[:120].decode('utf-8', 'replace')}")
             ) from None
         response.chunks = 1
-        response.response_text = self._message_text(choice) or ""
+        content, reasoning = self._message_text(choice)
+        response.response_text = content or reasoning or ""
         response.finish_reason = choice.get("finish_reason")
-        # Without streaming the whole answer arrives at once: first token = last token.
+        # Without streaming the whole answer arrives at once: first token = last token, and
+        # the first content / reasoning token too, for the kinds of text the message has.
         response.t_first_token = response.t_last_token = now
+        if content:
+            response.t_first_content_token = now
+        if reasoning:
+            response.t_first_reasoning_token = now
         if body.get("usage"):
             self._apply_usage(body["usage"], response)
 
@@ -606,15 +635,20 @@ class OpenAIChatEndpoint(_OpenAIEndpoint):
         return None
 
     @staticmethod
-    def _choice_text(choice: dict) -> str | None:
+    def _choice_text(choice: dict) -> tuple[str | None, bool]:
         delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if content:  # a delta carrying both counts as content (its text is the content)
+            return content, False
         # Reasoning models stream their thinking first; it is output the user waits for.
-        return delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning")
+        # vLLM and SGLang say reasoning_content (newer vLLM: reasoning), DeepSeek
+        # reasoning_content, OpenRouter reasoning.
+        return delta.get("reasoning_content") or delta.get("reasoning"), True
 
     @staticmethod
-    def _message_text(choice: dict) -> str | None:
+    def _message_text(choice: dict) -> tuple[str | None, str | None]:
         message = choice.get("message") or {}
-        return message.get("content") or message.get("reasoning_content")
+        return message.get("content"), message.get("reasoning_content") or message.get("reasoning")
 
 
 class OpenAICompletionEndpoint(_OpenAIEndpoint):
@@ -642,9 +676,9 @@ class OpenAICompletionEndpoint(_OpenAIEndpoint):
         return prompt if isinstance(prompt, str) else None
 
     @staticmethod
-    def _choice_text(choice: dict) -> str | None:
-        return choice.get("text")
+    def _choice_text(choice: dict) -> tuple[str | None, bool]:
+        return choice.get("text"), False  # content only: the text API has no reasoning field
 
     @staticmethod
-    def _message_text(choice: dict) -> str | None:
-        return choice.get("text")
+    def _message_text(choice: dict) -> tuple[str | None, str | None]:
+        return choice.get("text"), None

@@ -51,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--output-tokens", type=int, default=d.output_tokens,
                      help="cap on every answer's length in tokens (default: the request's "
                           "max_tokens, or 128)")
+    net.add_argument("--reasoning-tokens", type=int, default=d.reasoning_tokens,
+                     help="act as a reasoning model: the first N output tokens of each chat "
+                          "answer are streamed as delta.reasoning_content before the content "
+                          "(they count in completion_tokens and in "
+                          "completion_tokens_details.reasoning_tokens; max_tokens caps both) "
+                          "(default: %(default)s, no reasoning)")
     net.add_argument("--close-after-response", action="store_true",
                      help="close the TCP connection after each response while still "
                           "advertising keep-alive, like llama.cpp's server")

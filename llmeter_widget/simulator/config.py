@@ -86,6 +86,15 @@ class SimulatorConfig:
     jitter: float = 0.05
     # Caps every answer's length (None: the request's max_tokens alone decides).
     output_tokens: int | None = None
+    # A reasoning model: each chat answer's first `reasoning_tokens` output tokens are its
+    # thinking, streamed as `delta.reasoning_content` (non-streamed: `message.reasoning_content`)
+    # before the content tokens. They are output tokens like the others: they count in
+    # completion_tokens (and in usage.completion_tokens_details.reasoning_tokens), and
+    # max_tokens / output_tokens cap reasoning and content together, reasoning first (an answer
+    # shorter than reasoning_tokens is all reasoning, no content). /v1/completions has no
+    # reasoning field: its answers are unchanged. 0: no reasoning (the answers are byte for byte
+    # those of a server without this option).
+    reasoning_tokens: int = 0
     # Close the TCP connection after each response without saying so (like llama.cpp).
     close_after_response: bool = False
     # How long a connection stays open after a response when close_after_response is set; a
@@ -153,6 +162,9 @@ class SimulatorConfig:
         if self.output_tokens is not None:
             _check_int("output_tokens", self.output_tokens, 1,
                        "or output_tokens=None to let each request's max_tokens decide")
+        _check_int("reasoning_tokens", self.reasoning_tokens, 0,
+                   "it is how many output tokens of each chat answer are reasoning, streamed "
+                   "before the content; e.g. reasoning_tokens=32, or 0 for none")
         if not isinstance(self.close_after_response, bool):
             raise ValueError(
                 f"close_after_response must be True or False (got {self.close_after_response!r})"

@@ -6,7 +6,9 @@ latency of answers comes from an engine (engine.py); the token text and counts f
 JSON/SSE shapes from openai_format.py.
 
 Streamed chat answers send the role-only chunk at once (before the first token), so "first
-byte" and "first token" differ the way they do on real servers.
+byte" and "first token" differ the way they do on real servers. With `reasoning_tokens`, a chat
+answer's first tokens come as `delta.reasoning_content` (a reasoning model thinking), the rest as
+`delta.content`.
 
 Fault injection (401/429/500/503, non-SSE answers, slow headers, malformed/stalled/dropped
 streams, missing usage) is drawn per request by faults.FaultInjector and applied here; see
@@ -111,6 +113,7 @@ class SimulatedServer:
         prefill_per_token: float = 0.00005,
         jitter: float = 0.05,
         output_tokens: int | None = None,
+        reasoning_tokens: int = 0,
         close_after_response: bool = False,
         close_delay: float = 0.005,
         allow_remote: bool = False,
@@ -133,7 +136,8 @@ class SimulatedServer:
             host=host, port=port, model=model, mode=mode, seed=seed, ttft=ttft, itl=itl,
             max_batch=max_batch, decode_base=decode_base, decode_per_seq=decode_per_seq,
             prefill_base=prefill_base, prefill_per_token=prefill_per_token, jitter=jitter,
-            output_tokens=output_tokens, close_after_response=close_after_response,
+            output_tokens=output_tokens, reasoning_tokens=reasoning_tokens,
+            close_after_response=close_after_response,
             close_delay=close_delay, allow_remote=allow_remote, api_key=api_key,
             unauthorized_rate=unauthorized_rate, rate_limit_rate=rate_limit_rate,
             retry_after=retry_after, error_500_rate=error_500_rate,
@@ -455,6 +459,8 @@ class SimulatedServer:
             n = min(n, self.config.output_tokens)
         finish_reason = "length" if n == max_tokens else "stop"
         tokens = choose_tokens(self.config.seed, prompt_text, n)
+        # a reasoning model thinks first: tokens[:reasoning] are reasoning (chat only)
+        reasoning = min(self.config.reasoning_tokens, n) if chat else 0
         rid = f"{'chatcmpl' if chat else 'cmpl'}-{self._id_prefix}{next(self._ids):08x}"
         created = int(time.time())
         assert self._engine is not None
@@ -477,16 +483,19 @@ class SimulatedServer:
             self.requests_served += 1
             if no_usage:
                 self._faults.count("no_usage")
-            text = "".join(TOKEN_TEXT[t] for t in tokens)
+            text = "".join(TOKEN_TEXT[t] for t in tokens[reasoning:])
+            reasoning_text = "".join(TOKEN_TEXT[t] for t in tokens[:reasoning])
             return web.json_response(
                 fmt.full_response(chat=chat, id=rid, created=created, model=self.config.model,
                                   text=text, finish_reason=finish_reason,
                                   prompt_tokens=prompt_tokens, completion_tokens=n,
-                                  include_usage=not no_usage),
+                                  include_usage=not no_usage, reasoning_text=reasoning_text,
+                                  reasoning_tokens=reasoning),
                 dumps=fmt.dumps)
 
         chunks = fmt.StreamChunks(chat=chat, id=rid, created=created, model=self.config.model,
-                                  include_usage=include_usage and not no_usage)
+                                  include_usage=include_usage and not no_usage,
+                                  reasoning=reasoning > 0)
         # the mid-stream faults come after half of the tokens (at least one)
         fault_at = max(1, n // 2) if plan.mid_stream else 0
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
@@ -497,13 +506,16 @@ class SimulatedServer:
                 await resp.write(chunks.role())
             async with contextlib.aclosing(generation) as produced:
                 async for i in produced:
-                    await resp.write(chunks.token(tokens[i]))
+                    if i < reasoning:
+                        await resp.write(chunks.reasoning(tokens[i]))
+                    else:
+                        await resp.write(chunks.token(tokens[i]))
                     if i + 1 == fault_at and await self._mid_stream_faults(
                             plan, request, resp, chunks, tokens[i]):
                         return resp  # dropped: the connection is closing
             if no_usage:
                 self._faults.count("no_usage")
-            await resp.write(chunks.end(finish_reason, prompt_tokens, n))
+            await resp.write(chunks.end(finish_reason, prompt_tokens, n, reasoning))
             await resp.write_eof()
         except ConnectionError:
             # the client went away mid-answer; its sequence already left the engine
