@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 BUNDLE := llmeter_widget/static/widget.js
 PORT   ?= 8888
 
-.PHONY: demo demo-terminal test bench setup clean
+.PHONY: demo demo-terminal test bench setup clean metrics
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # The dashboard's frontend bundle (git-ignored; `pip install .` also builds it).
-$(BUNDLE): node_modules/.installed $(wildcard js/*.js js/*.css js/*.mjs)
+$(BUNDLE): node_modules/.installed $(wildcard js/*.js js/*.json js/*.css js/*.mjs)
 	npm run build
 
 # Re-install when the package metadata changes. The bundle first, so pip's build hook finds it.
@@ -54,6 +54,10 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_memory.py
 	$(BIN)/python bench/bench_live_stats.py
 	$(BIN)/python bench/bench_workers.py
+
+# After a change to llmeter_widget/metrics.py: rewrite js/metrics.json and the user guide's table.
+metrics: $(VENV)/.installed
+	$(BIN)/python -c "from llmeter_widget.metrics import main; main()"
 
 clean:
 	rm -rf $(VENV) node_modules llmeter_widget/static build dist *.egg-info .pytest_cache runs

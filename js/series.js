@@ -2,6 +2,8 @@
 // (which run, which tick, the buffered points), and the conversion of one-second buckets into
 // chart columns. No DOM and no Plotly here, so all of it is unit-tested.
 
+import { label } from "./metrics.js";
+
 /** Points kept per chart: one hour of one-second buckets. */
 export const DEFAULT_MAX_POINTS = 3600;
 
@@ -119,10 +121,10 @@ export const CHARTS = [
     traces: [
       // Rates over the last few seconds (Python's rate_window): one second alone is jumpy when
       // requests take longer than a second and finish in waves.
-      { name: "Requests/min", value: (b) => num(b.requests_per_minute), color: 0 },
+      { name: label("requests_per_minute"), value: (b) => num(b.requests_per_minute), color: 0 },
       // Shaded, on its own axis: with similar answer lengths it is proportional to requests/min,
       // and two lines would lie exactly on top of each other.
-      { name: "Output tokens/s", value: (b) => num(b.output_tps), color: 1, yaxis: "y2", area: true },
+      { name: label("output_tps"), value: (b) => num(b.output_tps), color: 1, yaxis: "y2", area: true },
     ],
   },
   {
@@ -130,10 +132,10 @@ export const CHARTS = [
     title: "Latency (last 10 s)",
     yTitle: "ms",
     traces: [
-      { name: "TTFT p50", value: (b) => times(b.ttft_p50, 1000), color: 0 },
-      { name: "TTFT p90", value: (b) => times(b.ttft_p90, 1000), color: 0, dash: "dot" },
-      { name: "TTLT p50", value: (b) => times(b.ttlt_p50, 1000), color: 1 },
-      { name: "TTLT p90", value: (b) => times(b.ttlt_p90, 1000), color: 1, dash: "dot" },
+      { name: label("time_to_first_token", "p50"), value: (b) => times(b.ttft_p50, 1000), color: 0 },
+      { name: label("time_to_first_token", "p90"), value: (b) => times(b.ttft_p90, 1000), color: 0, dash: "dot" },
+      { name: label("time_to_last_token", "p50"), value: (b) => times(b.ttlt_p50, 1000), color: 1 },
+      { name: label("time_to_last_token", "p90"), value: (b) => times(b.ttlt_p90, 1000), color: 1, dash: "dot" },
     ],
   },
   {

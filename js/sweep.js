@@ -3,6 +3,9 @@
 // Plotly.react. The conversion functions are pure (no DOM, no Plotly) and unit-tested.
 
 import { PlotBox, baseLayout } from "./charts.js";
+import { label } from "./metrics.js";
+
+const TTFT_P90 = label("time_to_first_token", "p90");
 
 /**
  * @typedef {{clients: number, output_tps?: number|null, requests_per_minute?: number|null,
@@ -110,7 +113,7 @@ export function buildSweepTraces(comparison, theme, overlays = null) {
     {
       type: "scatter",
       mode: "lines+markers+text",
-      name: "TTFT p90",
+      name: TTFT_P90,
       x: p.x,
       y: p.y,
       text: p.text,
@@ -119,7 +122,7 @@ export function buildSweepTraces(comparison, theme, overlays = null) {
       customdata: p.clients,
       marker: { size: 9, color },
       line: { width: 2.5, color },
-      hovertemplate: "%{customdata} clients<br>%{x:,.4~g} tok/s<br>TTFT p90 %{y:,.4~g} ms<extra></extra>",
+      hovertemplate: `%{customdata} clients<br>%{x:,.4~g} tok/s<br>${TTFT_P90} %{y:,.4~g} ms<extra></extra>`,
     },
   ];
   if (p.knee >= 0) {
@@ -147,7 +150,7 @@ export function buildSweepTraces(comparison, theme, overlays = null) {
       opacity: 0.6,
       marker: { size: 7, color: ocolor },
       line: { width: 2, color: ocolor, dash: OVERLAY_DASHES[k % OVERLAY_DASHES.length] },
-      hovertemplate: `${overlay.label}<br>%{customdata} clients<br>%{x:,.4~g} tok/s<br>TTFT p90 %{y:,.4~g} ms<extra></extra>`,
+      hovertemplate: `${overlay.label}<br>%{customdata} clients<br>%{x:,.4~g} tok/s<br>${TTFT_P90} %{y:,.4~g} ms<extra></extra>`,
     });
   });
   return traces;
@@ -160,7 +163,7 @@ export function buildSweepTraces(comparison, theme, overlays = null) {
 export function buildSweepLayout(theme) {
   return baseLayout(theme, {
     xTitle: "output tokens / s",
-    yTitle: "TTFT p90 (ms)",
+    yTitle: `${TTFT_P90} (ms)`,
     hovermode: "closest",
     uirevision: "sweep",
   });

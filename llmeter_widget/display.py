@@ -17,10 +17,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Union
 
 from .keys import check_key, default_unit
+from .metrics import default_table, group_of_key
 
 logger = logging.getLogger(__name__)
 
 # Group name -> key patterns (regular expressions searched in the stat key); first match wins.
+# Built-in keys have their group in the metric registry; the patterns place callbacks' keys.
 # An immutable default, so callers can pass their own `groups=` (the review of llmeter PR 58).
 DEFAULT_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Throughput", (r"requests_per_minute", r"_tps$", r"per_minute",
@@ -79,25 +81,6 @@ class StatSpec:
         return format_value(self.value(stats), self.unit, self.invert, self.scale)
 
 
-DEFAULT_STATS: tuple[StatSpec, ...] = (
-    StatSpec("Requests", "total_requests", "count"),
-    StatSpec("Requests/min", "requests_per_minute", "req/min"),
-    StatSpec("Output tokens/s", "output_tps", "tok/s"),
-    StatSpec("p50", "time_to_first_token-p50", "s"),
-    StatSpec("p90", "time_to_first_token-p90", "s"),
-    StatSpec("p99", "time_to_first_token-p99", "s"),
-    StatSpec("p50", "time_to_last_token-p50", "s"),
-    StatSpec("p90", "time_to_last_token-p90", "s"),
-    StatSpec("p99", "time_to_last_token-p99", "s"),
-    StatSpec("Input", "total_input_tokens", "count"),
-    StatSpec("Output", "total_output_tokens", "count"),
-    StatSpec("Per-request tok/s p50", "time_per_output_token-p50", "tok/s", invert=True),
-    StatSpec("Failed", "failed_requests", "count"),
-    StatSpec("Failure rate", "failed_requests_rate", "%"),
-    StatSpec("429 retries", "rate_limit_retries", "count", group="Errors"),
-    StatSpec("", "errors-*", "count"),  # one cell per error class seen: timeout, http_5xx, ...
-)
-
 # What a live_stats mapping's values may be: a key, a StatSpec, or a dict of StatSpec fields.
 LiveStat = Union[str, StatSpec, Mapping[str, Any]]
 LiveStats = Union[Mapping[str, LiveStat], Sequence[StatSpec]]
@@ -105,12 +88,30 @@ _STAT_FIELDS = ("key", "unit", "transform", "group", "invert", "scale")
 
 
 def group_of(key: str, groups: Sequence[tuple[str, Sequence[str]]] = DEFAULT_GROUPS) -> str:
-    """The first group whose patterns match the key ("Other" if none)."""
+    """The group of a key: the registry's for a built-in key (with the default groups), else
+    the first group whose patterns match it ("Other" if none)."""
+    if groups is DEFAULT_GROUPS:
+        known = group_of_key(key)
+        if known is not None:
+            return known
+    return _group_by_patterns(key, groups)
+
+
+def _group_by_patterns(key: str, groups: Sequence[tuple[str, Sequence[str]]]) -> str:
     for name, patterns in groups:
         if any(re.search(p, key) for p in patterns):
             return name
     return "Other"
 
+
+# The default table, from the metric registry: each metric's cells, group by group. A cell
+# names its group only where the patterns would not find it (so a caller's own `groups=` can
+# still regroup the others).
+DEFAULT_STATS: tuple[StatSpec, ...] = tuple(
+    StatSpec(label, key, unit, invert=invert,
+             group=None if _group_by_patterns(key, DEFAULT_GROUPS) == group else group)
+    for label, key, unit, invert, group in default_table()
+)
 
 def _currency(value: float) -> str:
     """'$1,234', '$3.26', '$0.0123' (three significant digits below a dollar), '-$3.26'."""

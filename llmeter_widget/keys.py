@@ -1,7 +1,7 @@
 """The catalogue of stat keys a run reports: what a live view may show, and a check for typos.
 
-Every figure has one canonical key (`time_to_first_token-p90`, `requests_per_minute`, ...;
-see docs/user_guide.md). Besides the fixed keys, any percentile of a per-request metric can be
+The keys come from the metric registry (metrics.py). Every figure has one canonical key
+(`time_to_first_token-p90`, `requests_per_minute`, ...; see docs/user_guide.md). Besides the fixed keys, any percentile of a per-request metric can be
 asked for (`time_to_first_token-p95`, `time_to_last_token-p99.9`): RunningStats computes it
 when a view (or a caller) asks. Callbacks add their own keys (`cost-total`).
 
@@ -19,27 +19,11 @@ import difflib
 import re
 from collections.abc import Iterable
 
-from .endpoints.base import ERROR_TYPES
-from .stats import AGGREGATIONS, METRICS, RUN_KEYS, parse_percentile
-
-# Units a live view shows a built-in key with when the caller gives none (see format_value).
-_RUN_KEY_UNITS = {
-    "failed_requests_rate": "%",
-    "requests_per_minute": "req/min",
-    "output_tps": "tok/s",
-    "average_input_tokens_per_minute": "tok/min",
-    "average_output_tokens_per_minute": "tok/min",
-    "send_window": "s",
-    "event_loop_lag_max": "s",
-}
-
+from .metrics import METRICS, REGISTRY, unit_of
+from .stats import parse_percentile
 
 # Built once: the dashboard lists them in every spec it compares, a few times a second.
-_BUILTIN_KEYS: tuple[str, ...] = (
-    *RUN_KEYS,
-    *(f"{metric}-{agg}" for metric in METRICS for agg in AGGREGATIONS),
-    *(f"errors-{kind}" for kind in ERROR_TYPES if kind != "cancelled"),
-)
+_BUILTIN_KEYS: tuple[str, ...] = tuple(key for metric in REGISTRY for key in metric.keys)
 
 
 def builtin_keys() -> list[str]:
@@ -65,13 +49,8 @@ def default_unit(key: str) -> str:
         >>> default_unit("time_to_first_token-p95"), default_unit("total_requests")
         ('s', 'count')
     """
-    if key in _RUN_KEY_UNITS:
-        return _RUN_KEY_UNITS[key]
-    if key.startswith(("time_to_", "time_per_")):
-        return "s"
-    if key.startswith(("num_tokens_", "total_", "errors-")) or key in RUN_KEYS:
-        return "count"
-    return ""
+    unit = unit_of(key)
+    return unit if unit is not None else ""
 
 
 def check_key(key: str, extra_keys: Iterable[str] = (), label: str | None = None) -> None:

@@ -19,18 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from .experiments import MANIFEST, LoadTestResult, _scan_levels
+from .metrics import comparison_short_keys
 from .results import Result
 from .stats import stats_from_responses
 
-# comparison["levels"] keys -> LoadTestResult.stats_table() keys.
-COMPARISON_KEYS = {
-    "output_tps": "output_tps",
-    "requests_per_minute": "requests_per_minute",
-    "ttft_p50": "time_to_first_token-p50",
-    "ttft_p90": "time_to_first_token-p90",
-    "ttlt_p90": "time_to_last_token-p90",
-    "failed_requests_rate": "failed_requests_rate",
-}
+# comparison["levels"] keys (the sweep chart's names, js/sweep.js) -> stats_table() keys.
+COMPARISON_KEYS = comparison_short_keys()
 
 
 def clean(value: Any) -> Any:

@@ -43,40 +43,26 @@ import re
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 from ddsketch import DDSketch
+from ddsketch.mapping import LogarithmicMapping
 from sortedcontainers import SortedList
 
+from . import metrics as _metrics
 from .endpoints.base import InvocationResponse
 
-METRICS: tuple[str, ...] = (
-    "time_to_first_token",
-    "time_to_last_token",
-    "time_per_output_token",
-    "num_tokens_input",
-    "num_tokens_output",
-)
-AGGREGATIONS: tuple[str, ...] = ("p50", "p90", "p99", "average")
-RUN_KEYS: tuple[str, ...] = (
-    "total_requests",
-    "failed_requests",
-    "successful_requests",
-    "failed_requests_rate",
-    "cancelled_requests",
-    "rate_limit_retries",
-    "requests_per_minute",
-    "output_tps",
-    "total_input_tokens",
-    "total_output_tokens",
-    "average_input_tokens_per_minute",
-    "average_output_tokens_per_minute",
-    "send_window",
-    "event_loop_lag_max",
-)
+# The metrics and their keys are defined once, in metrics.py; re-exported here for callers.
+REQUEST_METRICS = _metrics.REQUEST_METRICS
+METRICS: tuple[str, ...] = _metrics.METRICS
+AGGREGATIONS: tuple[str, ...] = _metrics.AGGREGATIONS
+RUN_KEYS: tuple[str, ...] = _metrics.RUN_KEYS
 # Above this, the client's own event loop is too busy for its timestamps to be trusted.
 LOOP_LAG_WARNING = 0.05
 SKETCH_RELATIVE_ACCURACY = 0.01
+# add_many's values wait in a list until there are this many (see Distribution.add_many).
+_PENDING_LIMIT = 4096
 
 
 _PERCENTILE_KEY = re.compile(rf"^({'|'.join(METRICS)})-p(\d+(?:\.\d+)?)$")
@@ -126,6 +112,7 @@ class Distribution:
         self.max = -math.inf
         self._values: SortedList | None = SortedList() if exact else None
         self._sketch: DDSketch | None = None if exact else DDSketch(SKETCH_RELATIVE_ACCURACY)
+        self._pending: list[float] = []  # add_many's values not yet in the sketch
 
     def add(self, value: float) -> None:
         self.count += 1
@@ -139,11 +126,38 @@ class Distribution:
             # separate zero count, so values <= 0 are still counted exactly.
             self._sketch.add(value)  # type: ignore[union-attr]
 
+    def add_many(self, values: Sequence[float]) -> None:
+        """Add several values at once (one request's token gaps): the same as `add()` for each.
+
+        In a sketch they wait in a list and go in by thousands (`_sketch_add_many`), so values
+        that share a bin cost one bin update: ~0.3 us a value instead of ~1.3 us each (one
+        request's 64 gaps fall in ~55 bins; thousands of gaps in a few hundred). Reading a
+        percentile, or merging, folds the waiting values in first.
+        """
+        if not values:
+            return
+        self.count += len(values)
+        self.total += sum(values)
+        self.min = min(self.min, min(values))
+        self.max = max(self.max, max(values))
+        if self._values is not None:
+            self._values.update(values)
+            return
+        self._pending.extend(values)
+        if len(self._pending) >= _PENDING_LIMIT:
+            self._fold_pending()
+
+    def _fold_pending(self) -> None:
+        if self._pending:
+            _sketch_add_many(self._sketch, self._pending)  # type: ignore[arg-type]
+            self._pending = []
+
     def percentile(self, q: float) -> float | None:
         if self.count == 0:
             return None
         if self._values is not None:
             return percentile(self._values, q)
+        self._fold_pending()
         value = self._sketch.get_quantile_value(q / 100.0)  # type: ignore[union-attr]
         return min(max(value, self.min), self.max)
 
@@ -164,6 +178,7 @@ class Distribution:
         """
         if self._values is not None or self.count == 0:
             return self.percentile(q)
+        self._fold_pending()
         rank = (self.count - 1) * q / 100.0
         low = math.floor(rank)
         high = min(low + 1, self.count - 1)
@@ -200,7 +215,37 @@ class Distribution:
         if self._values is not None:
             self._values.update(other._values)  # type: ignore[arg-type]
         else:
+            self._fold_pending()
+            other._fold_pending()
             self._sketch.merge(other._sketch)  # type: ignore[union-attr,arg-type]
+
+
+def _sketch_add_many(sketch: DDSketch, values: Sequence[float]) -> None:
+    """`sketch.add(v)` for each value, with the bin keys computed by C-level `map`s and
+    counted once per bin: a metric with a value per token (inter-token latency) would otherwise
+    cost ~1.3 us per token on the kernel's loop, ~0.25 us this way (bench: see tests).
+
+    It reads DDSketch's mapping and stores (ddsketch 3.x, pinned below 4 in pyproject.toml);
+    for another mapping, or a negative value, it falls back to `add()` per value.
+    tests/test_metrics.py holds it to `add()` value for value.
+    """
+    mapping = sketch._mapping
+    if type(mapping) is not LogarithmicMapping or min(values) < 0:
+        for value in values:
+            sketch.add(value)
+        return
+    smallest = mapping.min_possible
+    positive = [v for v in values if v > smallest]
+    scale = mapping._multiplier.__mul__
+    bins = Counter(map(math.ceil, map(scale, map(math.log, positive, repeat(2.0)))))
+    offset = mapping._offset
+    for key, count in bins.items():
+        sketch._store.add(int(key + offset), count)
+    sketch._zero_count += len(values) - len(positive)
+    sketch._count += len(values)
+    sketch._sum += sum(values)
+    sketch._min = min(sketch._min, min(values))
+    sketch._max = max(sketch._max, max(values))
 
 
 class LiveWindow:
@@ -301,7 +346,11 @@ class RunningStats:
         self.rate_window = max(1, int(rate_window))
         self._clock = clock
         self.start = clock()
-        self.distributions = {m: Distribution(exact=not low_memory) for m in METRICS}
+        self.distributions = {m.key: Distribution(exact=not (low_memory or m.sketched))
+                              for m in REQUEST_METRICS}
+        # (distribution, the response attribute it reads, whether that holds a list)
+        self._feeds = [(self.distributions[m.key], m.source or m.key, m.many)
+                       for m in REQUEST_METRICS]
         self.total_requests = 0
         self.failed_requests = 0
         self.cancelled_requests = 0
@@ -363,10 +412,13 @@ class RunningStats:
             self._bucket["failed"] += 1
         if response.t_send is not None and response.t_end is not None:
             self._duration_sum += response.t_end - response.t_send
-        for metric, dist in self.distributions.items():
-            value = getattr(response, metric)
+        for dist, attribute, many in self._feeds:
+            value = getattr(response, attribute, None)  # None too in a file older than the metric
             if value is not None:
-                dist.add(value)
+                if many:
+                    dist.add_many(value)
+                else:
+                    dist.add(value)
         if response.num_tokens_input:
             self.total_input_tokens += response.num_tokens_input
         if response.num_tokens_output:
