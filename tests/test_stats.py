@@ -78,16 +78,25 @@ def test_to_stats_against_numpy():
     assert stats["output_tps"] == pytest.approx(sum(tokens) / duration)
 
 
+def steady_closed_loop(waves: int, failing_clients: tuple[int, ...] = ()) -> RunningStats:
+    """4 clients, each request exactly 0.5 s, `waves` rounds; the clients in `failing_clients`
+    fail every request (a broken stream that kept 7 of its 10 tokens)."""
+    rs = RunningStats(clock=FakeClock(0.0))
+    for wave in range(waves):
+        for client in range(4):
+            send = wave * 0.5 + client * 1e-4
+            rs.record_send(send)
+            failed = client in failing_clients
+            rs.update(response(send, 0.1, 0.5, tokens=7 if failed else 10,
+                               error_type="broken_stream" if failed else None))
+    return rs
+
+
 def test_send_window_rate_is_exact_for_a_steady_closed_loop():
-    # 4 clients, each request takes exactly 0.5 s: the true rate is 8 req/s = 480 req/min,
-    # both for a long run and for a single wave (where the send window is ~0).
+    # the true rate is 8 req/s = 480 req/min, both for a long run and for a single wave (where
+    # the send window is ~0)
     for waves in (1, 3, 50):
-        rs = RunningStats(clock=FakeClock(0.0))
-        for wave in range(waves):
-            for client in range(4):
-                send = wave * 0.5 + client * 1e-4
-                rs.record_send(send)
-                rs.update(response(send, 0.1, 0.5))
+        rs = steady_closed_loop(waves)
         assert rs.to_stats()["requests_per_minute"] == pytest.approx(480, rel=0.01), waves
 
 
@@ -222,15 +231,7 @@ def test_throughput_counts_successful_requests_only():
     # 4 * 10 = 40 output tok/s and 4 * 5 * 60 = 1200 input tok/min; the failed requests' tokens
     # stay in the totals (llmeter's meaning) but not in the rates.
     for waves in (1, 3, 50):
-        rs = RunningStats(clock=FakeClock(0.0))
-        for wave in range(waves):
-            for client in range(4):
-                send = wave * 0.5 + client * 1e-4
-                rs.record_send(send)
-                failed = client % 2 == 1
-                rs.update(response(send, 0.1, 0.5, tokens=7 if failed else 10,
-                                   error_type="broken_stream" if failed else None))
-        stats = rs.to_stats()
+        stats = steady_closed_loop(waves, failing_clients=(1, 3)).to_stats()
         n = 4 * waves
         assert stats["requests_per_minute"] == pytest.approx(240, rel=0.01), waves
         assert stats["output_tps"] == pytest.approx(40, rel=0.01), waves
