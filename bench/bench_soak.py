@@ -1,6 +1,11 @@
 """Soak: 1,000 concurrent clients against the simulator (its own process) for 60 s, low memory.
 
-Run: .venv/bin/python bench/bench_soak.py [--clients 1000] [--duration 60]
+Run: .venv/bin/python bench/bench_soak.py [--clients 1000] [--duration 60] [--workers 0 2]
+
+With several --workers values, one soak per value, one after the other in one invocation (the
+same server settings); the table puts them side by side. Kernel CPU per response is this
+process's own CPU time (not its workers') over the run, divided by the responses it merged:
+what a notebook kernel pays to merge and show a run.
 
 Checks what a long, wide run needs: no client-side failures, flat memory in low-memory mode,
 and an event loop responsive enough for the dashboard to keep updating (the runner measures
@@ -28,28 +33,29 @@ from llmeter_widget.endpoints import OpenAIChatEndpoint  # noqa: E402
 from llmeter_widget.simulator import SimulatedServer  # noqa: E402
 
 
-async def soak(args: argparse.Namespace) -> dict:
+async def soak(args: argparse.Namespace, workers: int) -> dict:
     with SimulatedServer.spawn(mode="fixed", ttft=args.ttft, itl=args.itl) as server, \
             tempfile.TemporaryDirectory() as tmp:
         ep = OpenAIChatEndpoint(base_url=server.base_url, model="sim")
         runner = Runner(ep, OpenAIChatEndpoint.create_payload("Tell me a story",
                                                               max_tokens=args.max_tokens),
-                        output_path=tmp, low_memory=True, live_view=False)
+                        output_path=tmp, low_memory=True, live_view=False, workers=workers)
         ticks: list[tuple[float, float, int]] = []  # (time, loop lag, completed)
         runner.listeners.append(lambda s: ticks.append(
             (time.perf_counter(), s["loop_lag"], s["stats"]["total_requests"])))
         rss = common.RSSSampler(interval=1.0, progress=lambda: len(ticks) and ticks[-1][2])
         rss.start()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = await runner.run(clients=args.clients, run_duration=args.duration)
-        elapsed = time.perf_counter() - started
+        elapsed, kernel_cpu = time.perf_counter() - started, time.process_time() - cpu_started
         await rss.stop()
     stats = result.stats
     lags = [lag for _, lag, _ in ticks]
     gaps = [b[0] - a[0] for a, b in zip(ticks, ticks[1:])]
     warm = [r for t, r, _ in rss.samples if t >= args.warmup]
     return {
-        "clients": args.clients, "duration": args.duration, "elapsed_s": elapsed,
+        "workers": workers, "clients": args.clients, "duration": args.duration, "elapsed_s": elapsed,
+        "kernel_cpu_us_per_response": 1e6 * kernel_cpu / max(1, stats["total_requests"]),
         "total_requests": stats["total_requests"], "failed_requests": stats["failed_requests"],
         "errors": {k: v for k, v in stats.items() if k.startswith("errors-")},
         "requests_per_s": stats["total_requests"] / elapsed,
@@ -71,17 +77,21 @@ def main() -> None:
     p.add_argument("--ttft", type=float, default=0.5)
     p.add_argument("--itl", type=float, default=0.05)
     p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--workers", type=int, nargs="+", default=[0],
+                   help="worker processes (Runner(workers=N)); several: one soak each")
     args = p.parse_args()
-    out = asyncio.run(soak(args))
+    runs = [asyncio.run(soak(args, workers)) for workers in args.workers]
     common.print_table(
-        ["clients", "s", "requests", "failed", "req/s", "TTFT p50 s", "loop lag p50/p99/max ms",
-         "snapshots (max gap s)", "RSS after warm-up → end MB"],
-        [[out["clients"], round(out["elapsed_s"], 1), out["total_requests"], out["failed_requests"],
-          round(out["requests_per_s"], 1), round(out["ttft_p50_s"], 3),
+        ["workers", "clients", "s", "requests", "failed", "req/s", "TTFT p50 s",
+         "loop lag p50/p99/max ms", "snapshots (max gap s)", "kernel CPU us/resp",
+         "RSS after warm-up → end MB"],
+        [[out["workers"], out["clients"], round(out["elapsed_s"], 1), out["total_requests"],
+          out["failed_requests"], round(out["requests_per_s"], 1), round(out["ttft_p50_s"], 3),
           f"{out['loop_lag_p50_ms']:.0f}/{out['loop_lag_p99_ms']:.0f}/{out['loop_lag_max_ms']:.0f}",
           f"{out['snapshots']} ({out['snapshot_gap_max_s']:.2f})",
-          f"{out['rss_after_warmup_mb']:.1f} → {out['rss_end_mb']:.1f}"]])
-    common.write_results("bench_soak", out)
+          round(out["kernel_cpu_us_per_response"]),
+          f"{out['rss_after_warmup_mb']:.1f} → {out['rss_end_mb']:.1f}"] for out in runs])
+    common.write_results("bench_soak", runs[0] if len(runs) == 1 else {"runs": runs})
 
 
 if __name__ == "__main__":

@@ -324,6 +324,39 @@ async def bare_loop(
     return out
 
 
+def _bare_loop_in_this_process(args: tuple[str, dict[str, Any], int, float]) -> LoopResult:
+    base_url, payload, clients, duration = args
+    return asyncio.run(bare_loop(base_url, payload, clients, duration=duration, measure_ttft=True))
+
+
+async def bare_loop_processes(base_url: str, payload: dict[str, Any], clients: int,
+                              processes: int, duration: float) -> LoopResult:
+    """The bare loop split over `processes` processes (spawned for this trial, reaped at its
+    end, so a CPUMeter around it counts them): the reference for N worker processes.
+
+    Each process times its own share from its own start; the TTFTs and send times (seconds
+    after that process's start) are pooled.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    shares = [clients // processes + (1 if i < clients % processes else 0)
+              for i in range(processes)]
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = await asyncio.gather(*(
+            loop.run_in_executor(pool, _bare_loop_in_this_process, (base_url, payload, n, duration))
+            for n in shares))
+    out = LoopResult(f"bare-p{processes}", clients)
+    for part in parts:
+        out.completed += part.completed
+        out.failed += part.failed
+        out.elapsed = max(out.elapsed, part.elapsed)
+        out.ttfts += part.ttfts
+        out.sends += part.sends
+    return out
+
+
 # -- our Runner ------------------------------------------------------------------------------
 async def run_ours(
     base_url: str,
