@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .callbacks import Callback
 from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats
 from .endpoints.base import Endpoint, utc_now
-from .events import LevelFinished, LevelStarted
+from .events import LevelFinished, LevelStarted, SweepFinished, SweepStarted
 from .payloads import load_payloads
 from .results import Result, new_folder, read_json, write_json
 from .runner import Runner, check_bounds
@@ -581,8 +581,9 @@ class LoadTest:
             follows every level) instead of a new one; `endpoint` should be its endpoint, and
             `live_view` is then ignored (the runner's own setting applies).
 
-    Each level is announced to the runner's listeners (events.py): LevelStarted before its
-    run's events, LevelFinished after them (also when the level failed).
+    The sweep is announced to the runner's listeners (events.py): SweepStarted first; for each
+    level, LevelStarted before its run's events, LevelFinished after them (also when the level
+    failed); SweepFinished last, however the sweep ended.
 
     Example: 1 then 2 clients, 2 requests each, against `ep` with `payload` (an endpoint and
     a payload); in a notebook cell, `result = await lt.run()`.
@@ -691,6 +692,8 @@ class LoadTest:
             settings=self._settings_record(), start_time=utc_now(),
         )
         try:
+            self.runner.emit(SweepStarted(result.test_name, tuple(self.sequence_of_clients),
+                                          result.output_path))
             result.save()
             await self._run_levels(result, folder)
             result.status = "stopped" if self._stopped else "completed"
@@ -703,7 +706,10 @@ class LoadTest:
         finally:
             self._running, self.current_clients = False, None
             result.end_time = utc_now()
-            result.save()
+            try:
+                result.save()
+            finally:  # heard last, once load_test.json says how the sweep ended
+                self.runner.emit(SweepFinished(result.test_name, result))
         return result
 
     async def _run_levels(self, result: LoadTestResult, folder: Path | None) -> None:

@@ -7,10 +7,10 @@ on, the number of clients and the duration can change, and `stop()` ends it earl
 ends, the result folder is complete and loadable.
 
 What the run tells the outside goes out as typed events (events.py: RunStarted, Tick,
-WorkerLost, RunFinished) to `Runner.listeners`. The Runner imports no view: what a plain
-`run()` shows (a table in a terminal, a read-only dashboard in a notebook) is chosen by the view
-layer, which registers its choice with `set_default_view` when it is imported
-(llmeter_widget/views/default.py).
+WorkerLost, RunFinished; a Tick's figures are a `Snapshot`) to `Runner.listeners`. The Runner
+imports no view: what a plain `run()` shows (a table in a terminal, a read-only dashboard in a
+notebook) is chosen by the view layer, which registers its choice with `set_default_view` when
+it is imported (llmeter_widget/views/default.py).
 """
 
 from __future__ import annotations
@@ -31,7 +31,17 @@ from .callbacks import Callback
 from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats
 from .endpoints.base import Endpoint, InvocationResponse, utc_now
 from .endpoints.http import create_session
-from .events import Listener, RunEvent, RunFinished, RunListener, RunStarted, Tick, WorkerLost, emit
+from .events import (
+    Listener,
+    RunEvent,
+    RunFinished,
+    RunListener,
+    RunStarted,
+    Snapshot,
+    Tick,
+    WorkerLost,
+    emit,
+)
 from .load import ClosedLoop
 from .workers import ProcessWorkers, check_sendable
 from .loops import call_on
@@ -215,7 +225,7 @@ class Runner:
             arriving at once, connection setup included. Clients added later are not warmed.
 
     `listeners` hears every run's events (events.py): objects with `on_event(event)`, or plain
-    callables that take each snapshot dict.
+    callables that take each snapshot as a dict (`Snapshot.to_dict()`).
 
     Example: 2 clients, 2 requests each, against a simulated server (`simulator`) that sends
     its first token 50 ms after a request arrives. Any OpenAI-compatible base URL works, e.g.
@@ -593,6 +603,7 @@ class _Run:
             on_worker_lost=self._worker_lost,
             # the lag of the loops that stamp the timestamps: the workers' (ours is measured too)
             on_loop_lag=lambda lag: self.stats.record_loop_lag(lag),
+            on_drain_cut=self._drain_cut_warning,  # as the in-process clients warn
         )
 
     async def _after_invoke(self, response: InvocationResponse) -> None:
@@ -665,16 +676,19 @@ class _Run:
             display=settings.display,
         )
 
-    def _snapshot(self, snapshot: dict[str, Any], status: str = "running") -> dict[str, Any]:
-        """A stats snapshot with this run's identity and settings."""
-        snapshot.update(
+    def _snapshot(self, figures: dict[str, Any], status: str = "running",
+                  result_path: str | None = None) -> Snapshot:
+        """`RunningStats.snapshot()`'s figures with this run's identity and settings (its stats
+        and series are handed over, not copied)."""
+        return Snapshot(
             run_id=self.run_id,
             status=status,
             run_duration=self.settings.run_duration,
             n_requests=self.settings.n_requests,
             target_clients=self.target_clients,
+            result_path=result_path,
+            **figures,
         )
-        return snapshot
 
     def _tick(self) -> None:
         emit(self.listeners, Tick(self.run_id, self._snapshot(self.stats.snapshot())))
@@ -729,7 +743,7 @@ class _Run:
                 result.save(settings.folder)
         finally:
             # Listeners hear the end last, when the result (and its folder) is complete.
-            final_snapshot["result_path"] = result.output_path
-            emit(self.listeners, RunFinished(self.run_id, result,
-                                             self._snapshot(final_snapshot, result.status)))
+            emit(self.listeners, RunFinished(
+                self.run_id, result,
+                self._snapshot(final_snapshot, result.status, result.output_path)))
         return result

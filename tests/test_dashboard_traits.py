@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
-from llmeter_widget import LoadTest, Result, Runner
+from llmeter_widget import LoadTest, LoadTestResult, Result, Runner
 from llmeter_widget.display import DisplaySpec
 from llmeter_widget.endpoints import OpenAIChatEndpoint
 from llmeter_widget.events import (
@@ -14,6 +15,9 @@ from llmeter_widget.events import (
     LevelStarted,
     RunFinished,
     RunStarted,
+    Snapshot,
+    SweepFinished,
+    SweepStarted,
     Tick,
     WorkerLost,
 )
@@ -40,14 +44,16 @@ def started(run_id: int = 1) -> RunStarted:
                       display=DisplaySpec.from_live_stats(None))
 
 
-def snapshot(run_id: int = 1, series=(), **stats) -> dict:
-    return {"run_id": run_id, "elapsed": 1.0, "run_duration": 5.0, "in_flight": 1,
-            "active_clients": 2, "sent": 3, "loop_lag": 0.001, "series": list(series),
-            "stats": {"total_requests": 0, "successful_requests": 0, "failed_requests": 0, **stats}}
+def snapshot(run_id: int = 1, series=(), **stats) -> Snapshot:
+    return Snapshot(run_id=run_id, elapsed=1.0, run_duration=5.0, in_flight=1, active_clients=2,
+                    sent=3, loop_lag=0.001, series=list(series),
+                    stats={"total_requests": 0, "successful_requests": 0, "failed_requests": 0,
+                           **stats})
 
 
 def finished(result: Result, run_id: int = 1) -> RunFinished:
-    return RunFinished(run_id, result, {**snapshot(run_id), "result_path": result.output_path})
+    return RunFinished(run_id, result, replace(snapshot(run_id), status=result.status,
+                                               result_path=result.output_path))
 
 
 def result(status: str = "completed", clients: int = 2, error: str | None = None) -> Result:
@@ -163,8 +169,32 @@ async def test_a_real_sweeps_comparison_is_its_stats_table(fixed_server, tmp_pat
         status = changes.get("status", status)
         if "comparison" in changes:
             comparisons.append(changes["comparison"])
-    assert status == "running"  # the dashboard's sweep control says "done", not the levels
-    assert [len(c["levels"]) for c in comparisons] == [1, 2]
+    assert status == "done"  # said by SweepFinished, not by the last level's RunFinished
+    # SweepStarted empties the chart, each level adds its point, SweepFinished sends the whole
+    assert [len(c["levels"]) for c in comparisons] == [0, 1, 2, 2]
     assert comparisons[-1] == comparison_of(sweep.results)
     rows = sweep.stats_table()
     assert [lv["output_tps"] for lv in comparisons[-1]["levels"]] == [r["output_tps"] for r in rows]
+
+
+def test_a_sweeps_end_sets_the_dashboards_end_however_it_ended():
+    """SweepFinished ends a sweep that code drove through the dashboard's runner as the
+    dashboard's own sweep control does: final comparison, the sweep's folder, its status."""
+    model = traits()
+    assert model.apply(SweepStarted("sw", (1, 2), "runs/sw"), "idle") == {
+        "comparison": {"levels": [], "knee": None, "verdict": ""}}
+    model.apply(LevelStarted("sw", 1, 0, (1, 2)), "running")
+    model.apply(started(30), "running")
+    level = result(clients=1)
+    model.apply(finished(level, 30), "running")
+    model.apply(LevelFinished("sw", 1, 0, (1, 2), level), "running")
+    sweep = LoadTestResult(test_name="sw", sequence_of_clients=[1, 2], results={1: level},
+                           output_path="runs/sw", status="stopped")
+    changes = model.apply(SweepFinished("sw", sweep), "stopping")
+    assert changes == {"comparison": comparison_of({1: level}), "result_path": "runs/sw",
+                       "status": "done", "error": ""}
+    sweep.status, sweep.error = "failed", "MisconfiguredEndpoint: the first 5 requests failed"
+    changes = model.apply(SweepFinished("sw", sweep), "running")
+    assert (changes["status"], changes["error"]) == ("error", sweep.error)
+    sweep.error = None
+    assert model.apply(SweepFinished("sw", sweep), "running")["error"] == "The sweep failed."

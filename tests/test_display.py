@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmeter_widget.display import DEFAULT_GROUPS, DisplaySpec, StatSpec, format_value, group_of
+from llmeter_widget.events import Snapshot
 from llmeter_widget.terminal import TerminalView, progress_line
 from llmeter_widget.stats import RunningStats
 
@@ -83,10 +84,10 @@ def test_tty_view_draws_placeholders_then_redraws_in_place():
     view = TerminalView(stream=out, tty=True, title="sim", max_rate=1000)
     first = out.getvalue()
     assert "—" in first and "Throughput" in first and "TTFT" in first
-    lines = len(view.render({"stats": {}}))
+    lines = len(view.render(Snapshot()))
     rs = RunningStats()
-    snap = rs.snapshot()
-    snap["stats"]["time_to_first_token-p50"] = 0.123
+    snap = Snapshot(**rs.snapshot())
+    snap.stats["time_to_first_token-p50"] = 0.123
     view.update(snap)
     redraw = out.getvalue()[len(first):]
     assert redraw.startswith(f"\x1b[{lines}F")  # cursor back up over the old table
@@ -99,18 +100,18 @@ def test_non_tty_view_prints_plain_lines_at_most_every_interval():
     view = TerminalView(stream=out, tty=False, plain_interval=3600)
     assert out.getvalue() == ""  # no placeholder table in logs
     for _ in range(50):
-        view.update({"stats": {"total_requests": 3}, "elapsed": 1.0, "active_clients": 2})
+        view.update(Snapshot(stats={"total_requests": 3}, elapsed=1.0, active_clients=2))
     assert out.getvalue().count("\n") == 1
     assert "\x1b" not in out.getvalue()
     assert "2 clients" in out.getvalue() and "Throughput Requests=3" in out.getvalue()
     view.close()  # the full table once at the end
-    assert out.getvalue().count("\n") == 1 + len(view.render({"stats": {}}))
+    assert out.getvalue().count("\n") == 1 + len(view.render(Snapshot()))
 
 
 def test_progress_line_warns_when_the_client_loop_lags():
-    calm = progress_line({"stats": {}, "loop_lag": 0.004})
+    calm = progress_line(Snapshot(loop_lag=0.004))
     assert "overloaded" not in calm
-    busy = progress_line({"stats": {}, "loop_lag": 0.120})
+    busy = progress_line(Snapshot(loop_lag=0.120))
     assert "client overloaded: event loop 120 ms late" in busy
 
 
@@ -118,6 +119,6 @@ def test_progress_line_warns_when_the_client_loop_lags():
 def test_progress_line_splits_the_finished_requests_without_counting_one_twice(total, failed):
     stats = RunningStats().to_stats() | {"total_requests": total, "failed_requests": failed,
                                          "successful_requests": total - failed}
-    line = progress_line({"elapsed": 3.0, "stats": stats})
+    line = progress_line(Snapshot(elapsed=3.0, stats=stats))
     assert f" · {total:,} done ({total - failed:,} completed, {failed:,} failed)" in line
     assert line.count("failed") == 1  # no second failure count elsewhere in the line

@@ -18,6 +18,7 @@ import pytest
 from llmeter_widget import Dashboard, Result, Runner
 from llmeter_widget.display import format_value
 from llmeter_widget.endpoints import OpenAIChatEndpoint
+from llmeter_widget.events import Snapshot
 from llmeter_widget.runner import MisconfiguredEndpoint
 from llmeter_widget.simulator import SimulatedServer
 from llmeter_widget.stats import stats_from_responses
@@ -37,7 +38,7 @@ async def failing_endpoint(case: str, stack: AsyncExitStack) -> tuple[OpenAIChat
 
 
 def terminal_lines(stats: dict) -> list[str]:
-    return TerminalView(stream=io.StringIO(), tty=False).render({"stats": stats})
+    return TerminalView(stream=io.StringIO(), tty=False).render(Snapshot(stats=stats))
 
 
 def responses_by_outcome(result: Result) -> tuple[list, list]:

@@ -23,6 +23,7 @@ from llmeter_widget import (
 )
 from llmeter_widget.display import format_value, live_stat
 from llmeter_widget.endpoints import OpenAIChatEndpoint
+from llmeter_widget.events import Snapshot
 from llmeter_widget.keys import builtin_keys, check_key, default_unit, parse_percentile
 
 
@@ -112,7 +113,7 @@ def test_any_percentile_is_a_known_key_and_others_are_not():
 
 def test_empty_live_stats_turns_the_table_off_and_keeps_the_progress():
     view = TerminalView(DisplaySpec.from_live_stats({}), stream=io.StringIO(), tty=False)
-    lines = view.render({"elapsed": 2.0, "stats": {"total_requests": 5, "failed_requests": 0}})
+    lines = view.render(Snapshot(elapsed=2.0, stats={"total_requests": 5, "failed_requests": 0}))
     assert len(lines) == 1 and "5 done" in lines[0]
     assert DisplaySpec.from_live_stats({}).to_json()["groups"] == []
 
@@ -184,9 +185,8 @@ async def test_terminal_view_shows_the_chosen_stats(fixed_server, tmp_path):
     runner = make_runner(fixed_server, tmp_path, live_stats=live)
     stream = io.StringIO()
     view = TerminalView(DisplaySpec.from_live_stats(live), stream=stream, tty=False)
-    runner.listeners.append(view.update)
+    runner.listeners.append(view)  # a run listener: the final table at RunFinished
     result = await runner.run(clients=2, n_requests=3)
-    view.close()
     table = stream.getvalue().splitlines()[-2:]
     # the cell's text from the responses themselves (numpy), formatted as the shared cases say
     p95 = np.percentile([r.time_to_first_token for r in result.responses], 95)

@@ -17,7 +17,7 @@ from comm.base_comm import BaseComm
 
 from llmeter_widget import Dashboard, Result, Runner
 from llmeter_widget.endpoints import OpenAIChatEndpoint
-from llmeter_widget.events import RunFinished, Tick
+from llmeter_widget.events import RunFinished, Snapshot, Tick
 
 from .subshell import in_subshell
 from .waiting import eventually
@@ -486,7 +486,7 @@ async def test_terminal_and_dashboard_show_the_same_choice(fixed_server, tmp_pat
     start = max(i for i, line in enumerate(lines) if line.startswith("sim @") and " | " not in line)
     table = lines[start + 1:]
     dash = Dashboard(endpoint=ep, payload=payload, live_stats=live, groups=groups)
-    dash.on_event(Tick(1, {"stats": result.stats, "series": [], "run_id": 1}))
+    dash.on_event(Tick(1, Snapshot(run_id=1, stats=result.stats)))
     widget = [(g["name"], [c["label"] for c in g["stats"]]) for g in dash.spec["groups"]]
     assert widget == [("Latency", ["p95", "TTLT p50"]), ("Speed", ["Req/min", "Per-request tok/s"])]
     assert [line.split()[0] for line in table] == [name for name, _ in widget]

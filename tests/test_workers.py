@@ -266,3 +266,21 @@ def test_the_parent_keeps_one_send_time_per_request_in_flight_not_per_request():
             payload_indices=[None] * answered, active_clients=8, in_flight=8))
     assert len(seen) == 9_992
     assert list(worker.recent_sends) == [9_992 + i for i in range(8)]  # the in-flight ones
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+async def test_a_drain_cut_is_warned_about_once_in_workers_as_in_one_process(tmp_path, caplog,
+                                                                             workers):
+    """Requests still in flight at deadline + drain_timeout are cancelled; the parent says so
+    with the same single warning whether they were sent from worker processes or not."""
+    with SimulatedServer.spawn(mode="fixed", ttft=60, itl=0.01) as slow:
+        ep = OpenAIChatEndpoint(base_url=slow.base_url, model="sim")
+        r = Runner(ep, OpenAIChatEndpoint.create_payload("Hi", max_tokens=8), workers=workers,
+                   output_path=tmp_path, live_view=False, drain_timeout=0.3)
+        with caplog.at_level("WARNING", logger="llmeter_widget.runner"):
+            result = await r.run(clients=3, run_duration=0.5, run_name=f"cut-{workers}")
+    assert result.stats["cancelled_requests"] == 3 and result.stats["total_requests"] == 0
+    warnings = [rec.getMessage() for rec in caplog.records
+                if rec.name == "llmeter_widget.runner" and rec.levelname == "WARNING"]
+    assert warnings == ["3 request(s) still in flight 0.3 s after the run's deadline were "
+                        "cancelled (drain_timeout=0.3 s): they are recorded as cancelled."]

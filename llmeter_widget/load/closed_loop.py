@@ -48,7 +48,8 @@ class ClosedLoop:
         after_response: awaited after `on_response` for each response that was not cancelled
             (callbacks' after_invoke); an exception ends the pool's `run()` with it.
         before_send: awaited with the payload before each request (may change it in place).
-        on_clients: called with the number of active clients whenever it changes.
+        on_clients: called with the number of active clients whenever it changes (once per
+            change).
         on_drain_cut: called with the number of requests in flight when the drain timeout
             cancels them.
         first_client, client_stride: client j here is the run's client
@@ -108,6 +109,7 @@ class ClosedLoop:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._wakeup = asyncio.Event()
         self._drain_cut = False
+        self._reported_clients: int | None = None  # what on_clients was last told
 
     # -- control ---------------------------------------------------------------------------------
     @property
@@ -118,9 +120,10 @@ class ClosedLoop:
     def set_target(self, n: int) -> None:
         """Grow (new clients start at once) or shrink (removed ones finish their request)."""
         self.target = n
-        if not self.stopped:
-            self._spawn()
-        self.on_clients(self.active_clients)
+        if self.stopped:
+            self._report_clients(self.active_clients)
+        else:
+            self._spawn()  # starts the new clients and reports the count
 
     def set_deadline(self, deadline: float | None) -> None:
         self.deadline = deadline
@@ -166,8 +169,15 @@ class ClosedLoop:
             task = self._tasks.get(index)
             if task is None or task.done():
                 self._tasks[index] = asyncio.create_task(self._client(index), name=f"client-{index}")
-        self.on_clients(self.active_clients)
+        self._report_clients(self.active_clients)
         self._wakeup.set()
+
+    def _report_clients(self, active: int) -> None:
+        """Tell `on_clients` the number of active clients if it changed since it was last told
+        (set_target spawns and reports; a removed client that finishes changes nothing)."""
+        if active != self._reported_clients:
+            self._reported_clients = active
+            self.on_clients(active)
 
     async def _wait(self) -> None:
         while True:
@@ -230,5 +240,5 @@ class ClosedLoop:
                 await self.after_response(response)
         finally:
             # This task is not done yet, so active_clients still counts it.
-            self.on_clients(self.active_clients - (index < self.target))
+            self._report_clients(self.active_clients - (index < self.target))
             self._wakeup.set()

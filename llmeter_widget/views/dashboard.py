@@ -30,7 +30,7 @@ from ..display import (
     declared_stats,
     live_stat,
 )
-from ..events import RunEvent, RunFinished, RunStarted
+from ..events import RunEvent, RunFinished, RunStarted, SweepFinished
 from ..experiments import LoadTest, LoadTestResult
 from ..keys import check_key
 from ..loops import call_on, running_loop
@@ -364,8 +364,8 @@ class Dashboard(RunControl, anywidget.AnyWidget):
             self.runner.stats.request_keys(self.live_stats.keys())
         level = self._model.level
         self._set(self._model.apply(event, self.status))
-        if isinstance(event, RunFinished) and level is None:
-            self.result = event.result
+        if (isinstance(event, RunFinished) and level is None) or isinstance(event, SweepFinished):
+            self.result = event.result  # a run's, or a sweep's (not one of its levels')
 
     def send_history(self) -> None:
         """Send the whole series of the current (or last) run to the views, in one message."""

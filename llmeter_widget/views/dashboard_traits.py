@@ -11,7 +11,7 @@ and read the dicts.
 Example: a run starts, ticks, and ends.
 
     >>> from llmeter_widget.display import DisplaySpec
-    >>> from llmeter_widget.events import RunStarted, Tick
+    >>> from llmeter_widget.events import RunStarted, Snapshot, Tick
     >>> traits = DashboardTraits(DisplaySpec.from_live_stats({"Done": "total_requests"}))
     >>> start = RunStarted(run_id=7, clients=2, n_requests=None, run_duration=10.0,
     ...                    run_name="r", output_path=None, model_id="sim",
@@ -19,9 +19,9 @@ Example: a run starts, ticks, and ends.
     >>> traits.apply(start, status="idle")  # doctest: +NORMALIZE_WHITESPACE
     {'series_delta': {'run': 7, 'seq': 0, 'points': []}, 'result_path': '',
      'status': 'running', 'error': ''}
-    >>> snapshot = {"run_id": 7, "elapsed": 1.0, "run_duration": 10.0, "active_clients": 2,
-    ...             "stats": {"total_requests": 5, "successful_requests": 4,
-    ...                       "failed_requests": 1}, "series": [{"t": 0, "completed": 4}]}
+    >>> snapshot = Snapshot(run_id=7, elapsed=1.0, run_duration=10.0, active_clients=2,
+    ...                     stats={"total_requests": 5, "successful_requests": 4,
+    ...                            "failed_requests": 1}, series=[{"t": 0, "completed": 4}])
     >>> changes = traits.apply(Tick(7, snapshot), status="running")
     >>> sorted(changes)
     ['progress', 'series_delta', 'spec', 'stats']
@@ -43,6 +43,9 @@ from ..events import (
     RunEvent,
     RunFinished,
     RunStarted,
+    Snapshot,
+    SweepFinished,
+    SweepStarted,
     Tick,
     WorkerLost,
 )
@@ -87,19 +90,19 @@ def level_text(level: LevelStarted) -> str:
     return f"{level.index + 1}/{len(level.levels)} ({level.clients} {noun})"
 
 
-def progress_of(snapshot: Mapping[str, Any], stats: Mapping[str, Any],
+def progress_of(snapshot: Snapshot, stats: Mapping[str, Any],
                 level: LevelStarted | None = None) -> dict[str, Any]:
     """The `progress` trait: completed = succeeded, failed = failed (their sum: finished)."""
-    lag = snapshot.get("loop_lag") or 0.0
+    lag = snapshot.loop_lag or 0.0
     progress = {
-        "elapsed": snapshot.get("elapsed"),
-        "duration": snapshot.get("run_duration"),
+        "elapsed": snapshot.elapsed,
+        "duration": snapshot.run_duration,
         "completed": stats.get("successful_requests", 0),
         "failed": stats.get("failed_requests", 0),
-        "in_flight": snapshot.get("in_flight", 0),
-        "active_clients": snapshot.get("active_clients", 0),
-        "sent": snapshot.get("sent", 0),
-        "loop_lag": snapshot.get("loop_lag", 0.0),
+        "in_flight": snapshot.in_flight,
+        "active_clients": snapshot.active_clients,
+        "sent": snapshot.sent,
+        "loop_lag": snapshot.loop_lag,
         "overloaded": lag > LOOP_LAG_WARNING,
     }
     if level is not None:
@@ -107,12 +110,13 @@ def progress_of(snapshot: Mapping[str, Any], stats: Mapping[str, Any],
     return progress
 
 
-def finished_state(result: Result) -> tuple[str, str]:
-    """(status, error) of the dashboard once a run ended: "done" for a completed or stopped run
-    (error: what the result says, e.g. a worker lost on the way), else "error"."""
+def finished_state(result: Result | LoadTestResult) -> tuple[str, str]:
+    """(status, error) of the dashboard once a run (or a sweep) ended: "done" for a completed or
+    stopped one (error: what the result says, e.g. a worker lost on the way), else "error"."""
     if result.status in ("completed", "stopped"):
         return "done", result.error or ""
-    return "error", result.error or f"The run {result.status}."
+    what = "sweep" if isinstance(result, LoadTestResult) else "run"
+    return "error", result.error or f"The {what} {result.status}."
 
 
 class DashboardTraits:
@@ -165,16 +169,21 @@ class DashboardTraits:
             return {**self._start_if_new(event.run_id, status), **self._tick(event.snapshot)}
         if isinstance(event, RunFinished):
             changes = {**self._start_if_new(event.run_id, status), **self._tick(event.snapshot)}
-            return {**changes, **self._finish(event.result, event.snapshot.get("result_path"))}
+            return {**changes, **self._finish(event.result, event.snapshot.result_path)}
         if isinstance(event, WorkerLost):
             self.workers_lost.append(event.message)
             return {"error": "; ".join(self.workers_lost) + " (the run goes on)"}
+        if isinstance(event, SweepStarted):
+            self.sweep_results, self.level = {}, None
+            return {"comparison": empty_comparison()}
         if isinstance(event, LevelStarted):
-            if event.index == 0:
+            if event.index == 0:  # a sweep whose SweepStarted this view missed
                 self.sweep_results = {}
             self.level = event
         elif isinstance(event, LevelFinished):
             self.level = None
+        elif isinstance(event, SweepFinished):
+            return self._sweep_finished(event.result)
         return {}
 
     def _start(self, run_id: int, status: str) -> Changes:
@@ -189,13 +198,13 @@ class DashboardTraits:
         """A view that missed RunStarted (it joined late) starts the series at the first tick."""
         return self._start(run_id, status) if run_id != self.run_id else {}
 
-    def _tick(self, snapshot: Mapping[str, Any]) -> Changes:
-        stats = self.shown_stats(snapshot["stats"])
+    def _tick(self, snapshot: Snapshot) -> Changes:
+        stats = self.shown_stats(snapshot.stats)
         changes: Changes = {}
-        if snapshot["series"]:
+        if snapshot.series:
             self.seq += 1
             changes["series_delta"] = {"run": self.run_id, "seq": self.seq,
-                                       "points": snapshot["series"]}
+                                       "points": snapshot.series}
         changes.update(self.spec(stats))
         changes["stats"] = stats
         changes["progress"] = progress_of(snapshot, stats, self.level)
@@ -208,3 +217,10 @@ class DashboardTraits:
                     "result_path": result_path or ""}
         status, error = finished_state(result)
         return {"result_path": result_path or "", "status": status, "error": error}
+
+    def _sweep_finished(self, sweep: LoadTestResult) -> Changes:
+        """The sweep's end: its levels, its folder, and how it ended (the Dashboard's own
+        sweeps set the same when their task returns; a sweep driven from code ends here)."""
+        status, error = finished_state(sweep)
+        return {"comparison": comparison_of(sweep.results),
+                "result_path": sweep.output_path or "", "status": status, "error": error}

@@ -2,7 +2,8 @@
 
 It shows what a `DisplaySpec` (display.py) chooses, as the dashboard does. It is a run
 listener (events.py): each Tick redraws (at most `max_rate` times a second), RunFinished draws
-the final table, WorkerLost adds "1 worker lost" to the progress line.
+the final table, WorkerLost adds "1 worker lost" to the progress line. A sweep's events
+(SweepStarted, LevelStarted...) are not its business: each level's run is a run like another.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 from ..display import DisplaySpec
-from ..events import RunEvent, RunFinished, RunStarted, Tick, WorkerLost
+from ..events import RunEvent, RunFinished, RunStarted, Snapshot, Tick, WorkerLost
 from ..stats import LOOP_LAG_WARNING
 
 
-def progress_line(snapshot: dict[str, Any], title: str = "", workers_lost: int = 0) -> str:
+def progress_line(snapshot: Snapshot, title: str = "", workers_lost: int = 0) -> str:
     """'title · 12.3 s · 8 clients · 3 in flight · 245 done (243 completed, 2 failed)', plus a
     warning when the client's own event loop lags (its timestamps, and so the latencies, would
     read high), and how many worker processes were lost, if any.
@@ -25,17 +26,17 @@ def progress_line(snapshot: dict[str, Any], title: str = "", workers_lost: int =
     "done" is every finished request (`total_requests`), split into the ones that succeeded
     ("completed", as the dashboard says) and the ones that failed: completed + failed = done.
     """
-    stats = snapshot.get("stats", {})
+    stats = snapshot.stats
     done = stats.get("total_requests") or 0
     failed = stats.get("failed_requests") or 0
     completed = stats.get("successful_requests", done - failed)
     parts = [
-        f"{snapshot.get('elapsed', 0.0):.1f} s",
-        f"{snapshot.get('active_clients', 0)} clients",
-        f"{snapshot.get('in_flight', 0)} in flight",
+        f"{snapshot.elapsed:.1f} s",
+        f"{snapshot.active_clients} clients",
+        f"{snapshot.in_flight} in flight",
         f"{done:,} done ({completed:,} completed, {failed:,} failed)",
     ]
-    lag = snapshot.get("loop_lag") or 0.0
+    lag = snapshot.loop_lag or 0.0
     if lag > LOOP_LAG_WARNING:
         parts.append(f"client overloaded: event loop {lag * 1000:.0f} ms late, latencies read high")
     if workers_lost:
@@ -68,14 +69,14 @@ class TerminalView:
         self._plain_interval = plain_interval
         self._last_draw = -math.inf
         self._drawn_lines = 0
-        self._last_snapshot: dict[str, Any] | None = None
+        self._last_snapshot: Snapshot | None = None
         self.workers_lost = 0  # of the current run (WorkerLost events)
         if self.tty:  # placeholders before the first response
-            self._draw({"stats": {}, "elapsed": 0.0})
+            self._draw(Snapshot())
 
-    def render(self, snapshot: dict[str, Any]) -> list[str]:
+    def render(self, snapshot: Snapshot) -> list[str]:
         """The table as lines of text (no ANSI codes)."""
-        rows = self.spec.rows(snapshot.get("stats", {}))
+        rows = self.spec.rows(snapshot.stats)
         width = max((len(name) for name, _ in rows), default=0)
         lines = [progress_line(snapshot, self.title, self.workers_lost)]
         for name, cells in rows:
@@ -83,11 +84,11 @@ class TerminalView:
             lines.append(f"  {name.ljust(width)}   {body}")
         return lines
 
-    def plain_line(self, snapshot: dict[str, Any]) -> str:
+    def plain_line(self, snapshot: Snapshot) -> str:
         """One line for logs: progress, then every stat as group/label=value."""
         cells = [
             f"{name} {label}={value}"
-            for name, items in self.spec.rows(snapshot.get("stats", {}))
+            for name, items in self.spec.rows(snapshot.stats)
             for label, value in items
         ]
         return progress_line(snapshot, self.title, self.workers_lost) + " | " + ", ".join(cells)
@@ -104,7 +105,7 @@ class TerminalView:
             self.update(event.snapshot)
             self.close()
 
-    def update(self, snapshot: dict[str, Any]) -> None:
+    def update(self, snapshot: Snapshot) -> None:
         """Take a live snapshot; redraw if enough time passed."""
         self._last_snapshot = snapshot
         now = time.monotonic()
@@ -128,7 +129,7 @@ class TerminalView:
             self.stream.write("\n".join(self.render(self._last_snapshot)) + "\n")
         self.stream.flush()
 
-    def _draw(self, snapshot: dict[str, Any]) -> None:
+    def _draw(self, snapshot: Snapshot) -> None:
         lines = self.render(snapshot)
         out = []
         if self._drawn_lines:

@@ -101,6 +101,8 @@ class ProcessWorkers:
         on_worker_lost: called with a message when a worker dies mid-run; its in-flight requests
             are reported through `on_response` as cancelled, and the run goes on.
         on_loop_lag: called with a worker loop's largest timer lateness of each batch.
+        on_drain_cut: called once, when every worker has finished, with the number of requests
+            the drain timeout cancelled in all of them (if any), as `load.ClosedLoop`'s.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class ProcessWorkers:
         on_clients: Callable[[int], None],
         on_worker_lost: Callable[[str], None],
         on_loop_lag: Callable[[float], None] = lambda lag: None,
+        on_drain_cut: Callable[[int], None] = lambda in_flight: None,
     ) -> None:
         self.n = workers
         self.on_send = on_send
@@ -121,6 +124,8 @@ class ProcessWorkers:
         self.on_clients = on_clients
         self.on_worker_lost = on_worker_lost
         self.on_loop_lag = on_loop_lag
+        self.on_drain_cut = on_drain_cut
+        self._drain_cut = 0  # requests the workers' drain timeouts cancelled, summed
         self.target = 0
         self.stopped = False
         self.started = False  # Start sent: before it, controls only change what Start will say
@@ -203,6 +208,8 @@ class ProcessWorkers:
                 await self._handle(worker, message)
         finally:
             await self.cancel_all()
+        if self._drain_cut:  # the workers cut at the same deadline: one warning, their sum
+            self.on_drain_cut(self._drain_cut)
 
     async def cancel_all(self) -> None:
         """Stop every worker, take its last records, and make sure no process is left."""
@@ -301,6 +308,7 @@ class ProcessWorkers:
         worker.active_clients, worker.in_flight = records.active_clients, records.in_flight
         if records.loop_lag:
             self.on_loop_lag(records.loop_lag)
+        self._drain_cut += records.drain_cut
         return records.responses
 
     def _lose(self, worker: _Worker, error: str | None) -> None:

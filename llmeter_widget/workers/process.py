@@ -60,6 +60,10 @@ class _Batch:
         self.responses: list[InvocationResponse] = []
         self.indices: list[int | None] = []
         self.loop_lag = 0.0
+        self.drain_cut = 0  # requests the drain timeout cancelled (reported once)
+
+    def set_drain_cut(self, in_flight: int) -> None:
+        self.drain_cut = in_flight
 
     def add_send(self, t: float) -> None:
         self.sends.append(t)
@@ -73,8 +77,9 @@ class _Batch:
 
     def take(self, loop: ClosedLoop) -> Records:
         records = Records(self.sends, self.responses, self.indices, loop.active_clients,
-                          loop.in_flight, self.loop_lag)
+                          loop.in_flight, self.loop_lag, self.drain_cut)
         self.sends, self.responses, self.indices, self.loop_lag = [], [], [], 0.0
+        self.drain_cut = 0
         return records
 
 
@@ -109,7 +114,8 @@ async def _serve(conn: Connection) -> None:
             prepare.endpoint, session, prepare.payloads, target=start.clients,
             n_requests=start.n_requests, deadline=start.deadline,
             drain_timeout=start.drain_timeout, on_send=batch.add_send,
-            on_response=batch.add, first_client=start.first_client,
+            on_response=batch.add, on_drain_cut=batch.set_drain_cut,
+            first_client=start.first_client,
             client_stride=start.client_stride,
         )
 

@@ -102,6 +102,9 @@ class Records:
     active_clients: int = 0
     in_flight: int = 0
     loop_lag: float = 0.0  # the worker loop's largest timer lateness since the last batch, s
+    # requests the drain timeout cancelled (in flight at deadline + drain_timeout), once per
+    # worker: the parent warns as a single-process run does
+    drain_cut: int = 0
 
 
 @dataclass(frozen=True)
