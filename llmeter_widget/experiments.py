@@ -54,6 +54,7 @@ from .callbacks import Callback
 from .display import DEFAULT_GROUPS, DisplaySpec, LiveStats
 from .endpoints.base import Endpoint, utc_now
 from .events import LevelFinished, LevelStarted, SweepFinished, SweepStarted
+from .metrics import comparison_keys
 from .payloads import load_payloads
 from .results import Result, new_folder, read_json, write_json
 from .runner import Runner, check_bounds
@@ -66,17 +67,8 @@ logger = logging.getLogger(__name__)
 MANIFEST = "load_test.json"
 SWEEP_STATUSES = ("running", "completed", "stopped", "interrupted", "failed")
 
-# stats_table() columns after "clients": canonical stat keys (see stats.py).
-TABLE_KEYS: tuple[str, ...] = (
-    "requests_per_minute",
-    "output_tps",
-    "time_to_first_token-p50",
-    "time_to_first_token-p90",
-    "time_to_first_token-p99",
-    "time_to_last_token-p50",
-    "time_to_last_token-p90",
-    "failed_requests_rate",
-)
+# stats_table() columns after "clients": the metric registry's comparison keys (metrics.py).
+TABLE_KEYS: tuple[str, ...] = comparison_keys()
 
 LevelHook = Callable[[int, Result], Any]
 
