@@ -44,6 +44,16 @@ def _number(convert: Callable[[str], float], what: str, accept: Callable[[float]
 
 _positive_int = _number(int, "a whole number", lambda v: v >= 1, "is too small: it must be 1 or more")
 _whole_number = _number(int, "a whole number", lambda v: v >= 0, "must be 0 or more")
+
+
+def _workers(text: str) -> int | str:
+    """--workers: a whole number or "auto"."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(_whole_number(text))
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (give a whole number, or auto)") from None
 _positive_float = _number(float, "a number of seconds", lambda v: v > 0,  # NaN is refused too
                           "must be more than 0 seconds")
 _seconds_or_zero = _number(float, "a number of seconds", lambda v: 0 <= v < float("inf"),
@@ -104,9 +114,10 @@ def _add_load_arguments(parser: argparse.ArgumentParser) -> None:
                        help="time-bound run: seconds of sending")
     bound.add_argument("--requests", type=_positive_int,
                        help="count-bound run: requests per client")
-    parser.add_argument("--workers", type=_whole_number, default=0, metavar="N",
+    parser.add_argument("--workers", type=_workers, default=0, metavar="N|auto",
                         help="send the requests from N worker processes (each with its own event "
-                             "loop); 0, the default, sends them from this process")
+                             "loop); 0, the default, sends them from this process; auto chooses "
+                             "from the clients and this machine's cores")
     parser.add_argument("--warm-connections", action="store_true",
                         help="open every client's connection before the clock starts (the first "
                              "wave then measures keep-alive clients, not connection setup)")

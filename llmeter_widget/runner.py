@@ -44,6 +44,7 @@ from .events import (
 )
 from .load import ClosedLoop
 from .workers import ProcessWorkers, check_sendable
+from .workers.choice import choose_workers
 from .loops import call_on
 from .payloads import load_payloads
 from .results import ResponseWriter, Result, new_folder, write_json
@@ -133,20 +134,48 @@ def _check_drain_timeout(drain_timeout: Any) -> float:
     return float(drain_timeout)
 
 
-def _check_workers(workers: Any, endpoint: Endpoint, callbacks: list[Callback]) -> int:
-    """workers: 0 (the clients run on this event loop) or how many processes send requests."""
+def _check_workers(workers: Any, endpoint: Endpoint, callbacks: list[Callback]) -> int | str:
+    """workers: 0 (the clients run on this event loop), how many processes send requests, or
+    "auto" (chosen per run from its clients and this machine: workers/choice.py)."""
+    if workers == "auto":
+        return "auto"
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ValueError(f"workers must be a whole number >= 0 (0: in this process), got {workers!r}.")
+        raise ValueError(f"workers must be a whole number >= 0 (0: in this process) or \"auto\", "
+                         f"got {workers!r}.")
     if workers == 0:
         return 0
-    check_sendable(endpoint)
+    reason = _why_not_in_workers(endpoint, callbacks, f"workers={workers}")
+    if reason:
+        raise ValueError(reason)
+    return workers
+
+
+def _why_not_in_workers(endpoint: Endpoint, callbacks: list[Callback], asked: str) -> str | None:
+    """Why this run cannot send from worker processes, naming the fix (None: it can)."""
+    try:
+        check_sendable(endpoint)
+    except ValueError as exc:
+        return str(exc)
     for cb in callbacks:
         if type(cb).before_invoke is not Callback.before_invoke:
-            raise ValueError(
-                f"{type(cb).__name__}.before_invoke changes each request where it is sent, and "
-                f"with workers={workers} requests are sent from other processes: use workers=0."
-            )
-    return workers
+            return (f"{type(cb).__name__}.before_invoke changes each request where it is sent, "
+                    f"and with {asked} requests are sent from other processes: use workers=0.")
+    return None
+
+
+def _resolve_workers(workers: int | str, clients: int, endpoint: Endpoint,
+                     callbacks: list[Callback]) -> int:
+    """The worker processes a run gets: as given, or for "auto" what `choose_workers` picks,
+    and 0 when the endpoint or a callback cannot work from another process."""
+    if workers != "auto":
+        return int(workers)
+    chosen = choose_workers(clients)
+    if chosen:
+        reason = _why_not_in_workers(endpoint, callbacks, f'workers="auto" ({chosen} here)')
+        if reason:
+            logger.info("Sending from this process after all: %s", reason)
+            return 0
+    return chosen
 
 
 def _check_clients(clients: Any) -> int:
@@ -170,6 +199,7 @@ class RunSettings:
     callbacks: list[Callback] = field(default_factory=list)
     display: DisplaySpec = field(default_factory=DisplaySpec)
     workers: int = 0
+    workers_requested: int | str = 0  # what the caller asked: a count or "auto"
     warm_connections: bool = False
 
     def to_config(self, endpoint: Endpoint) -> dict[str, Any]:
@@ -186,6 +216,7 @@ class RunSettings:
             "run_description": self.run_description,
             "low_memory": self.low_memory,
             "workers": self.workers,
+            "workers_requested": self.workers_requested,
             "warm_connections": self.warm_connections,
             "payload": "payload.jsonl" if self.folder else None,
             "payload_count": len(self.payloads),
@@ -218,7 +249,9 @@ class Runner:
             cancelled, as `stop()` does, and the run ends. 0 ends it at the deadline.
         workers: 0 (default) runs the clients on this event loop; N >= 1 runs them in N worker
             processes, each with its own event loop and HTTP session, while this process only
-            merges their records and shows them (docs/user_guide.md, "Worker processes").
+            merges their records and shows them (docs/user_guide.md, "Worker processes");
+            "auto" chooses per run from its clients and this machine's cores (0 below 4 cores
+            or 128 clients; see workers/choice.py). run_config.json records the number used.
         warm_connections: open one connection per client before the run's clock starts
             (`endpoint.warm_up`), so the first wave of requests does not include TCP/TLS
             setup, as long-lived clients would see the server; False (default) measures a crowd
@@ -263,7 +296,7 @@ class Runner:
         snapshot_interval: float = 0.25,
         stop_when_misconfigured: bool = True,
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
-        workers: int = 0,
+        workers: int | str = 0,
         warm_connections: bool = False,
     ) -> None:
         if not hasattr(endpoint, "invoke"):
@@ -315,7 +348,8 @@ class Runner:
                 "low_memory=True keeps responses on disk only, so it needs output_path= a folder."
             )
         callbacks = list(opts["callbacks"] or [])
-        workers = _check_workers(opts["workers"], self.endpoint, callbacks)
+        requested = _check_workers(opts["workers"], self.endpoint, callbacks)
+        workers = _resolve_workers(requested, clients, self.endpoint, callbacks)
         display = DisplaySpec.from_live_stats(opts["live_stats"], self.groups, callbacks)
         run_name = opts["run_name"] or datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = new_folder(opts["output_path"], run_name) if opts["output_path"] else None
@@ -324,7 +358,7 @@ class Runner:
             run_name=folder.name if folder else run_name,
             run_description=opts["run_description"], folder=folder,
             low_memory=bool(opts["low_memory"]), callbacks=callbacks, display=display,
-            workers=workers, warm_connections=self.warm_connections,
+            workers=workers, workers_requested=requested, warm_connections=self.warm_connections,
         )
 
     # -- running ---------------------------------------------------------------------------------
@@ -342,7 +376,7 @@ class Runner:
         low_memory: bool | None = None,
         live_view: bool | None = None,
         live_stats: LiveStats | DisplaySpec | None = None,
-        workers: int | None = None,
+        workers: int | str | None = None,
     ) -> Result:
         """Run a load test and return its Result (also saved under output_path, if set).
 

@@ -69,7 +69,7 @@ class Dashboard(RunControl, anywidget.AnyWidget):
     Args:
         endpoint, payload, output_path, low_memory, callbacks, workers: as for `Runner`
             (ignored when `runner=` is given); `workers=N` sends the requests from N worker
-            processes, so the kernel's loop only merges and draws.
+            processes, so the kernel's loop only merges and draws; "auto" chooses per run.
         runner: drive (or watch) this Runner instead of making one (its `live_stats` and
             `groups` apply unless given here).
         duration, clients, n_requests, mode: the initial control values; `mode="count"`
@@ -144,7 +144,7 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         callbacks: list | None = None,
         live_stats: LiveStats | DisplaySpec | None = None,
         groups: Any = DEFAULT_GROUPS,
-        workers: int = 0,
+        workers: int | str = 0,
         **kwargs: Any,
     ) -> None:
         if runner is None:
