@@ -11,8 +11,11 @@ Setup: the simulator in its own process, fixed mode, ttft=0.1 s, itl=0.01 s, max
 - bare-pN: the same loop split over N processes (for each worker count N >= 2): the reference
   the issue asks for, the bare loop given as many processes as the workers;
 - ours-wN: Runner(workers=N); N=0 is the in-process engine, N>=1 sends from N processes while
-  this one merges. Worker start-up (~1 s a process) happens before the run's clock, so it is
-  in neither the TTFTs nor the request rate.
+  this one merges (their loops on uvloop when it is installed);
+- ours-wN-asyncio (with --compare-loops): the same workers on asyncio's own loop.
+
+Worker start-up (~1 s a process) happens before the run's clock, so it is in neither the
+TTFTs nor the request rate.
 
 TTFTs of requests sent in the first --warmup s are left out (every client connects then).
 A trial that other processes disturbed (more than --max-other cores, after its retries) is
@@ -70,7 +73,9 @@ async def trial(tool: str, base_url: str, payload: dict, clients: int,
         def run():
             return common.bare_loop_processes(base_url, payload, clients, processes, args.duration)
     else:
-        workers = int(tool.split("-w")[1])
+        workers = int(tool.split("-w")[1].split("-")[0])
+        # ours-wN-asyncio: the workers on asyncio's own loop instead of uvloop (process.run_loop)
+        os.environ["LLMETER_WIDGET_LOOP"] = "asyncio" if tool.endswith("-asyncio") else "uvloop"
 
         def run():
             return ours(base_url, payload, clients, args.duration, workers)
@@ -86,7 +91,8 @@ def ms(x: float | None) -> float | None:
 async def main(args: argparse.Namespace) -> None:
     # the bare loop in 1 process, and in as many processes as each worker count >= 2 uses
     tools = ["bare", *(f"bare-p{n}" for n in args.workers if n >= 2),
-             *(f"ours-w{n}" for n in args.workers)]
+             *(f"ours-w{n}" for n in args.workers),
+             *(f"ours-w{n}-asyncio" for n in args.workers if n >= 1 and args.compare_loops)]
     payload = common.chat_payload(args.max_tokens)
     sim = dict(mode="fixed", ttft=TRUTH, itl=args.itl)
     print(f"simulator {sim}, max_tokens={args.max_tokens}, {args.duration:g} s per trial, "
@@ -137,7 +143,7 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"{tool} at {clients} clients: every trial disturbed, no figure")
                 continue
             # the reference: the bare loop in as many processes (ours-wN for N >= 2: bare-pN)
-            n = int(tool.split("-w")[1]) if tool.startswith("ours-w") else 1
+            n = int(tool.split("-w")[1].split("-")[0]) if tool.startswith("ours-w") else 1
             ref = f"bare-p{n}" if n >= 2 and f"bare-p{n}" in tools else "bare"
             r50, r99, r_cpu = figures(pooled[(ref, clients)])
             if r50 is None:
@@ -172,6 +178,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--itl", type=float, default=0.01)
     p.add_argument("--max-tokens", type=int, default=16)
+    p.add_argument("--compare-loops", action="store_true",
+                   help="also run each worker count on asyncio's loop (ours-wN-asyncio) beside uvloop")
     common.add_trial_arguments(p, max_other=0.4)
     return p.parse_args(argv)
 

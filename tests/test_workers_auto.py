@@ -4,6 +4,7 @@ what it chose in run_config.json."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -18,19 +19,27 @@ from llmeter_widget.workers import choice
 from llmeter_widget.workers.choice import choose_workers
 
 
-@pytest.mark.parametrize(("clients", "cores", "expected"), [
-    (1000, 2, 0),     # measured here: on 2 cores workers cost more than they relieve
-    (1000, 3, 0),
-    (127, 16, 0),     # one loop stamps honest timestamps to ~200 clients
-    (128, 16, 1),
-    (200, 16, 1),
-    (201, 16, 2),     # a worker per 200 clients...
-    (1000, 16, 5),
-    (5000, 8, 7),     # ...at most the cores minus one (the kernel keeps a core)
-    (128, 4, 1),
+@pytest.mark.parametrize(("clients", "cores", "uvloop", "expected"), [
+    (127, 16, True, 0),    # below 128 clients one loop is as exact as a worker (measured)
+    (128, 2, True, 1),     # measured on 2 cores: one worker beats the in-process loop from 128
+    (1000, 2, True, 1),    # ...and the kernel keeps a core: at most cores - 1
+    (1000, 1, True, 0),
+    (200, 16, True, 1),
+    (201, 16, True, 2),    # a worker per 200 clients...
+    (1000, 16, True, 5),
+    (5000, 8, True, 7),    # ...at most the cores minus one
+    (1000, 2, False, 0),   # on asyncio's loop workers did not pay on 2 cores
+    (1000, 3, False, 0),
+    (1000, 4, False, 3),
 ])
-def test_the_rule(clients, cores, expected):
-    assert choose_workers(clients, cores=cores) == expected
+def test_the_rule(clients, cores, uvloop, expected):
+    assert choose_workers(clients, cores=cores, uvloop=uvloop) == expected
+
+
+def test_uvloop_is_there_and_can_be_turned_off(monkeypatch):
+    assert choice.has_uvloop()  # a dependency on Linux: the workers run on it
+    monkeypatch.setenv("LLMETER_WIDGET_LOOP", "asyncio")
+    assert not choice.has_uvloop()
 
 
 def test_the_usable_cores_are_this_process_cpu_set():
@@ -49,8 +58,8 @@ def _config(result) -> dict:
     return json.loads((Path(result.output_path) / "run_config.json").read_text())
 
 
-async def test_auto_sends_from_this_process_on_a_small_machine(fixed_server, tmp_path, monkeypatch):
-    monkeypatch.setattr(choice, "usable_cores", lambda: 2)
+async def test_auto_sends_from_this_process_on_one_core(fixed_server, tmp_path, monkeypatch):
+    monkeypatch.setattr(choice, "usable_cores", lambda: 1)
     result = await _runner(fixed_server, tmp_path, workers="auto").run(
         clients=200, n_requests=1, run_name="small")
     config = _config(result)
@@ -102,3 +111,15 @@ def test_the_cli_takes_auto():
                               "--workers", "auto"]).workers == "auto"
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--url", "http://127.0.0.1:1/v1", "--model", "m", "--workers", "lots"])
+
+
+def test_a_worker_runs_on_uvloop_unless_turned_off(monkeypatch):
+    """What the bench measured (and choose_workers counts on) is the workers on uvloop."""
+    from llmeter_widget.workers.process import run_loop
+
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run_loop(loop_module()).startswith("uvloop")
+    monkeypatch.setenv("LLMETER_WIDGET_LOOP", "asyncio")
+    assert run_loop(loop_module()).startswith("asyncio")

@@ -1,36 +1,36 @@
 """`workers="auto"`: how many worker processes a run gets, from its clients and this machine.
 
-The rule, and what it rests on:
+The rule, and what it rests on (bench/bench_workers.py on this project's 2-core machine, the
+simulator in its own process on the same cores; bench/README.md, "Worker processes"):
 
-- Fewer than 4 usable cores: 0 (the clients run on this process's loop). Measured on a 2-core
-  machine with the server on the same cores (bench/bench_workers.py, bench/README.md
-  "Workers"): at 256 clients, 1 or 2 workers gave TTFT p99 176-186 ms where the in-process
-  loop gave 159 ms, and cost 1.5-1.9x the client CPU per request: the parent, the workers and
-  the server fight over two cores.
-- Fewer than `MIN_CLIENTS` (128) clients: 0. One loop stamps honest timestamps up to about
-  200 clients (issue 11, finding 4: p99 within a few ms of a bare loop below that, 60 ms high at
-  256); a worker costs a second to start and a pickle per response.
-- Otherwise: one worker per `CLIENTS_PER_WORKER` (200) clients, at least 1, at most the usable
-  cores minus one (the notebook kernel keeps a core to merge and draw). This part is not
-  measured on a machine with 4 or more cores yet: it follows AIPerf's published figure of
-  ~500-2,000 streams per machine and our own per-loop limit above.
+- Fewer than `MIN_CLIENTS` (128) clients: 0 (the clients run on this process's loop). At 64
+  clients one loop is as exact as a worker (TTFT p99 within 1 ms of the bare loop either way),
+  and a worker costs a second to start and a pickle per response. At 128 the in-process loop
+  read p99 31 ms above the bare loop, one worker 3 ms below it.
+- Otherwise one worker per `CLIENTS_PER_WORKER` (200) clients, at least 1, at most the usable
+  cores minus one (the notebook kernel keeps a core to merge and draw): on 2 cores, 1 worker.
+  At 256 clients one worker read p99 161 ms where the in-process loop read 203 (bare loop 128);
+  at 512, 389 against 502 (bare 254).
+- Those figures are with the workers on uvloop (a dependency where it exists). Without it
+  (Windows) workers gained less than they cost on 2 cores (p50 10-24 ms worse than in-process
+  at 256 clients), so there `MIN_CORES_WITHOUT_UVLOOP` (4) cores are required.
+- Above 2 cores the rule is not measured yet: it extends the per-loop limit above (one loop
+  keeps timestamps honest to about 200 clients) and leaves the kernel its core.
 
 Example:
     >>> choose_workers(64, cores=16), choose_workers(512, cores=16), choose_workers(512, cores=2)
-    (0, 3, 0)
+    (0, 3, 1)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
-from typing import Union
 
-MIN_CORES = 4
 MIN_CLIENTS = 128
 CLIENTS_PER_WORKER = 200
-
-Workers = Union[int, str]  # a count, or "auto"
+MIN_CORES_WITHOUT_UVLOOP = 4
 
 
 def usable_cores() -> int:
@@ -41,9 +41,16 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def choose_workers(clients: int, cores: int | None = None) -> int:
+def has_uvloop() -> bool:
+    """True when worker processes run on uvloop (workers/process.py `run_loop`)."""
+    return (os.environ.get("LLMETER_WIDGET_LOOP", "uvloop") != "asyncio"
+            and importlib.util.find_spec("uvloop") is not None)
+
+
+def choose_workers(clients: int, cores: int | None = None, uvloop: bool | None = None) -> int:
     """The worker processes `workers="auto"` gives a run of `clients` clients (see above)."""
     cores = usable_cores() if cores is None else cores
-    if cores < MIN_CORES or clients < MIN_CLIENTS:
+    uvloop = has_uvloop() if uvloop is None else uvloop
+    if clients < MIN_CLIENTS or cores < 2 or (not uvloop and cores < MIN_CORES_WITHOUT_UVLOOP):
         return 0
     return max(1, min(cores - 1, math.ceil(clients / CLIENTS_PER_WORKER)))

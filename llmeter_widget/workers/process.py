@@ -13,6 +13,7 @@ import os
 import signal
 import traceback
 from multiprocessing.connection import Connection
+from typing import Any
 
 from ..endpoints.base import InvocationResponse
 from ..endpoints.http import create_session
@@ -37,11 +38,25 @@ def worker_main(conn: Connection) -> None:
     # (it tells us with Stop), so an interrupt must not kill us with records unsent.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        asyncio.run(_serve(conn))
+        run_loop(_serve(conn))
     except Exception:  # noqa: BLE001 (reported to the parent, which decides)
         _send(conn, Failed(traceback.format_exc(limit=5)))
     finally:
         conn.close()
+
+
+def run_loop(main: Any) -> Any:
+    """Run the worker's coroutine on uvloop when it is installed (and not turned off with
+    LLMETER_WIDGET_LOOP=asyncio), else on asyncio's own loop. bench/bench_workers.py compares
+    the two side by side (tools ours-wN and ours-wN-asyncio)."""
+    if os.environ.get("LLMETER_WIDGET_LOOP", "uvloop") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def _send(conn: Connection, message: object) -> None:
