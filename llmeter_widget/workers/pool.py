@@ -12,6 +12,7 @@ and 2, and set_clients(n) redistributes the same way, so shares never differ by 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import pickle
 import socket
@@ -38,6 +39,7 @@ from .protocol import (
     Start,
     Stop,
 )
+from .transport import watch
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +157,7 @@ class ProcessWorkers:
                     pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL)
             worker = _Worker(index, process, Connection(parent_end.detach()))
             self._workers.append(worker)
-            loop.add_reader(worker.conn.fileno(), self._readable, worker)
+            watch(loop, worker.conn, functools.partial(self._readable, worker))
         self._payloads = payloads
         deadline = time.monotonic() + timeout
         for _ in range(self.n):
@@ -277,6 +279,8 @@ class ProcessWorkers:
     def _send(self, worker: _Worker, message: object) -> None:
         try:
             worker.conn.send(message)
+        except BlockingIOError:
+            raise  # half a message written: the stream is corrupt, so fail loudly (transport.py)
         except (BrokenPipeError, OSError):
             pass  # it died: its EOF is on the way and handled there
 

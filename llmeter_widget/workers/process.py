@@ -30,6 +30,7 @@ from .protocol import (
     Start,
     Stop,
 )
+from .transport import watch
 
 
 def worker_main(conn: Connection) -> None:
@@ -62,6 +63,8 @@ def run_loop(main: Any) -> Any:
 def _send(conn: Connection, message: object) -> None:
     try:
         conn.send(message)
+    except BlockingIOError:
+        raise  # half a message written: the stream is corrupt, so fail loudly (transport.py)
     except (BrokenPipeError, OSError):  # the parent is gone: nobody to tell
         pass
 
@@ -111,7 +114,7 @@ async def _serve(conn: Connection) -> None:
             event_loop.remove_reader(conn.fileno())
             inbox.put_nowait(Stop(wait_in_flight=False))
 
-    event_loop.add_reader(conn.fileno(), readable)
+    watch(event_loop, conn, readable)
     prepare = await inbox.get()
     if not isinstance(prepare, Prepare):
         return
