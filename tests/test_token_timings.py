@@ -167,10 +167,10 @@ async def test_round_trip_rounds_gaps_to_the_microsecond(paced_server, session, 
 
 def test_gaps_are_rounded_to_the_microsecond_once_per_response():
     raw = [0.0300004999, 0.1234567, 0.0]
-    assert InvocationResponse(inter_token_latencies=raw).to_dict()["inter_token_latencies"] \
-        == [0.03, 0.123457, 0.0]
     r = InvocationResponse(inter_token_latencies=list(raw)).finalize()
     assert r.inter_token_latencies == [0.03, 0.123457, 0.0]
+    # the saved line is the record in memory (finalize rounded it; saving does not again)
+    assert json.loads(r.to_json())["inter_token_latencies"] == [0.03, 0.123457, 0.0]
 
 
 def test_cancelled_response_keeps_the_cancelled_record_rules():
@@ -296,3 +296,14 @@ async def test_spawned_simulator_reasons(session):
     assert r.ok, r.error
     assert (r.num_tokens_output, r.num_tokens_output_reasoning) == (5, 2)
     assert r.time_to_first_reasoning_token < r.time_to_first_content_token
+
+
+def test_a_saved_line_is_json_whatever_the_payload_holds():
+    """to_json uses orjson, and the standard library for what orjson refuses."""
+    r = InvocationResponse(response_text="héllo \u2028", input_payload={"seed": 2**70, 3: "x"},
+                           t_send=1.5, inter_token_latencies=[0.001]).finalize()
+    back = json.loads(r.to_json())
+    assert back["input_payload"]["seed"] == 2**70 and back["response_text"] == "héllo \u2028"
+    plain = InvocationResponse(response_text="é", input_payload={"n": 1}, t_send=1.5)
+    assert json.loads(plain.to_json())["response_text"] == "é"
+    assert InvocationResponse.from_json(plain.to_json()) == plain
