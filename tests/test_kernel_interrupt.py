@@ -3,6 +3,8 @@ the run ends "interrupted", in-flight requests are saved as cancelled, the folde
 
 from __future__ import annotations
 
+import json
+
 from typing import Callable
 
 import pytest
@@ -75,6 +77,6 @@ def test_interrupting_an_awaited_run_keeps_what_was_measured(kernel, await_what,
     assert status == "interrupted" and measured == "True" and cancelled == "3"
     # every request sent is on disk: those finished and the 3 cancelled
     lines = responses.read_text().splitlines()
-    assert sum('"error_type": "cancelled"' in line for line in lines) == 3
+    assert sum(json.loads(line)["error_type"] == "cancelled" for line in lines) == 3
     assert running == "False"
     assert dash_status == "error"  # the dashboard shows the run did not end normally

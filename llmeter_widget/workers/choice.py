@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 
@@ -43,8 +42,13 @@ def usable_cores() -> int:
 
 def has_uvloop() -> bool:
     """True when worker processes run on uvloop (workers/process.py `run_loop`)."""
-    return (os.environ.get("LLMETER_WIDGET_LOOP", "uvloop") != "asyncio"
-            and importlib.util.find_spec("uvloop") is not None)
+    if os.environ.get("LLMETER_WIDGET_LOOP", "uvloop") == "asyncio":
+        return False
+    try:
+        import uvloop  # noqa: F401 (whether it is there is the question)
+    except ImportError:
+        return False
+    return True
 
 
 def choose_workers(clients: int, cores: int | None = None, uvloop: bool | None = None) -> int:
