@@ -39,7 +39,7 @@ demo: $(VENV)/.installed
 
 # The same load on the simulator, as a live table in the terminal (no browser needed).
 demo-terminal: $(VENV)/.installed
-	$(BIN)/llmeter-widget demo --duration 20
+	$(BIN)/llmeter-widget demo --duration 10
 
 test: setup
 	$(BIN)/ruff check llmeter_widget tests bench conftest.py

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from typing import Callable, Sequence
 
+from . import __version__
 from .cost import CostModel
 from .display import DEFAULT_GROUPS
 from .endpoints import OpenAIChatEndpoint, OpenAICompletionEndpoint
@@ -155,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="llmeter-widget",
         description="Load-test OpenAI-compatible LLM endpoints with a live statistics table.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="load-test an OpenAI-compatible endpoint",
@@ -218,6 +221,10 @@ async def _run_load(args: argparse.Namespace, endpoint) -> int:  # noqa: ANN001
 
 
 def _endpoint_from_args(args: argparse.Namespace):  # noqa: ANN202
+    name = args.api_key_env
+    if name and name not in os.environ:  # the endpoint's own message speaks Python (api_key=)
+        raise ValueError(f"--api-key-env {name}: the environment variable {name} is not set. "
+                         f"Export it first (export {name}=...), then run the command again.")
     cls = OpenAIChatEndpoint if args.api == "chat" else OpenAICompletionEndpoint
     return cls(base_url=args.url, model=args.model, api_key_env=args.api_key_env,
                stream=not args.no_stream, timeout=args.timeout)

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import difflib
 import re
+import textwrap
 from collections.abc import Iterable
 
 from .metrics import METRICS, REGISTRY, unit_of
 from .stats import parse_percentile
+
+_LINE = 100  # the unknown-key error's lines, at most (it lists every key: ~60 of them)
 
 # Built once: the dashboard lists them in every spec it compares, a few times a second.
 _BUILTIN_KEYS: tuple[str, ...] = tuple(key for metric in REGISTRY for key in metric.keys)
@@ -73,10 +76,12 @@ def check_key(key: str, extra_keys: Iterable[str] = (), label: str | None = None
         close = [f"{m}-{agg}" for m in difflib.get_close_matches(metric, METRICS, n=1)] or close
     where = f" for live stat {label!r}" if label else ""
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listed = textwrap.fill(", ".join(available), width=_LINE, initial_indent="  ",
+                           subsequent_indent="  ", break_on_hyphens=False)
     raise ValueError(
-        f"Unknown stat key {key!r}{where}.{hint} Available keys: {', '.join(available)}; "
-        "any percentile of a per-request metric also works (e.g. 'time_to_first_token-p95'), "
-        "and a callback's keys once it is passed in callbacks=."
+        f"Unknown stat key {key!r}{where}.{hint}\n"
+        "Any percentile of a per-request metric works too (e.g. 'time_to_first_token-p95'),\n"
+        "and so do a callback's keys once it is passed in callbacks=. Available keys:\n" + listed
     )
 
 

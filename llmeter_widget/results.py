@@ -220,7 +220,8 @@ class Result:
     # -- stats -----------------------------------------------------------------------------------
     @property
     def stats(self) -> dict[str, Any]:
-        """Canonical stat keys (see DESIGN.md), the run's metadata, and contributed stats."""
+        """Canonical stat keys (metrics.py; docs/user_guide.md, "Every metric"), the run's metadata,
+        and contributed stats."""
         if self._stats is None:
             self._stats = stats_from_responses(self.responses).to_stats()
         return {**self.summary(), **self._stats, **self._contributed_stats}

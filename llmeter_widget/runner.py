@@ -83,6 +83,12 @@ class MisconfiguredEndpoint(ValueError):
     """
 
 
+def _sentence(text: str | None) -> str:
+    """`text` ended with one full stop (a server's message may already end with one)."""
+    text = (text or "").rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _misconfiguration_hint(response: InvocationResponse, endpoint: Endpoint) -> str:
     where = getattr(endpoint, "base_url", endpoint.endpoint_name)
     if response.error_type == "connect":
@@ -681,7 +687,7 @@ class _Run:
             self._watch_misconfiguration = False
             self.misconfiguration = (
                 f"The first {self.stats.failed_requests} requests all failed, the last with: "
-                f"{response.error}. {_misconfiguration_hint(response, self.endpoint)}"
+                f"{_sentence(response.error)} {_misconfiguration_hint(response, self.endpoint)}"
             )
             self.stop(wait_in_flight=False)
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from llmeter_widget import Result
+from llmeter_widget import Result, __version__
 from llmeter_widget.display import format_value
 from llmeter_widget.simulator import SimulatedServer
 
@@ -61,8 +61,12 @@ def test_count_bound_low_memory_completions(sim, tmp_path):
         (["--duration", "-3"], "must be more than 0 seconds"),
         (["--drain-timeout", "-1"], "must be 0 seconds or more"),
         (["--duration", "5", "--requests", "2"], "not allowed with argument"),
-        (["--url", "localhost:8000/v1"], "needs a scheme and a host"),
-        (["--api-key-env", "SURELY_UNSET_VAR_X"], "SURELY_UNSET_VAR_X"),
+        (["--url", "localhost:8000/v1"], "needs http:// or https:// and a host"),
+        (["--url", "ftp://x/v1"], "uses ftp://: the API is served over http:// or https://"),
+        # in the command's own words: the endpoint's Python wording ("pass api_key=") is not
+        (["--api-key-env", "SURELY_UNSET_VAR_X"], "Export it first (export SURELY_UNSET_VAR_X=...)"),
+        # an unknown key: the error lists every key, wrapped, not one 1,200-character line
+        (["--stat", "X=time_to_frist_token-p95"], "Did you mean 'time_to_first_token-p95'?"),
         (["--payload", "/nope/p.jsonl"], "does not exist"),
     ],
 )
@@ -75,6 +79,13 @@ def test_bad_arguments_name_the_problem(sim, args, message):
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert "api_key=" not in proc.stderr
+    assert max(map(len, proc.stderr.splitlines())) <= 200, proc.stderr  # wrapped, not 1,200
+
+
+def test_version():
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"llmeter-widget {__version__}"
 
 
 def _sigint_as(disposition):

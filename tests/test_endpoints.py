@@ -99,10 +99,18 @@ async def test_connection_refused_is_classified(session, chat_payload):
     assert r.time_to_first_token is None
 
 
-@pytest.mark.parametrize("url", ["127.0.0.1:8000/v1", "ftp://host/v1", "http:///v1", ""])
-def test_base_url_needs_scheme_and_host(url):
-    with pytest.raises(ValueError, match="scheme and a host"):
+@pytest.mark.parametrize(("url", "says"), [
+    ("127.0.0.1:8000/v1", "needs http:// or https:// and a host"),
+    ("http:///v1", "needs http:// or https:// and a host"),
+    ("", "needs http:// or https:// and a host"),
+    # a scheme and a host are there: the scheme is what is wrong (it once read "needs a scheme
+    # and a host", which it has)
+    ("ftp://host/v1", "uses ftp://: the API is served over http:// or https://"),
+])
+def test_base_url_needs_scheme_and_host(url, says):
+    with pytest.raises(ValueError, match=says) as raised:
         OpenAIChatEndpoint(base_url=url, model="sim")
+    assert "'http://127.0.0.1:8000/v1'" in str(raised.value)  # and an example of a right one
 
 
 def test_api_key_from_env_and_never_in_config(monkeypatch):

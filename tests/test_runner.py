@@ -346,6 +346,8 @@ async def test_a_wrong_model_stops_the_run_with_a_clear_error(fixed_server, tmp_
         await runner.run(clients=2, run_duration=30, run_name="wrong")
     result = runner.last_result
     assert result.status == "failed" and "Check model=" in result.error
+    # the server's message ends with a full stop: one, not two ("serves model `sim`.. Check")
+    assert "`sim`. Check model=" in result.error and ".." not in result.error
     assert result.stats["failed_requests"] <= 6 and result.total_test_time < 5
     assert Result.load(tmp_path / "wrong").status == "failed"
 

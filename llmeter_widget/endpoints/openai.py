@@ -93,11 +93,12 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 def _validate_base_url(base_url: str) -> str:
     parts = urlsplit(base_url or "")
+    example = "e.g. 'http://127.0.0.1:8000/v1' or 'https://api.openai.com/v1'."
+    if parts.scheme and parts.scheme not in ("http", "https") and parts.netloc:
+        raise ValueError(f"base_url {base_url!r} uses {parts.scheme}://: the API is served over "
+                         f"http:// or https://, {example}")
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(
-            f"base_url {base_url!r} needs a scheme and a host, "
-            "e.g. 'http://127.0.0.1:8000/v1' or 'https://api.openai.com/v1'."
-        )
+        raise ValueError(f"base_url {base_url!r} needs http:// or https:// and a host, {example}")
     return base_url.rstrip("/")
 
 
