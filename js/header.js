@@ -20,19 +20,27 @@ export function formatClock(seconds, clock = false) {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
 }
 
+// The badge says how the run ended, as run_status.json does: completed ("done"), stopped,
+// interrupted, failed ("error").
 const STATUS_TEXT = {
   idle: "Idle",
   running: "Running",
   stopping: "Stopping",
   done: "Done",
-  error: "Error",
+  stopped: "Stopped",
+  interrupted: "Interrupted",
+  error: "Failed",
 };
+
+/** A run still going (its requests may be draining past the deadline). */
+const isBusy = (status) => status === "running" || status === "stopping";
 
 /**
  * Fraction of the run done, 0..1, or null when unknown.
  * Time-bound: elapsed / duration. Count-bound: (completed + failed) / (clients * n_requests),
  * where `completed` counts the requests that succeeded and `failed` those that failed, so their
- * sum is every finished request once (docs/widget_contract.md, `progress`).
+ * sum is every finished request once (docs/widget_contract.md, `progress`). Full only for a run
+ * that completed ("done"): a stopped, interrupted or failed one shows how far it got.
  * @param {Record<string, any>} progress  the `progress` trait
  * @param {{mode?: string, clients?: number, n_requests?: number, status?: string}} traits
  * @returns {number|null}
@@ -48,6 +56,35 @@ export function progressFraction(progress, traits) {
     return Math.min(1, done / (traits.clients * traits.n_requests));
   }
   return null;
+}
+
+/**
+ * The progress line: "12.5 s / 60 s". Time-bound, the elapsed time stops at the duration: past
+ * the deadline, while the last requests drain, it reads "4 s / 4 s · finishing 3 requests".
+ * During a sweep, which level runs: "· level 3/5 (4 clients)".
+ * @param {Record<string, any>} progress  the `progress` trait
+ * @param {string} status  the `status` trait
+ * @returns {string}
+ */
+export function progressText(progress, status) {
+  const p = progress || {};
+  const elapsed = typeof p.elapsed === "number" && Number.isFinite(p.elapsed) ? p.elapsed : 0;
+  const duration = p.duration;
+  let text;
+  if (typeof duration === "number" && Number.isFinite(duration) && duration > 0) {
+    const clock = Math.max(elapsed, duration) >= 120;
+    const total = Number.isInteger(duration) && !clock ? `${duration} s` : formatClock(duration, clock);
+    const over = elapsed >= duration;
+    text = `${over ? total : formatClock(elapsed, clock)} / ${total}`;
+    const draining = typeof p.in_flight === "number" ? p.in_flight : 0;
+    if (over && isBusy(status) && draining > 0) {
+      text += ` · finishing ${formatValue(draining, "count")} ${draining === 1 ? "request" : "requests"}`;
+    }
+  } else {
+    text = formatClock(elapsed, elapsed >= 120);
+  }
+  if (p.level && isBusy(status)) text += ` · level ${p.level}`;
+  return text;
 }
 
 /** Header of the dashboard; `update(model)` reads the traits it shows. */
@@ -120,17 +157,8 @@ export class Header {
     this.bar.classList.toggle("lmw-bar-unknown", fraction === null);
     this.fill.style.width = `${((fraction ?? 0) * 100).toFixed(1)}%`;
     this.bar.setAttribute("aria-valuenow", fraction === null ? "0" : String(Math.round(fraction * 100)));
-    const elapsed = progress.elapsed;
-    const duration = progress.duration;
-    const clock = Math.max(elapsed || 0, duration || 0) >= 120;
-    this.time.textContent =
-      typeof duration === "number"
-        ? `${formatClock(elapsed ?? 0, clock)} / ${
-            Number.isInteger(duration) && !clock ? `${duration} s` : formatClock(duration, clock)
-          }`
-        : formatClock(elapsed ?? 0, clock);
-    // A client sweep: which level runs, e.g. "level 3/5 (4 clients)".
-    if (progress.level && model.get("status") !== "done") this.time.textContent += ` · level ${progress.level}`;
+    this.bar.dataset.status = status;
+    this.time.textContent = progressText(progress, status);
 
     for (const [key, el] of Object.entries(this.counts)) {
       el.textContent = formatValue(progress[key] ?? 0, "count");

@@ -4,7 +4,7 @@
 // count mode the bar is (completed + failed) / (clients * n_requests), each request once.
 import { describe, expect, it } from "vitest";
 import { makeModel } from "./testing/fake_model.js";
-import { Header, progressFraction } from "./header.js";
+import { Header, progressFraction, progressText } from "./header.js";
 
 function countRun(traits = {}) {
   const model = makeModel({ title: "sim", status: "running", mode: "count", clients: 2, n_requests: 12, progress: {}, ...traits });
@@ -51,5 +51,84 @@ describe("count-mode progress with failures", () => {
       expect(fraction).toBe(Math.min(1, (progress.completed + progress.failed) / 24));
       expect(fraction).toBeLessThanOrEqual(1);
     }
+  });
+});
+
+describe("after Stop, and while the last requests drain (issue 12, defect 4)", () => {
+  function timeRun(traits = {}) {
+    const model = makeModel({ title: "sim", status: "running", mode: "time", clients: 4, n_requests: 10, progress: {}, ...traits });
+    const header = new Header();
+    header.update(model);
+    return {
+      header,
+      show(changes) {
+        model.update(changes);
+        header.update(model);
+      },
+      width: () => parseFloat(header.fill.style.width),
+      badge: () => header.badge.textContent,
+      time: () => header.time.textContent,
+    };
+  }
+
+  it("says how the run ended, as run_status.json does", () => {
+    const run = timeRun();
+    for (const [status, text] of [
+      ["idle", "Idle"],
+      ["running", "Running"],
+      ["stopping", "Stopping"],
+      ["done", "Done"],
+      ["stopped", "Stopped"],
+      ["interrupted", "Interrupted"],
+      ["error", "Failed"],
+    ]) {
+      run.show({ status });
+      expect([status, run.badge()]).toEqual([status, text]);
+      expect(run.header.badge.dataset.status).toBe(status);
+      expect(run.header.bar.dataset.status).toBe(status);
+    }
+  });
+
+  it("a stopped run's bar shows how far it got, not a full bar", () => {
+    const run = timeRun();
+    const progress = { elapsed: 20.04, duration: 30, completed: 80, failed: 0, in_flight: 4 };
+    run.show({ progress });
+    expect(run.width()).toBeCloseTo(66.8, 1);
+    run.show({ status: "stopping" });
+    run.show({ status: "stopped", progress: { ...progress, in_flight: 0 } });
+    expect(run.badge()).toBe("Stopped");
+    expect(run.width()).toBeCloseTo(66.8, 1);
+    expect(run.header.bar.getAttribute("aria-valuenow")).toBe("67");
+    expect(run.time()).toBe("20.0 s / 30 s");
+    // interrupted and failed runs too; only a completed one is full
+    for (const status of ["interrupted", "error"]) {
+      run.show({ status });
+      expect(run.width()).toBeCloseTo(66.8, 1);
+    }
+    run.show({ status: "done" });
+    expect(run.width()).toBe(100);
+    // a stopped count-bound run: its finished requests over the planned ones
+    expect(progressFraction({ completed: 9, failed: 1, duration: null }, { status: "stopped", mode: "count", clients: 4, n_requests: 10 })).toBe(0.25);
+  });
+
+  it("past the deadline, the clock stops at the duration and names the requests finishing", () => {
+    const run = timeRun();
+    run.show({ progress: { elapsed: 3.2, duration: 4, in_flight: 3 } });
+    expect(run.time()).toBe("3.2 s / 4 s");
+    run.show({ progress: { elapsed: 5.5, duration: 4, in_flight: 3 } });
+    expect(run.time()).toBe("4 s / 4 s · finishing 3 requests");
+    expect(run.width()).toBe(100);
+    run.show({ progress: { elapsed: 5.9, duration: 4, in_flight: 1 } });
+    expect(run.time()).toBe("4 s / 4 s · finishing 1 request");
+    run.show({ status: "done", progress: { elapsed: 6.1, duration: 4, in_flight: 0 } });
+    expect(run.time()).toBe("4 s / 4 s");
+    // minutes, a fractional duration, a sweep's level
+    expect(progressText({ elapsed: 200, duration: 180, in_flight: 2 }, "running")).toBe("3:00 / 3:00 · finishing 2 requests");
+    expect(progressText({ elapsed: 9, duration: 7.5, in_flight: 0 }, "running")).toBe("7.5 s / 7.5 s");
+    expect(progressText({ elapsed: 9, duration: 7.5, in_flight: 1 }, "stopped")).toBe("7.5 s / 7.5 s");
+    expect(progressText({ elapsed: 2, duration: 10, level: "2/3 (4 clients)" }, "running")).toBe("2.0 s / 10 s · level 2/3 (4 clients)");
+    expect(progressText({ elapsed: 12, duration: 10, in_flight: 4, level: "3/3 (8 clients)" }, "running")).toBe("10 s / 10 s · finishing 4 requests · level 3/3 (8 clients)");
+    expect(progressText({ elapsed: 12, duration: 10, level: "3/3 (8 clients)" }, "done")).toBe("10 s / 10 s");
+    expect(progressText({ elapsed: 12.34, duration: null }, "running")).toBe("12.3 s");
   });
 });

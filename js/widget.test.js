@@ -108,7 +108,7 @@ describe("widget.render", () => {
     model.pythonSets("status", "error");
     model.pythonSets("error", "ConnectError: connection refused");
     model.pythonSets("progress", { elapsed: 15, duration: 60, completed: 1234, failed: 2, in_flight: 3, active_clients: 8, sent: 1240 });
-    expect($(".lmw-badge").textContent).toBe("Error");
+    expect($(".lmw-badge").textContent).toBe("Failed");
     expect($(".lmw-badge").dataset.status).toBe("error");
     expect($(".lmw-error").hidden).toBe(false);
     expect($(".lmw-error").textContent).toBe("ConnectError: connection refused");
@@ -190,6 +190,8 @@ describe("widget.render", () => {
       ["running", true, false],
       ["stopping", true, false],
       ["done", false, true],
+      ["stopped", false, true],
+      ["interrupted", false, true],
       ["error", false, true],
       ["idle", false, true],
     ]) {

@@ -103,7 +103,7 @@ class Session:
 
     def press_stop(self) -> None:
         """Press Stop when some requests have finished that no update has shown yet (so the
-        final update must carry them), and wait for status "done"."""
+        final update must carry them), and wait for status "stopped"."""
         assert self.phase == "running"
         end = time.monotonic() + 5
         while True:
@@ -118,8 +118,8 @@ class Session:
         self.fe.send_custom(self.comm, {"type": "stop"})
         self.phase = "stopped"
         self.fe.wait_until(
-            lambda: "done" in [s["status"] for s in self.updates(self.stop_from) if "status" in s],
-            20, 'status "done" on iopub after Stop')
+            lambda: "stopped" in [s["status"] for s in self.updates(self.stop_from) if "status" in s],
+            20, 'status "stopped" on iopub after Stop')
 
     def running(self) -> None:
         if self.phase != "running":
@@ -205,9 +205,9 @@ def test_stop_ends_the_run_and_saves_what_the_view_last_saw(live):
     live.stopped()
     after_stop = live.updates(live.stop_from)
     statuses = [s["status"] for s in after_stop if "status" in s]
-    assert statuses == ["stopping", "done"], statuses
+    assert statuses == ["stopping", "stopped"], statuses
     assert live.kernel("[dash.runner.running, dash.running, dash.status]") == [
-        False, False, "done"]
+        False, False, "stopped"]
 
     last_stats = fe.values(live.comm, "stats")[-1]
     sent_path = fe.values(live.comm, "result_path")[-1]

@@ -101,14 +101,74 @@ def test_status_and_error_through_a_run():
     assert model.apply(WorkerLost(2, "worker 0 exited with code -9"), "stopping")["error"] == (
         "worker 1 exited with code -9; worker 0 exited with code -9 (the run goes on)")
     changes = model.apply(finished(result("stopped", error="lost"), 2), "stopping")
-    assert (changes["status"], changes["error"]) == ("done", "lost")
+    assert (changes["status"], changes["error"]) == ("stopped", "lost")
     assert changes["result_path"] == "runs/2-clients"
-    model.apply(started(3), "done")
+    model.apply(started(3), "stopped")
     assert model.workers_lost == []  # a new run: no worker lost yet
     changes = model.apply(finished(result("failed"), 3), "running")
     assert (changes["status"], changes["error"]) == ("error", "The run failed.")
     changes = model.apply(finished(result("interrupted", error="Ctrl-C"), 3), "running")
-    assert (changes["status"], changes["error"]) == ("error", "Ctrl-C")
+    assert (changes["status"], changes["error"]) == ("interrupted", "Ctrl-C")
+    changes = model.apply(finished(result("interrupted"), 3), "running")
+    assert (changes["status"], changes["error"]) == ("interrupted", "The run interrupted.")
+    assert model.apply(finished(result("completed"), 3), "running")["status"] == "done"
+
+
+async def real_run_events(server, tmp_path, end, duration: float = 30.0):
+    """The events of a real time-bound run of 3 clients against `server`, ended after ~1 s by
+    `end(runner, task)`; returns (the events, the result folder's run_status.json)."""
+    import asyncio
+    import json
+
+    runner = Runner(OpenAIChatEndpoint(base_url=server.base_url, model="sim"), PAYLOAD,
+                    output_path=tmp_path, run_name="ended", live_view=False,
+                    snapshot_interval=0.1)
+    recorder = Recorder()
+    runner.listeners.append(recorder)
+    task = asyncio.ensure_future(runner.run(clients=3, run_duration=duration))
+    await asyncio.sleep(1.0)
+    end(runner, task)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    saved = json.loads((tmp_path / "ended" / "run_status.json").read_text())
+    return recorder.events, saved
+
+
+def replay(events, status: str = "idle"):
+    """Every trait change the events make, in order, and the status after them."""
+    model, sent = traits(), []
+    for event in events:
+        changes = model.apply(event, status)
+        status = changes.get("status", status)
+        sent.append(changes)
+    return sent, status
+
+
+async def test_a_real_stopped_run_says_stopped_and_how_far_it_got(fixed_server, tmp_path):
+    """Issue 12, defect 4: after Stop the badge said DONE and the bar was full at 20 s / 30 s,
+    while run_status.json said "stopped"."""
+    events, saved = await real_run_events(fixed_server, tmp_path, lambda runner, _: runner.stop())
+    assert saved["status"] == "stopped"
+    sent, status = replay(events, status="stopping")  # Stop was pressed: the view says stopping
+    assert status == "stopped"
+    final = sent[-1]
+    assert final["status"] == "stopped" and final["error"] == ""
+    assert final["result_path"] == str(tmp_path / "ended")
+    # the progress it ends with is how far it got: about 1 s of 30, nothing in flight
+    assert final["progress"]["duration"] == 30.0
+    assert 0.5 < final["progress"]["elapsed"] < 5.0
+    assert final["progress"]["in_flight"] == 0
+    assert final["progress"]["completed"] == final["stats"]["successful_requests"] > 0
+
+
+async def test_a_real_interrupted_run_says_interrupted(fixed_server, tmp_path):
+    events, saved = await real_run_events(fixed_server, tmp_path, lambda _, task: task.cancel())
+    assert saved["status"] == "interrupted"
+    sent, status = replay(events, status="running")
+    assert status == "interrupted"
+    assert sent[-1]["error"] == saved["error"]  # "the run was interrupted (cancelled or Ctrl-C)"
 
 
 def test_a_view_that_missed_the_start_starts_the_series_at_its_first_tick():
@@ -192,7 +252,11 @@ def test_a_sweeps_end_sets_the_dashboards_end_however_it_ended():
                            output_path="runs/sw", status="stopped")
     changes = model.apply(SweepFinished("sw", sweep), "stopping")
     assert changes == {"comparison": comparison_of({1: level}), "result_path": "runs/sw",
-                       "status": "done", "error": ""}
+                       "status": "stopped", "error": ""}
+    sweep.status = "completed"
+    assert model.apply(SweepFinished("sw", sweep), "running")["status"] == "done"
+    sweep.status, sweep.error = "interrupted", "the load test was interrupted"
+    assert (model.apply(SweepFinished("sw", sweep), "running")["status"]) == "interrupted"
     sweep.status, sweep.error = "failed", "MisconfiguredEndpoint: the first 5 requests failed"
     changes = model.apply(SweepFinished("sw", sweep), "running")
     assert (changes["status"], changes["error"]) == ("error", sweep.error)

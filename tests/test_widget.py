@@ -137,7 +137,7 @@ async def test_stop_button_keeps_a_loadable_result(dashboard):
     frontend_custom(dashboard, {"type": "stop"})
     assert dashboard.status == "stopping"
     result = await dashboard._task
-    assert result.status == "stopped" and dashboard.status == "done"
+    assert result.status == "stopped" and dashboard.status == "stopped"
     loaded = Result.load(dashboard.result_path)
     assert loaded.status == "stopped"
     done = [r for r in loaded.responses if r.error_type != "cancelled"]
@@ -288,7 +288,7 @@ async def test_stop_mid_sweep_keeps_what_ran(dashboard):
     frontend_update(dashboard, clients=7)  # the clients slider does not touch a sweep's level
     frontend_custom(dashboard, {"type": "stop"})
     result = await dashboard._task
-    assert result.status == "stopped" and dashboard.status == "done"
+    assert result.status == "stopped" and dashboard.status == "stopped"
     # the finished level and the stopped one are kept; the third never ran
     assert sorted(result.results) == [1, 2] and result.missing == [4]
     assert [result.results[c].status for c in (1, 2)] == ["completed", "stopped"]
@@ -466,7 +466,7 @@ async def test_messages_handled_on_a_subshell_thread_reach_the_run(fixed_server,
                                                     "label": "p95"}))
     in_subshell(lambda: frontend_custom(dashboard, {"type": "stop"}))
     result = await dashboard._task
-    assert result.status == "stopped" and dashboard.status == "done" and dashboard.error == ""
+    assert result.status == "stopped" and dashboard.status == "stopped" and dashboard.error == ""
     assert result.stats["failed_requests"] == 0 and "time_to_first_token-p95" in result.stats
 
 

@@ -241,7 +241,7 @@ async def test_a_dashboard_drives_a_run_in_workers(server, tmp_path):
                          describe=lambda: dash.progress)
         dash.stop()
         result = await task
-        assert result.status == "stopped" and dash.status == "done"
+        assert result.status == "stopped" and dash.status == "stopped"
         assert json.loads((Path(result.output_path) / "run_config.json").read_text())["workers"] == 2
         assert Result.load(dash.result_path).stats["total_requests"] == dash.stats["total_requests"]
     finally:

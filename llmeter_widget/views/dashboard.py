@@ -41,7 +41,8 @@ from .dashboard_control import RunControl
 from .dashboard_traits import DashboardTraits, empty_comparison, stat_keys
 
 STATIC = Path(__file__).parent.parent / "static"
-STATUSES = ("idle", "running", "stopping", "done", "error")
+# done: completed; stopped, interrupted: as run_status.json says; error: the run failed.
+STATUSES = ("idle", "running", "stopping", "done", "stopped", "interrupted", "error")
 MODES = ("time", "count", "sweep")
 DEFAULT_SWEEP_LEVELS = (1, 2, 4, 8, 16)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..experiments import LoadTest, LoadTestResult
 from ..results import Result
-from .dashboard_traits import comparison_of, empty_comparison
+from .dashboard_traits import comparison_of, empty_comparison, finished_state
 
 
 class RunControl:
@@ -93,7 +93,7 @@ class RunControl:
             result = await sweep.run()
         except asyncio.CancelledError:
             self.result = sweep.result
-            self.status, self.error = "error", "The sweep was interrupted."
+            self.status, self.error = "interrupted", "The sweep was interrupted."
             raise
         except Exception as exc:
             self.result = sweep.result
@@ -102,10 +102,11 @@ class RunControl:
         finally:
             self.runner.live_view = live_view
         self.result = result
+        status, error = finished_state(result)  # "stopped" after Stop, as load_test.json says
         with self.hold_sync():
             self.comparison = comparison_of(result.results)
             self.result_path = result.output_path or ""
-            self.status = "done"
+            self.status, self.error = status, error
         return result
 
     async def _run(self) -> Result:
@@ -116,7 +117,7 @@ class RunControl:
             result = await self.runner.run(clients=self.clients, live_view=False,
                                            live_stats=self.live_stats, **bound)
         except asyncio.CancelledError:
-            self.status, self.error = "error", "The run was interrupted."
+            self.status, self.error = "interrupted", "The run was interrupted."
             raise
         except Exception as exc:
             self.status, self.error = "error", f"{type(exc).__name__}: {exc}"

@@ -110,13 +110,28 @@ def progress_of(snapshot: Snapshot, stats: Mapping[str, Any],
     return progress
 
 
+# How a run (or sweep) ended (its run_status.json / load_test.json) -> the dashboard's status.
+FINISHED_STATUS = {"completed": "done", "stopped": "stopped", "interrupted": "interrupted",
+                   "failed": "error"}
+
+
 def finished_state(result: Result | LoadTestResult) -> tuple[str, str]:
-    """(status, error) of the dashboard once a run (or a sweep) ended: "done" for a completed or
-    stopped one (error: what the result says, e.g. a worker lost on the way), else "error"."""
-    if result.status in ("completed", "stopped"):
-        return "done", result.error or ""
+    """(status, error) of the dashboard once a run (or a sweep) ended, as its saved status says:
+    "done" (completed), "stopped" (Stop, or `stop()`), "interrupted" (cancelled, Ctrl-C) or
+    "error" (failed). error: what the result says (e.g. a worker lost on the way); a failed or
+    interrupted one always has a text.
+
+    Example:
+        >>> finished_state(Result(responses=[], total_requests=0, status="stopped"))
+        ('stopped', '')
+        >>> finished_state(Result(responses=[], total_requests=0, status="failed"))
+        ('error', 'The run failed.')
+    """
+    status = FINISHED_STATUS.get(result.status, "error")
+    if status in ("done", "stopped"):
+        return status, result.error or ""
     what = "sweep" if isinstance(result, LoadTestResult) else "run"
-    return "error", result.error or f"The {what} {result.status}."
+    return status, result.error or f"The {what} {result.status}."
 
 
 class DashboardTraits:

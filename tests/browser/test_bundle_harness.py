@@ -245,6 +245,40 @@ def test_run_and_stop_follow_the_status(page):
     assert page.text_content(".lmw-error") == "ClientConnectorError: Cannot connect to host"
 
 
+def test_after_stop_the_header_says_stopped_and_how_far_it_got(page):
+    """Issue 12, defect 4: the badge said DONE for a stopped run, the bar was full at
+    "20.0 s / 30 s", and while requests drained the label read "5.5 s / 4 s"."""
+    mount(page, duration=4.0)
+    width = "() => parseFloat(document.querySelector('.lmw-bar-fill').style.width)"
+    kernel_sets(page, status="running",
+                progress={"elapsed": 5.5, "duration": 4, "completed": 30, "failed": 0,
+                          "in_flight": 3, "active_clients": 0, "sent": 33})
+    assert page.text_content(".lmw-time") == "4 s / 4 s · finishing 3 requests"
+    assert page.evaluate(width) == 100
+    kernel_sets(page, status="done", progress={"elapsed": 5.9, "duration": 4, "in_flight": 0})
+    assert page.text_content(".lmw-badge") == "Done"
+    assert page.text_content(".lmw-time") == "4 s / 4 s"
+
+    # a 30 s run stopped at 20 s
+    kernel_sets(page, status="running", series_delta={"run": 2, "seq": 0, "points": []},
+                progress={"elapsed": 20.0, "duration": 30, "completed": 80, "failed": 0,
+                          "in_flight": 4, "active_clients": 4, "sent": 84})
+    kernel_sets(page, status="stopping")
+    assert page.text_content(".lmw-badge") == "Stopping"
+    kernel_sets(page, status="stopped", progress={"elapsed": 20.04, "duration": 30,
+                                                  "completed": 80, "in_flight": 0})
+    badge = page.locator(".lmw-badge")
+    assert badge.text_content() == "Stopped"
+    assert page.evaluate("getComputedStyle(document.querySelector('.lmw-badge')).textTransform") \
+        == "uppercase"  # read as STOPPED
+    assert page.evaluate(width) == pytest.approx(66.8, abs=0.05)
+    assert page.text_content(".lmw-time") == "20.0 s / 30 s"
+    for status, text in (("interrupted", "Interrupted"), ("error", "Failed")):
+        kernel_sets(page, status=status)
+        assert badge.text_content() == text
+        assert page.evaluate(width) == pytest.approx(66.8, abs=0.05)
+
+
 def test_controls_hidden_when_read_only(page):
     mount(page, controls=False)
     assert page.is_hidden(".lmw-controls")

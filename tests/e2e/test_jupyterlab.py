@@ -335,7 +335,9 @@ def test_dashboard_in_jupyterlab(lab):
                 "dash.add_stat('TPOT p50', 'time_per_output_token-p50', unit='s')") == ""
             page.wait_for_selector('[data-key="time_to_first_token-p90|p90 x1000"]', timeout=15_000)
             page.click(".lmw-stop")
-            page.wait_for_selector('[data-status="done"]', timeout=30_000)
+            # the badge says what happened (issue 12, defect 4): stopped, as run_status.json
+            page.wait_for_selector('.lmw-badge[data-status="stopped"]', timeout=30_000)
+            assert page.text_content("div.lmw .lmw-badge") == "Stopped"
 
             # After Stop, every cell shows the kernel's final value, formatted as Python formats
             # it (display.format_value, held to js/format.js by tests/fixtures/format_cases.json).
@@ -351,7 +353,7 @@ def test_dashboard_in_jupyterlab(lab):
                 if not diff or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
-            assert state["status"] == "done"
+            assert state["status"] == "stopped"
             assert not diff, "the table differs from dash.stats:\n" + "\n".join(diff)
             n_cells = sum(len(g["stats"]) for g in state["spec"]["groups"])
             assert page.locator("div.lmw td.lmw-value").count() == n_cells
