@@ -77,16 +77,16 @@ class SimulatorProcess:
     def is_running(self) -> bool:
         return self._popen.poll() is None
 
-    def stop(self, timeout: float = 5.0) -> int | None:
+    def stop(self, timeout: float = 5.0) -> None:
         """Terminate the child (SIGTERM, then SIGKILL after `timeout`) and wait for it.
 
-        Returns its exit code. Safe to call more than once.
+        Safe to call more than once; `returncode` has its exit code. Returns None, so a
+        notebook cell ending in `server.stop()` shows nothing (it showed the exit code, 0).
         """
         _terminate(self._popen, timeout)
         if not self._stderr_file.closed:
             self._stderr_file.close()
         _live.discard(self)
-        return self._popen.returncode
 
     def stats(self, timeout: float = 5.0) -> dict[str, Any]:
         """The child's counters (GET /simulator/stats), as SimulatedServer.stats() gives them:

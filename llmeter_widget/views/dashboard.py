@@ -16,6 +16,7 @@ traits. The endpoint (and its API key) never becomes a trait.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,11 @@ def _bundle(name: str) -> Path | str:
     if path.exists():
         return path
     return _MISSING_BUNDLE if name.endswith(".js") else ""
+
+
+# Dashboard.demo(): one simulator process per max_batch, and the open dashboards using one.
+_DEMO_SIMULATORS: dict[int, Any] = {}
+_DEMO_DASHBOARDS: weakref.WeakSet[Dashboard] = weakref.WeakSet()
 
 
 class Dashboard(RunControl, anywidget.AnyWidget):
@@ -427,7 +433,11 @@ class Dashboard(RunControl, anywidget.AnyWidget):
     ) -> Dashboard:
         """A dashboard wired to the simulated LLM server, started in its own process.
 
-        `close()` stops that process (so does the end of the Python process).
+        One simulator process per `max_batch` serves every demo dashboard of this Python
+        process: running the cell again (a new dashboard) reuses it instead of starting a
+        second one, which the replaced dashboard would have kept alive until the kernel
+        exits. `close()` on the last open demo dashboard stops it (so does the end of the
+        Python process).
 
         Example: in a notebook, `Dashboard.demo(duration=20, clients=8)` in a cell shows a
         dashboard ready to run. Here it runs 2 clients sending 1 short request each:
@@ -442,12 +452,15 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         from ..endpoints import OpenAIChatEndpoint
         from ..simulator import SimulatedServer
 
-        process = SimulatedServer.spawn(max_batch=max_batch)
+        process = _DEMO_SIMULATORS.get(max_batch)
+        if process is None or not process.is_running():
+            process = _DEMO_SIMULATORS[max_batch] = SimulatedServer.spawn(max_batch=max_batch)
         endpoint = OpenAIChatEndpoint(base_url=process.base_url, model="sim")
         payload = OpenAIChatEndpoint.create_payload(
             "Write a short story about a lighthouse keeper.", max_tokens=max_tokens)
         dash = cls(endpoint=endpoint, payload=payload, output_path=output_path, **kwargs)
         dash._simulator = process
+        _DEMO_DASHBOARDS.add(dash)
         return dash
 
     def close(self) -> None:
@@ -455,8 +468,13 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         # getattr: close() also runs from __del__ on an instance whose __init__ raised.
         simulator = getattr(self, "_simulator", None)
         if simulator is not None:
-            simulator.stop()
             self._simulator = None
+            _DEMO_DASHBOARDS.discard(self)
+            if not any(d._simulator is simulator for d in list(_DEMO_DASHBOARDS)):
+                # the last open demo dashboard on it
+                simulator.stop()
+                if _DEMO_SIMULATORS.get(simulator.config.max_batch) is simulator:
+                    del _DEMO_SIMULATORS[simulator.config.max_batch]
         runner = getattr(self, "runner", None)
         if runner is not None and self in runner.listeners:
             runner.listeners.remove(self)
