@@ -58,6 +58,7 @@ from .metrics import comparison_keys
 from .payloads import load_payloads
 from .results import Result, new_folder, read_json, write_json
 from .runner import Runner, check_bounds
+from .tables import StatsTable
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -265,8 +266,11 @@ class LoadTestResult:
         """Client counts asked for that have no result (not run, or cut short before saving)."""
         return [c for c in self.sequence_of_clients if c not in self.results]
 
-    def stats_table(self) -> list[dict[str, Any]]:
+    def stats_table(self) -> StatsTable:
         """One row per level, by client count: `clients` and the `TABLE_KEYS` stats.
+
+        A list of dicts (raw numbers) that shows itself as a table with units, and gives a
+        pandas DataFrame with `.to_dataframe()` when pandas is installed (tables.py).
 
         Example (`sweep_folder`: a saved sweep of 1, 2 and 4 clients):
 
@@ -279,7 +283,7 @@ class LoadTestResult:
             >>> first["clients"], first["failed_requests_rate"]
             (1, 0.0)
         """
-        rows = []
+        rows = StatsTable()
         for clients in sorted(self.results):
             stats = self.results[clients].stats
             rows.append({"clients": clients, **{key: stats.get(key) for key in TABLE_KEYS}})
@@ -387,17 +391,30 @@ class LoadTestResult:
     def _latency_throughput_figure(self, clients: list[int]) -> go.Figure:
         import plotly.graph_objects as go
 
+        x, y = self._column("output_tps"), self._column("time_to_first_token-p90")
+        knee = self.knee_details()
+        # The knee is named in its own point's label (an arrow and a text box beside it landed
+        # on the next level's label), and only when the sweep saturates: "no saturation seen"
+        # has no knee to show.
+        saturated_at = knee.clients if knee is not None and knee.saturated else None
         fig = go.Figure(go.Scatter(
-            x=self._column("output_tps"), y=self._column("time_to_first_token-p90"),
-            mode="lines+markers+text", text=[str(c) for c in clients], customdata=clients,
-            textposition="top left", name="levels",
+            x=x, y=y, mode="lines+markers+text", customdata=clients, name="levels",
+            text=[f"{c} (knee)" if c == saturated_at else str(c) for c in clients],
+            textposition="top left", cliponaxis=False,  # a label at the edge stays whole
             hovertemplate="%{customdata} clients<br>%{x:,.0f} tok/s<br>TTFT p90 %{y:.3f} s"
                           "<extra></extra>",
         ))
-        knee = self.knee_details()
-        if knee is not None:
-            fig.add_annotation(x=knee.output_tps, y=knee.ttft_p90, text=f"knee: {knee.clients}",
-                               showarrow=True, arrowhead=2, ax=40, ay=-40)
+        if saturated_at is not None:
+            fig.add_trace(go.Scatter(
+                x=[knee.output_tps], y=[knee.ttft_p90], mode="markers", name="knee",
+                marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"width": 3}},
+                hoverinfo="skip"))
+        # room for the labels above and left of the points
+        xs = [v for v in x if isinstance(v, (int, float))]
+        ys = [v for v in y if isinstance(v, (int, float))]
+        if xs and ys:
+            fig.update_xaxes(range=[-0.12 * max(xs), 1.08 * max(xs)])
+            fig.update_yaxes(range=[0, 1.15 * max(ys)])
         fig.update_layout(title="Latency against throughput (labels: clients)",
                           xaxis_title="output tokens/s", yaxis_title="TTFT p90 (s)",
                           showlegend=False)

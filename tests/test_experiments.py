@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 
 import pytest
 
@@ -17,6 +18,7 @@ from llmeter_widget.experiments import (
     knee_verdict,
 )
 from llmeter_widget.runner import MisconfiguredEndpoint
+from llmeter_widget.views.dashboard_traits import comparison_of
 from llmeter_widget.simulator import SimulatedServer
 
 LEVELS = [1, 2, 4, 8, 16]
@@ -142,11 +144,53 @@ def test_plot_results_has_one_point_per_level(sweep):
             assert list(trace.y) == pytest.approx(column[key]), (name, key)
         assert fig.layout.xaxis.type == "log"
     curve = figures["latency_throughput"]
-    assert len(curve.data) == 1
+    assert result.knee_details().saturated
+    assert [trace.name for trace in curve.data] == ["levels", "knee"]
     assert list(curve.data[0].x) == pytest.approx(column["output_tps"])
     assert list(curve.data[0].y) == pytest.approx(column["time_to_first_token-p90"])
-    assert list(curve.data[0].text) == [str(c) for c in LEVELS]
-    assert curve.layout.annotations[0].text == f"knee: {result.knee()}"
+    # the knee is named in its own point's label, not in a box beside it (which landed on the
+    # next level's label), and no label is clipped: not clipped to the axes, and room above
+    knee = result.knee()
+    assert list(curve.data[0].text) == [f"{c} (knee)" if c == knee else str(c) for c in LEVELS]
+    assert not curve.layout.annotations and curve.data[0].cliponaxis is False
+    assert curve.layout.yaxis.range[1] >= 1.1 * max(column["time_to_first_token-p90"])
+    assert list(curve.data[1].x) == pytest.approx([column["output_tps"][LEVELS.index(knee)]])
+
+
+def test_a_sweep_that_does_not_saturate_names_no_knee(sweep):
+    """Mid-sweep (here: its first two levels) the chart said "knee (2 clients)" beside the
+    verdict "No saturation seen up to 2 clients"."""
+    result, _, _ = sweep
+    first_two = LoadTestResult(test_name="t", sequence_of_clients=LEVELS[:2],
+                               results={c: result.results[c] for c in LEVELS[:2]})
+    assert first_two.verdict().startswith("No saturation seen")
+    curve = first_two.plot_results()["latency_throughput"]
+    assert [trace.name for trace in curve.data] == ["levels"]
+    assert not any("knee" in text for text in curve.data[0].text)
+    assert comparison_of(first_two.results)["knee"] is None
+    assert comparison_of(result.results)["knee"] == result.knee()  # the whole sweep saturates
+
+
+def test_the_stats_table_shows_itself_with_units(sweep):
+    result, _, _ = sweep
+    table = result.stats_table()
+    assert isinstance(table, list) and table[0]["clients"] == LEVELS[0]  # still rows of numbers
+    text = str(table)
+    lines = text.splitlines()
+    assert lines[0].split()[:3] == ["clients", "Requests/min", "Output"]  # titles from the registry
+    assert len(lines) == 2 + len(LEVELS) and " ms" in lines[2] and "tok/s" in lines[2]
+    assert not re.search(r"\d\.\d{6,}", text)  # no 16-digit floats
+    assert repr(table) == text
+    page = table._repr_html_()
+    assert page.count("<tr>") == 1 + len(LEVELS) and "TTFT p90" in page
+    frame = table.to_dataframe()
+    assert list(frame["clients"]) == LEVELS and list(frame.columns) == table.columns
+
+
+def test_the_stats_table_says_what_to_install_without_pandas(sweep, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match="pip install pandas"):
+        sweep[0].stats_table().to_dataframe()
 
 
 # -- cut short, failed, named --------------------------------------------------------------------
