@@ -34,12 +34,26 @@ def kernel_env(values: dict[str, str]):
         os.environ.update(saved)
 
 
+# Appended to each notebook while it runs (and taken out after): how many dashboards the
+# notebook left open, and how many it closed, at the end of "Run all".
+PROBE = """
+import gc, json
+from llmeter_widget.views.dashboard import Dashboard as _Dashboard
+_dashboards = [o for o in gc.get_objects() if isinstance(o, _Dashboard)]
+print(json.dumps({"open": sum(d.comm is not None for d in _dashboards),
+                  "closed": sum(d.comm is None for d in _dashboards)}))
+"""
+
+
 def execute(path: Path, cwd: Path, env: dict[str, str] | None = None) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     with kernel_env({**SHORT_RUNS, **(env or {})}):
         NotebookClient(nb, timeout=180, kernel_name="python3",
                        resources={"metadata": {"path": str(cwd)}},
                        store_widget_state=True).execute()  # raises on a failing cell
+    probe = nb.cells.pop()
+    nb.metadata["dashboards_at_end"] = json.loads(probe.outputs[-1]["text"].strip().splitlines()[-1])
     return nb
 
 
@@ -73,6 +87,18 @@ def test_notebook_runs(path, executed):
     for folder in folders:
         status = json.loads((folder / "run_status.json").read_text())["status"]
         assert status == "completed", (folder, status)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_run_all_ends_with_what_the_user_watches(path, executed):
+    """A notebook's last cell closed its dashboard: after "Run all" the output the user was
+    watching was empty (issue 12, finding 3)."""
+    nb, _ = executed(path)
+    at_end = nb.metadata["dashboards_at_end"]
+    assert at_end["closed"] == 0, at_end
+    if any(WIDGET_VIEW in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+           for o in c.get("outputs", [])):
+        assert at_end["open"] >= 1
 
 
 def test_quickstart_shows_dashboards_and_saves_their_state(executed):
