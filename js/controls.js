@@ -1,6 +1,9 @@
 // The controls: duration (or requests per client) and clients, Run and Stop. A slider's label
 // follows it while dragging ("input"); the trait is set only on release ("change"), so a drag
-// sends one message to the kernel, not hundreds.
+// sends one message to the kernel, not hundreds. Beside each slider a number box takes a typed
+// value (the duration slider spans 1-600 s in 180 px): it follows the slider and the model, and
+// commits on change or Enter; a value out of range is clamped (and says so), anything that is
+// not a whole number is refused in the box (marked invalid, with why) and never sent.
 
 import { h } from "./dom.js";
 import { formatLevels, parseLevels } from "./sweep.js";
@@ -21,6 +24,30 @@ export function formatDuration(seconds) {
   return sec ? `${min} min ${sec} s` : `${min} min`;
 }
 
+/**
+ * Read a slider's number box: a whole number, clamped to min..max.
+ * @param {string} text  the box's value ("" when the browser could not read it as a number)
+ * @param {{min: number, max: number, noun?: string, unit?: string, badInput?: boolean}} range
+ *   noun/unit: for the messages ("clients": plural, "s"); badInput: the browser's validity.badInput
+ * @returns {{ok: true, value: number, note: string} | {ok: false, error: string}}
+ *   note: "" or why the value was clamped ("at most 64 clients")
+ */
+export function parseBoxValue(text, { min, max, noun = "", unit = "", badInput = false }) {
+  const lo = Math.max(1, Math.ceil(Number(min) || 1));
+  const hi = Math.max(lo, Math.floor(Number(max) || lo));
+  const tail = (n) => (unit ? `${n} ${unit}` : noun ? `${n} ${n === 1 ? noun.replace(/s$/, "") : noun}` : String(n));
+  const error = `Type a whole number from ${lo} to ${tail(hi)}.`;
+  const raw = String(text ?? "").trim();
+  if (badInput || raw === "" || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw)) {
+    return { ok: false, error };
+  }
+  const n = Number(raw);
+  if (!Number.isFinite(n) || !Number.isInteger(n)) return { ok: false, error };
+  if (n > hi) return { ok: true, value: hi, note: `at most ${tail(hi)}` };
+  if (n < lo) return { ok: true, value: lo, note: `at least ${tail(lo)}` };
+  return { ok: true, value: n, note: "" };
+}
+
 /** Sliders, mode, requests per client and the Run / Stop buttons. */
 export class Controls {
   /**
@@ -37,13 +64,15 @@ export class Controls {
     this.duration = this._slider(disposer, {
       name: "duration",
       label: "Duration",
+      unit: "s",
       format: formatDuration,
       commit: (v) => commit("duration", v),
     });
     this.clients = this._slider(disposer, {
       name: "clients",
       label: "Clients",
-      format: (n) => String(n),
+      noun: "clients",
+      format: null, // the number box shows the value
       commit: (v) => commit("clients", Math.round(v)),
     });
 
@@ -123,7 +152,12 @@ export class Controls {
     this.update();
   }
 
-  _slider(disposer, { name, label, format, commit }) {
+  /**
+   * A slider, its number box (`.lmw-<name>-box`) and, with `format`, a readable value label.
+   * The slider's "input" moves the box and the label; its "change" commits. The box commits on
+   * "change" or Enter (Escape puts back the model's value); a commit sets the slider too.
+   */
+  _slider(disposer, { name, label, format, commit, unit = "", noun = "" }) {
     const input = h("input", {
       class: `lmw-slider lmw-${name}`,
       type: "range",
@@ -131,17 +165,92 @@ export class Controls {
       step: 1,
       "aria-label": label,
     });
-    const value = h("span", { class: "lmw-control-value" });
+    const box = h("input", {
+      class: `lmw-number lmw-${name}-box`,
+      type: "number",
+      min: 1,
+      step: 1,
+      inputmode: "numeric",
+      "aria-label": unit ? `${label} in seconds` : label,
+    });
+    const value = format ? h("span", { class: "lmw-control-value" }) : null;
+    const message = h("span", { class: "lmw-box-message", role: "status", hidden: true });
     const row = h("label", { class: `lmw-control lmw-${name}-row` }, [
       h("span", { class: "lmw-control-label", text: label }),
       input,
-      value,
+      box,
+      ...(unit ? [h("span", { class: "lmw-box-unit", text: unit, "aria-hidden": "true" })] : []),
+      ...(value ? [value] : []),
+      message,
     ]);
+    // dirty: text typed in the box and not committed yet (the model's value does not replace it)
+    const slider = { input, box, value, row, format, message, dirty: false };
+    const show = (v) => {
+      if (value) value.textContent = format(v);
+    };
     disposer.listen(input, "input", () => {
-      value.textContent = format(Number(input.value));
+      const v = Number(input.value);
+      show(v);
+      box.value = String(v);
+      slider.dirty = false;
+      this._showBoxMessage(slider, "", false);
     });
     disposer.listen(input, "change", () => commit(Number(input.value)));
-    return { input, value, row, format };
+
+    const read = () =>
+      parseBoxValue(box.value, {
+        min: 1,
+        max: Number(input.max),
+        unit,
+        noun,
+        badInput: Boolean(box.validity && box.validity.badInput),
+      });
+    const commitBox = () => {
+      if (!slider.dirty) return; // nothing typed since the last commit (change after Enter)
+      const parsed = read();
+      if (!parsed.ok) {
+        this._showBoxMessage(slider, parsed.error, true);
+        return; // refused: nothing is sent, the typed text stays to be fixed
+      }
+      slider.dirty = false;
+      box.value = String(parsed.value);
+      input.value = String(parsed.value);
+      show(parsed.value);
+      this._showBoxMessage(slider, parsed.note, false);
+      commit(parsed.value);
+    };
+    disposer.listen(box, "input", () => {
+      slider.dirty = true;
+      const parsed = read();
+      // Checked as it is typed; a clamp is said on commit, where it happens.
+      this._showBoxMessage(slider, parsed.ok ? "" : parsed.error, !parsed.ok);
+    });
+    disposer.listen(box, "change", commitBox);
+    disposer.listen(box, "keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        commitBox();
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation(); // Jupyter would leave edit mode on it too
+        slider.dirty = false;
+        box.value = input.value;
+        this._showBoxMessage(slider, "", false);
+      }
+    });
+    return slider;
+  }
+
+  /** A number box's message: an error (invalid, role alert) or a note (a clamp), or none. */
+  _showBoxMessage(slider, text, invalid) {
+    const { box, message } = slider;
+    box.classList.toggle("lmw-invalid", invalid);
+    if (invalid) box.setAttribute("aria-invalid", "true");
+    else box.removeAttribute("aria-invalid");
+    message.textContent = text;
+    message.hidden = !text;
+    message.classList.toggle("lmw-box-error", invalid);
+    message.setAttribute("role", invalid ? "alert" : "status");
   }
 
   _showLevelsError(error) {
@@ -160,8 +269,11 @@ export class Controls {
     const setSlider = (slider, max, value) => {
       // max first: a value above the old max would be clamped otherwise.
       slider.input.max = String(Math.max(1, max));
+      slider.box.max = String(Math.max(1, max));
       slider.input.value = String(value);
-      slider.value.textContent = slider.format(value);
+      if (slider.value) slider.value.textContent = slider.format(value);
+      // The box follows, unless a person is typing in it (or left an invalid text to fix).
+      if (!slider.dirty) slider.box.value = String(value);
     };
     setSlider(this.duration, Number(m.get("max_duration")) || 1, Number(m.get("duration")) || 1);
     setSlider(this.clients, Number(m.get("max_clients")) || 1, Number(m.get("clients")) || 1);

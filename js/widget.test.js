@@ -147,7 +147,7 @@ describe("widget.render", () => {
     expect(slider.value).toBe("4");
     slider.value = "12";
     slider.dispatchEvent(new Event("input"));
-    expect($(".lmw-clients-row .lmw-control-value").textContent).toBe("12");
+    expect($("input.lmw-clients-box").value).toBe("12"); // the number box follows the drag
     expect(model.setCalls).toEqual([]);
     expect(model.saves).toBe(0);
     slider.dispatchEvent(new Event("change"));
@@ -171,10 +171,12 @@ describe("widget.render", () => {
     model.pythonSets("clients", 100);
     expect($("input.lmw-clients").max).toBe("256");
     expect($("input.lmw-clients").value).toBe("100");
-    expect($(".lmw-clients-row .lmw-control-value").textContent).toBe("100");
+    expect($("input.lmw-clients-box").value).toBe("100");
+    expect($("input.lmw-clients-box").max).toBe("256");
     model.pythonSets("duration", 45);
     expect($("input.lmw-duration").value).toBe("45");
     expect($(".lmw-duration-row .lmw-control-value").textContent).toBe("45 s");
+    expect($("input.lmw-duration-box").value).toBe("45");
     expect(model.setCalls).toEqual([]); // following Python does not echo back
   });
 

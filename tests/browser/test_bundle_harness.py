@@ -203,7 +203,7 @@ def test_clients_slider_sets_the_trait_on_release(page):
     assert page.get_attribute(slider, "max") == "64"
     assert page.input_value(slider) == "8"
     page.eval_on_selector(slider, "s => { s.value = '20'; s.dispatchEvent(new Event('input')); }")
-    assert page.text_content(".lmw-clients-row .lmw-control-value") == "20"
+    assert page.input_value("input.lmw-clients-box") == "20"  # the number box follows
     assert page.evaluate("window.harness.model.saves") == 0  # a drag sends nothing
     page.eval_on_selector(slider, "s => s.dispatchEvent(new Event('change'))")
     assert page.evaluate("window.harness.model.get('clients')") == 20
@@ -221,7 +221,159 @@ def test_clients_slider_sets_the_trait_on_release(page):
     # Python sets clients from code: the slider and its label follow.
     kernel_sets(page, clients=5)
     assert page.input_value(slider) == "5"
-    assert page.text_content(".lmw-clients-row .lmw-control-value") == "5"
+    assert page.input_value("input.lmw-clients-box") == "5"
+
+
+# -- keyboard and focus (issue 12, defect 2) ------------------------------------------------------
+
+# JupyterLab 4's own values of the variables the widget's CSS reads (theme-light-extension and
+# theme-dark-extension), and none at all (another front-end: the CSS fallbacks).
+THEMES = {
+    "fallbacks": {},
+    "jupyterlab-light": {
+        "--jp-layout-color0": "#ffffff", "--jp-layout-color1": "#ffffff",
+        "--jp-layout-color2": "#eeeeee", "--jp-ui-font-color1": "rgba(0, 0, 0, 0.87)",
+        "--jp-ui-font-color2": "rgba(0, 0, 0, 0.54)", "--jp-border-color2": "#e0e0e0",
+        "--jp-brand-color1": "#1976d2"},
+    "jupyterlab-dark": {
+        "--jp-layout-color0": "#111111", "--jp-layout-color1": "#212121",
+        "--jp-layout-color2": "#424242", "--jp-ui-font-color1": "rgba(255, 255, 255, 0.87)",
+        "--jp-ui-font-color2": "rgba(255, 255, 255, 0.54)", "--jp-border-color2": "#424242",
+        "--jp-brand-color1": "#2196f3"},
+}
+
+# The focused element's ring: its style, width and colour, whether :focus-visible matches, and
+# the colour behind the ring (the backgrounds from there up, composited), so the test can
+# compute the ring's contrast as WCAG 1.4.11 does.
+FOCUS_STATE = """() => {
+  const el = document.activeElement;
+  if (!el || !el.closest('.lmw')) return null;
+  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return [0, 0, 0, 0];
+    const p = m[1].split(/[\\s,/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const cs = getComputedStyle(el);
+  // the ring is drawn outside the box (offset >= 0: over the parent) or inside it
+  let node = parseFloat(cs.outlineOffset) < 0 ? el : el.parentElement;
+  const layers = [];
+  for (; node; node = node.parentElement) {
+    const bg = parse(getComputedStyle(node).backgroundColor);
+    if (bg[3] > 0) layers.push(bg);
+    if (bg[3] >= 1) break;
+  }
+  let behind = [255, 255, 255];
+  for (const [r, g, b, a] of layers.reverse()) {
+    behind = [r * a + behind[0] * (1 - a), g * a + behind[1] * (1 - a), b * a + behind[2] * (1 - a)];
+  }
+  return {cls: el.className, tag: el.tagName, style: cs.outlineStyle,
+          width: parseFloat(cs.outlineWidth), color: parse(cs.outlineColor),
+          opacity: Number(cs.opacity), behind, visible: el.matches(':focus-visible')};
+}"""
+
+# The controls a person can reach, in the page's order (what Tab must visit).
+REACHABLE = """() => [...document.querySelectorAll('.lmw input, .lmw select, .lmw button, .lmw [tabindex]')]
+  .filter(el => !el.disabled && el.tabIndex >= 0 && el.checkVisibility())
+  .map(el => el.className)"""
+
+
+def contrast(a, b) -> float:
+    """WCAG contrast ratio of two sRGB colours (0..255 each)."""
+    def lum(c):
+        lin = [(v / 255) / 12.92 if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4
+               for v in c[:3]]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def set_theme(page, name: str) -> None:
+    page.evaluate("""vars => { const s = document.getElementById("theme").style;
+        for (const [k, v] of Object.entries(vars)) s.setProperty(k, v); }""", THEMES[name])
+
+
+def tab_through(page) -> list[dict]:
+    """Press Tab from the top of the page until focus leaves the dashboard; each stop's state."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    stops = []
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        state = page.evaluate(FOCUS_STATE)
+        if state is None:
+            break
+        stops.append(state)
+    return stops
+
+
+@pytest.mark.parametrize("theme", list(THEMES))
+def test_tab_reaches_every_control_in_order_with_a_visible_focus_ring(page, theme, tmp_path):
+    set_theme(page, theme)
+    mount(page, stats=STATS, duration=45.0)
+    sliders = ["lmw-slider lmw-duration", "lmw-number lmw-duration-box",
+               "lmw-slider lmw-clients", "lmw-number lmw-clients-box"]
+    for status, first in (("idle", ["lmw-mode", *sliders, "lmw-button lmw-run"]),
+                          # running: the mode is fixed and Run is off; the sliders and Stop work
+                          ("running", [*sliders, "lmw-button lmw-stop"])):
+        kernel_sets(page, status=status)
+        reachable = page.evaluate(REACHABLE)
+        # the controls, in the order a person reads them, then the table's editor (and the rest)
+        assert reachable[:len(first)] == first, reachable
+        assert "lmw-stat-remove" in reachable and "lmw-stat-add" in reachable
+        stops = tab_through(page)
+        assert [s["cls"] for s in stops] == reachable, (status, theme)
+        for stop in stops:
+            what = (theme, status, stop["cls"])
+            assert stop["visible"], what  # :focus-visible matched (a keyboard focus)
+            assert stop["style"] not in ("none", "hidden") and stop["width"] >= 2, (what, stop)
+            assert stop["opacity"] == 1, what  # the ring is not faded with its control
+            ratio = contrast(stop["color"], stop["behind"])
+            assert stop["color"][3] == 1 and ratio >= 3, (what, stop["color"], stop["behind"], ratio)
+    # look at it: the clients box focused
+    page.focus("input.lmw-clients-box")
+    save_screenshot(page, f"harness-focus-{theme}.png", tmp_path)
+
+
+def test_typing_in_the_clients_box_moves_the_slider_and_the_model(page):
+    mount(page)
+    box, slider = "input.lmw-clients-box", "input.lmw-clients"
+    assert page.input_value(box) == "8" and page.get_attribute(box, "max") == "64"
+    page.focus(slider)
+    page.keyboard.press("Tab")  # from the slider to its box
+    assert page.evaluate("document.activeElement.classList.contains('lmw-clients-box')")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("42")
+    assert page.evaluate("window.harness.model.setCalls") == []  # typing sends nothing
+    page.keyboard.press("Enter")
+    assert page.input_value(slider) == "42"
+    assert page.evaluate("window.harness.model.get('clients')") == 42
+    assert page.evaluate("window.harness.model.setCalls") == [["clients", 42]]
+    assert page.evaluate("window.harness.model.saves") == 1
+    # out of range: clamped, and said
+    page.keyboard.press("Control+A")
+    page.keyboard.type("500")
+    page.keyboard.press("Enter")
+    assert page.input_value(slider) == "64" and page.input_value(box) == "64"
+    assert page.evaluate("window.harness.model.get('clients')") == 64
+    assert page.text_content(".lmw-clients-row .lmw-box-message") == "at most 64 clients"
+    # not a number: refused where it was typed, nothing sent
+    page.keyboard.press("Control+A")
+    page.keyboard.type("4e")
+    page.keyboard.press("Enter")
+    assert page.get_attribute(box, "aria-invalid") == "true"
+    assert page.is_visible(".lmw-clients-row .lmw-box-message")
+    assert page.text_content(".lmw-clients-row .lmw-box-message") == (
+        "Type a whole number from 1 to 64 clients.")
+    assert page.evaluate("window.harness.model.setCalls") == [["clients", 42], ["clients", 64]]
+    border = page.eval_on_selector(box, "b => getComputedStyle(b).borderTopColor")
+    assert border == page.eval_on_selector(".lmw", "r => getComputedStyle(r).getPropertyValue('--lmw-bad').trim()") \
+        or border == "rgb(198, 40, 40)"  # the error colour
+    page.keyboard.press("Escape")  # back to the model's value
+    assert page.input_value(box) == "64" and page.get_attribute(box, "aria-invalid") is None
+    # the duration box, by Tab from the clients' side: 90 s
+    page.fill("input.lmw-duration-box", "90")
+    page.press("input.lmw-duration-box", "Enter")
+    assert page.evaluate("window.harness.model.get('duration')") == 90
+    assert page.input_value("input.lmw-duration") == "90"
+    assert page.text_content(".lmw-duration-row .lmw-control-value") == "90 s"
 
 
 def test_run_and_stop_follow_the_status(page):

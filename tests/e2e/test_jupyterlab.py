@@ -255,10 +255,10 @@ def test_dashboard_in_jupyterlab(lab):
                               "dash.observe(lambda c: _e2e_clients.append(c['new']), 'clients')"
                               ) == ""
             clients = page.locator("div.lmw input.lmw-clients")
-            label = page.locator("div.lmw .lmw-clients-row .lmw-control-value")
+            box = page.locator("div.lmw input.lmw-clients-box")  # the number box beside it
 
-            # The clients slider, by keyboard: each press moves the slider, its label and the
-            # running run's clients, one message per press. A press that misses is recorded
+            # The clients slider, by keyboard: each press moves the slider, its number box and
+            # the running run's clients, one message per press. A press that misses is recorded
             # (with what JupyterLab did with it instead) and reported at the end, so the rest of
             # the test still runs.
             page.evaluate("""() => { window._e2eCommands = [];
@@ -282,7 +282,7 @@ def test_dashboard_in_jupyterlab(lab):
                         .replace(" ", "."))
                     value = shown
                     continue
-                assert label.text_content() == str(int(want)), (key, label.text_content())
+                assert box.input_value() == str(int(want)), (key, box.input_value())
                 got = kernel.wait_for(active, str(int(want)))
                 assert got == str(int(want)), f"{key}: {kernel.run(seen)}"
                 moved.append(int(want))
@@ -290,12 +290,30 @@ def test_dashboard_in_jupyterlab(lab):
             assert moved, "no key moved the clients slider"
             assert kernel.run("print(_e2e_clients)") == str(moved)
 
+            # ... by typing in its number box (issue 12, defect 2): Tab from the slider, 42,
+            # Enter; the box shows JupyterLab's keyboard focus, the slider and the run follow.
+            assert kernel.run("_e2e_clients.clear()") == ""
+            clients.focus()
+            page.keyboard.press("Tab")
+            assert page.evaluate("() => document.activeElement.classList.contains('lmw-clients-box')"), \
+                page.evaluate("() => document.activeElement.className")
+            ring = box.evaluate("b => [b.matches(':focus-visible'), getComputedStyle(b).outlineStyle,"
+                                " parseFloat(getComputedStyle(b).outlineWidth)]")
+            assert ring[0] and ring[1] == "solid" and ring[2] >= 2, ring
+            page.keyboard.press("Control+A")
+            page.keyboard.type("42")
+            page.keyboard.press("Enter")
+            assert clients.evaluate("s => Number(s.value)") == 42
+            got = kernel.wait_for(active, "42")
+            assert got == "42", kernel.run(seen)
+            assert kernel.run("print(_e2e_clients)") == "[42]"
+
             # ... and with the mouse: drag the thumb to 24, past the simulator's 16 batch slots.
-            # The label follows the drag; the kernel hears once, on release.
+            # The box follows the drag; the kernel hears once, on release.
             assert kernel.run("_e2e_clients.clear()") == ""
             released, values = drag_slider(page, clients, 24)
             assert released == 24, f"the drag ended at {released} (values while dragging: {values})"
-            assert label.text_content() == "24"
+            assert box.input_value() == "24"
             got = kernel.wait_for(active, "24")
             assert got == "24", kernel.run(seen)
             assert kernel.run("print(_e2e_clients)") == "[24]"
