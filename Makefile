@@ -24,9 +24,12 @@ node_modules/.installed: package.json package-lock.json
 $(BUNDLE): node_modules/.installed $(wildcard js/*.js js/*.json js/*.css js/*.mjs)
 	npm run build
 
-# Re-install when the package metadata changes. The bundle first, so pip's build hook finds it.
+# Re-install when the package metadata changes. The bundle is built above, so pip's build hook
+# (hatch-jupyter-builder, which `pip install .` from a wheel or sdist needs) is skipped here: in
+# an editable install it would run `npm install` again, touch package-lock.json, and so make
+# every later `make demo` reinstall node_modules and rebuild everything.
 $(VENV)/.installed: pyproject.toml $(BUNDLE) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	SKIP_JUPYTER_BUILDER=1 $(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
 /usr/bin/chromium:
