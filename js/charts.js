@@ -45,6 +45,8 @@ export function buildTraces(def, columns, theme) {
 export const OVERLAY_DASHES = ["dash", "dot", "dashdot", "longdash"];
 /** Opacity of an overlay's lines: dimmed, so the live run stays in front. */
 export const OVERLAY_OPACITY = 0.55;
+/** Saved runs named in a chart's legend; the others are counted in one "+N more" entry. */
+export const OVERLAY_LEGEND_MAX = 4;
 
 /**
  * The saved runs of the `overlays` trait that have a series to draw.
@@ -57,9 +59,12 @@ export function runOverlays(overlays) {
 }
 
 /**
- * Plotly traces for the saved runs beside the live one: one dashed, dimmed trace per chart trace
- * and run, named "<label> · <trace name>", in the live trace's colour. Drawn after the live
- * traces, so extendTraces' indices (0..n-1) stay the live ones.
+ * Plotly traces for the saved runs beside the live one: one dashed (overlay i:
+ * `OVERLAY_DASHES[i]`), dimmed line per chart trace and run, in the live trace's colour and on
+ * its axis, named "<label> · <trace name>" (its hover). They stay out of the legend: it gets one
+ * entry per saved run (its label and dash, in the text colour; a click hides the run's lines),
+ * at most `OVERLAY_LEGEND_MAX`, then "+N more". Drawn after the live traces, so extendTraces'
+ * indices (0..n-1) stay the live ones; the legend entries come last, with no points.
  * @param {ChartDef} def
  * @param {Array<{label: string, kind: string, series?: object[]}>|null|undefined} overlays
  * @param {Theme} theme
@@ -86,9 +91,42 @@ export function buildOverlayTraces(def, overlays, theme) {
         hovertemplate: `%{y:,.4~g}<extra>${name}</extra>`,
       });
     });
+    if (k < OVERLAY_LEGEND_MAX) legend.push(entry(overlay.label, group, { width: 1.5, color: theme.font, dash }));
   });
-  return traces;
+  const more = runs.length - OVERLAY_LEGEND_MAX;
+  if (more > 0) legend.push(entry(`+${more} more saved ${more === 1 ? "run" : "runs"}`, "overlay-more", { width: 0 }));
+  return [...traces, ...legend];
 }
+
+/**
+ * How many rows a horizontal legend of these entries takes in `width` pixels (Plotly puts as
+ * many entries in a row as fit the plot area's width). Estimated from the text length,
+ * generously, so the room kept for the legend is never too small.
+ * @param {string[]} names  the legend's entries
+ * @param {number} width  the plot area's width, px
+ * @returns {number}
+ */
+export function legendRows(names, width) {
+  if (names.length === 0) return 0;
+  const room = Math.max(120, width || 300);
+  let rows = 1;
+  let used = 0;
+  for (const name of names) {
+    const w = LEGEND_SYMBOL + LEGEND_CHAR * String(name).length;
+    if (used > 0 && used + w > room) {
+      rows += 1;
+      used = 0;
+    }
+    used += w;
+  }
+  return rows;
+}
+/** Legend geometry (12 px text): an entry's symbol and gaps, a character, a row; px. */
+const LEGEND_SYMBOL = 52;
+const LEGEND_CHAR = 7.5;
+const LEGEND_ROW = 24;
+/** The plot area of a chart whose legend is under it (saved runs shown), px. */
+export const PLOT_HEIGHT = 220;
 
 /** "rgba(r,g,b,alpha)" for a colour Plotly and the theme give as #rrggbb or rgb(). */
 function withAlpha(color, alpha) {
@@ -97,11 +135,30 @@ function withAlpha(color, alpha) {
 }
 
 /**
+ * The highest value drawn on the right axis (y2), or null.
+ * @param {Array<{yaxis?: string, y?: Array<number|null>}>} traces
+ */
+function y2Max(traces) {
+  let top = null;
+  for (const t of traces) {
+    if (t.yaxis !== "y2" || !Array.isArray(t.y)) continue;
+    for (const v of t.y) if (typeof v === "number" && Number.isFinite(v) && (top === null || v > top)) top = v;
+  }
+  return top;
+}
+
+/**
  * Plotly layout for a chart definition, coloured from the theme.
+ *
+ * With saved runs drawn beside the live one (`legendBelow`: the legend's entries and the chart's
+ * width), the legend moves under the x axis and the chart grows by the rows it takes, so the
+ * plot area stays `PLOT_HEIGHT` px high and level with its neighbours' (same top margin),
+ * however many runs are shown. `y2Top`: the right axis reaches at least this (see Chart.render).
  * @param {ChartDef} def
  * @param {Theme} theme
+ * @param {{legendBelow?: {names: string[], width: number}|null, y2Top?: number|null}} [options]
  */
-export function buildLayout(def, theme) {
+export function buildLayout(def, theme, { legendBelow = null, y2Top = null } = {}) {
   const layout = baseLayout(theme, {
     xTitle: "seconds since start",
     yTitle: def.yTitle,
@@ -111,6 +168,14 @@ export function buildLayout(def, theme) {
     height: def.height,
     showlegend: def.showlegend,
   });
+  if (legendBelow && layout.showlegend) {
+    const plotWidth = (legendBelow.width || 400) - layout.margin.l - layout.margin.r;
+    const room = legendRows(legendBelow.names, plotWidth) * LEGEND_ROW + 12;
+    layout.margin = { ...layout.margin, t: 16, b: layout.margin.b + room };
+    layout.height = layout.margin.t + PLOT_HEIGHT + layout.margin.b;
+    // its top just under the x axis' title: any room left over stays at the bottom
+    layout.legend = { ...layout.legend, y: (room - 4) / layout.height, yanchor: "top" };
+  }
   if (def.tickprefix) layout.yaxis.tickprefix = def.tickprefix;
   if (def.ticksuffix) layout.yaxis.ticksuffix = def.ticksuffix;
   if (def.tickformat) layout.yaxis.tickformat = def.tickformat;
@@ -123,6 +188,7 @@ export function buildLayout(def, theme) {
       tickmode: "auto",
       showgrid: false,
     };
+    if (typeof y2Top === "number" && y2Top > 0) layout.yaxis2.autorangeoptions = { include: [0, y2Top] };
   }
   return layout;
 }
@@ -246,8 +312,16 @@ export class Chart extends PlotBox {
   render(columns, theme, overlays = null) {
     if (this.destroyed) return;
     this.theme = theme;
-    const traces = [...buildTraces(this.def, columns, theme), ...buildOverlayTraces(this.def, overlays, theme)];
-    this.draw(traces, buildLayout(this.def, theme));
+    const extra = buildOverlayTraces(this.def, overlays, theme);
+    const traces = [...buildTraces(this.def, columns, theme), ...extra];
+    // Saved runs shown: the legend goes under the plot, sized to its entries; and the right axis
+    // (output tokens/s) goes up to twice its highest value drawn, so those lines keep to the
+    // lower half instead of lying on the requests/min ones (proportional, for answers of one
+    // length: two axes scaled to their maxima draw the same line twice).
+    const names = traces.filter((t) => t.showlegend !== false).map((t) => t.name);
+    const legendBelow = extra.length ? { names, width: this.div.clientWidth } : null;
+    const top = extra.length ? y2Max(traces) : null;
+    this.draw(traces, buildLayout(this.def, theme, { legendBelow, y2Top: top === null ? null : 2 * top }));
   }
 
   /**

@@ -3,7 +3,7 @@
 // and the client sweep's comparison chart, with saved runs and sweeps drawn beside the live one
 // (overlays), wired to the traits and messages of docs/widget_contract.md.
 
-import { Chart } from "./charts.js";
+import { Chart, runOverlays } from "./charts.js";
 import { Controls } from "./controls.js";
 import { Disposer, h } from "./dom.js";
 import { Header } from "./header.js";
@@ -184,7 +184,8 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
       cancelAnimationFrame(frame);
       frame = requestAnimationFrame(() => {
         const all = [...charts, ...published];
-        if (all.some((c) => !c.chart.plotted)) drawAll();
+        // With saved runs shown, a chart's height follows its legend's rows at its width: redraw.
+        if (all.some((c) => !c.chart.plotted) || runOverlays(model.get("overlays")).length) drawAll();
         else all.forEach((c) => c.chart.resize());
         sweep.resize();
       });

@@ -399,13 +399,21 @@ describe("overlays", () => {
       "before · Output tokens/s",
       "after · Requests/min",
       "after · Output tokens/s",
+      "before", // the legend: one entry per saved run, no points
+      "after",
     ]);
+    expect(traces.slice(2, 6).every((t) => t.showlegend === false)).toBe(true);
+    expect(traces.slice(6).map((t) => [t.showlegend, t.line.dash, t.legendgroup])).toEqual([
+      [true, "dash", "overlay-0"],
+      [true, "dot", "overlay-1"],
+    ]);
+    expect(traces[2].legendgroup).toBe("overlay-0"); // a click on "before" hides its lines
     expect(traces[0].x).toEqual([0]); // the live run's points stay
     expect(traces[2].x).toEqual([0, 1, 2]);
     expect(traces[2].y).toEqual([60, 60, 60]);
     expect(traces[3].yaxis).toBe("y2");
-    expect(traces.slice(2).map((t) => t.line.dash)).toEqual(["dash", "dash", "dot", "dot"]);
-    expect(traces.slice(2).every((t) => t.opacity < 1 && t.fill === "none")).toBe(true);
+    expect(traces.slice(2, 6).map((t) => t.line.dash)).toEqual(["dash", "dash", "dot", "dot"]);
+    expect(traces.slice(2, 6).every((t) => t.opacity < 1 && t.fill === "none")).toBe(true);
     expect(traces.slice(0, 2).every((t) => t.opacity === undefined)).toBe(true);
     const latency = plotly.react.mock.calls[1][1];
     expect(latency.map((t) => t.name).slice(4, 6)).toEqual(["before · TTFT p50", "before · TTFT p90"]);
@@ -417,7 +425,7 @@ describe("overlays", () => {
     expect(plotly.extendTraces.mock.calls[0][2]).toEqual([0, 1]);
     // a new run keeps the overlays; clearing them redraws the live traces alone
     model.pythonSets("series_delta", { run: 2, seq: 0, points: [] });
-    expect(plotly.react.mock.calls.at(-3)[1]).toHaveLength(6);
+    expect(plotly.react.mock.calls.at(-3)[1]).toHaveLength(8);
     model.pythonSets("overlays", []);
     expect(plotly.react.mock.calls.at(-3)[1].map((t) => t.name)).toEqual(["Requests/min", "Output tokens/s"]);
     expect(el.querySelectorAll(".lmw-overlay-line")).toHaveLength(0);
@@ -692,7 +700,7 @@ describe("charts of published stats", () => {
     vi.clearAllMocks();
     const saved = { label: "before", kind: "run", stats: {}, series: [pub(0, { "cost-total": 2 })], levels: [] };
     model.pythonSets("overlays", [saved]);
-    expect(plotly.react.mock.calls[0][1]).toHaveLength(4); // throughput: 2 live + 2 overlay traces
+    expect(plotly.react.mock.calls[0][1]).toHaveLength(5); // throughput: 2 live + 2 overlay traces + its legend entry
     expect(callsFor(plotly.react, "cost-total")[0][1]).toHaveLength(1);
     dispose();
     cleanup = undefined;

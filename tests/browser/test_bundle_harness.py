@@ -552,17 +552,121 @@ def test_overlay_of_a_saved_run_in_the_table_and_charts(page, tmp_path):
               .map(t => ({name: t.name, n: t.x.length, dash: (t.line || {}).dash || null}))"""
     )
     assert [t["name"] for t in traces] == ["Requests/min", "Output tokens/s",
-                                          "before · Requests/min", "before · Output tokens/s"]
-    assert [t["n"] for t in traces] == [10, 10, 20, 20]
+                                          "before · Requests/min", "before · Output tokens/s",
+                                          "before"]  # its legend entry (no points)
+    assert [t["n"] for t in traces] == [10, 10, 20, 20, 1]
     assert traces[2]["dash"] == "dash" and traces[3]["dash"] == "dash"
     # Live points still stream into the live traces only (extendTraces indices unchanged).
     kernel_sets(page, series_delta={"run": 1, "seq": 6, "points": [bucket(10)]})
-    assert points_per_trace(page, "throughput") == [11, 11, 20, 20]
-    assert points_per_trace(page, "load") == [11, 11, 11, 20, 20, 20]
+    assert points_per_trace(page, "throughput") == [11, 11, 20, 20, 1]
+    assert points_per_trace(page, "load") == [11, 11, 11, 20, 20, 20, 1]
     save_screenshot(page, "harness-overlay.png", tmp_path)
     kernel_sets(page, overlays=[])
     assert points_per_trace(page, "throughput") == [11, 11]
     assert page.evaluate("document.querySelectorAll('.lmw-overlay-line').length") == 0
+
+
+def saved_run(label: str, seconds: int = 20, scale: float = 1.0) -> dict:
+    """An `overlays` entry of a saved run (its stats and series scaled, to tell it apart)."""
+    series = [{k: (v * scale if isinstance(v, float) and k != "t" else v) for k, v in bucket(t).items()}
+              for t in range(seconds)]
+    stats = {k: v * scale for k, v in STATS.items()}
+    return {"label": label, "kind": "run", "stats": stats, "series": series, "levels": []}
+
+
+# Each chart's plot area (the axes' box, without margins and legend), its legend and its x axis
+# title, as the page lays them out.
+CHART_BOXES = """() => [...document.querySelectorAll('.lmw-plot')].map(div => {
+  const box = (el) => { if (!el) return null; const r = el.getBoundingClientRect();
+                        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, height: r.height}; };
+  return {chart: div.dataset.chart, plotHeight: div._fullLayout._size.h,
+          drag: box(div.querySelector('.nsewdrag')), legend: box(div.querySelector('.legend')),
+          xtitle: box(div.querySelector('.g-xtitle')),
+          entries: [...div.querySelectorAll('.legend .traces .legendtext')].map(t => t.textContent)};
+})"""
+
+
+@pytest.mark.parametrize("n", [6, 12])
+def test_many_overlays_keep_the_plot_areas_tall_and_the_legend_clear(page, n, tmp_path):
+    """Issue 12, defect 6: 6-12 saved runs' legend entries squeezed the plots to ~100 px."""
+    mount(page, stats=STATS)
+    stream_run(page, seconds=10)
+    labels = [f"run-2025-01-{d:02d}" for d in range(1, n + 1)]
+    kernel_sets(page, overlays=[saved_run(label, scale=1 + 0.1 * k) for k, label in enumerate(labels)])
+    for chart in page.evaluate(CHART_BOXES):
+        what = (n, chart["chart"])
+        assert chart["plotHeight"] >= 200, (what, chart)
+        assert chart["drag"]["height"] >= 200, (what, chart)
+        # the legend does not cover the plot area nor the x axis' title
+        assert chart["legend"]["top"] >= chart["xtitle"]["bottom"] - 1, (what, chart)
+        assert chart["legend"]["top"] >= chart["drag"]["bottom"], (what, chart)
+        # the saved runs named once each (not once per trace), the rest counted
+        entries = chart["entries"]
+        assert len(entries) <= 10, (what, entries)
+        assert any(e.startswith(f"+{n - 4} more") for e in entries), (what, entries)
+    save_screenshot(page, f"harness-overlays-{n}.png", tmp_path)
+
+
+def test_a_saved_runs_requests_and_tokens_per_second_are_drawn_apart(page):
+    """Issue 12, defect 6: a saved run's req/min and tok/s lines (proportional, each axis scaled
+    to its own maximum) lay one on top of the other."""
+    mount(page)
+    stream_run(page, seconds=10)
+    kernel_sets(page, overlays=[saved_run("before", scale=1.3), saved_run("after", scale=0.8)])
+    apart = page.evaluate("""() => {
+      const div = document.querySelector('[data-chart=throughput]');
+      const y = div._fullLayout.yaxis, y2 = div._fullLayout.yaxis2;
+      const byName = Object.fromEntries(div.data.map(t => [t.name, t]));
+      return ['before', 'after'].map(label => {
+        const rpm = byName[label + ' · Requests/min'], tps = byName[label + ' · Output tokens/s'];
+        // pixels between the two lines at each second where both have a value
+        const gaps = rpm.y.map((v, i) => (v === null || tps.y[i] === null) ? null
+                                : Math.abs(y.l2p(v) - y2.l2p(tps.y[i]))).filter(g => g !== null);
+        gaps.sort((a, b) => a - b);
+        return {label, median: gaps[Math.floor(gaps.length / 2)], axes: [rpm.yaxis || 'y', tps.yaxis],
+                dashes: [rpm.line.dash, tps.line.dash], plot: div._fullLayout._size.h};
+      });
+    }""")
+    for run in apart:
+        assert run["axes"] == ["y", "y2"], run
+        # an eighth of the plot's height between them at least (tokens/s keeps to the lower
+        # half), where they were a few pixels apart
+        assert run["median"] >= run["plot"] / 8, run
+
+
+def test_overlay_lines_sit_under_their_values_in_every_group(page, tmp_path):
+    """Issue 12, defect 6: in the Errors group (wide cells) the saved runs' lines sat left of
+    the values; every line must be centred under its value and show it whole."""
+    mount(page, stats=STATS)
+    kernel_sets(page, overlays=[saved_run("before"), saved_run("a-much-longer-label-2025-01-01")])
+    boxes = page.evaluate("""() => [...document.querySelectorAll('td.lmw-value')].map(td => {
+      const union = (els) => { const rs = els.map(e => e.getBoundingClientRect()).filter(r => r.width > 0);
+        return {left: Math.min(...rs.map(r => r.left)), right: Math.max(...rs.map(r => r.right))}; };
+      const cell = td.getBoundingClientRect();
+      const value = union([td.querySelector('.lmw-num'), td.querySelector('.lmw-unit')]);
+      return {key: td.dataset.key, group: td.closest('table').dataset.group,
+              cell: [cell.left, cell.right], value,
+              lines: [...td.querySelectorAll('.lmw-overlay-line')].map(l => {
+                const v = l.querySelector('.lmw-overlay-value').getBoundingClientRect();
+                const s = l.getBoundingClientRect();
+                return {text: l.textContent,
+                        box: union([l.querySelector('.lmw-overlay-label'), l.querySelector('.lmw-overlay-value')]),
+                        value: {left: v.left, right: v.right, width: v.width},
+                        shown: {left: s.left, right: s.right}}; })};
+    })""")
+    assert {b["group"] for b in boxes} >= {"Errors", "TTFT", "Throughput"}
+    for cell in boxes:
+        centre = (cell["value"]["left"] + cell["value"]["right"]) / 2
+        assert len(cell["lines"]) == 2, cell
+        for line in cell["lines"]:
+            what = (cell["group"], cell["key"], line["text"])
+            box = line["box"]
+            left, right = max(box["left"], line["shown"]["left"]), min(box["right"], line["shown"]["right"])
+            assert abs((left + right) / 2 - centre) <= 3, (what, left, right, centre)
+            # the value itself is whole and inside the cell (a long label is what gets cut)
+            value = line["value"]
+            assert value["width"] > 0 and cell["cell"][0] <= value["left"] and value["right"] <= cell["cell"][1], what
+    save_screenshot(page, "harness-overlay-table.png", tmp_path)
 
 
 def save_screenshot(page, name: str, folder: Path) -> Path:
