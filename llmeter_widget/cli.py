@@ -6,6 +6,7 @@ Examples:
     llmeter-widget demo --duration 20 --clients 16
     llmeter-widget simulate --port 8000 --max-batch 16
     llmeter-widget run --url http://127.0.0.1:8000/v1 --model sim --clients 8 --duration 30
+    llmeter-widget dashboard                      # the live dashboard as a page (Voila)
     llmeter-widget demo --stat "p95 TTFT=time_to_first_token-p95" --stat "Req/min=requests_per_minute"
 """
 
@@ -22,6 +23,7 @@ from . import __version__
 from .cost import CostModel
 from .display import DEFAULT_GROUPS
 from .endpoints import OpenAIChatEndpoint, OpenAICompletionEndpoint
+from .endpoints.openai import _validate_base_url
 from .runner import Runner
 from .simulator import cli as simulator_cli
 
@@ -189,7 +191,43 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the embedded simulated OpenAI-compatible LLM until interrupted.",
     )
     simulator_cli.add_arguments(simulate)
+
+    page = commands.add_parser(
+        "dashboard", help="serve the live dashboard as a web page (Voila), for a room",
+        description="Serve the dashboard as a page of its own on 127.0.0.1 (Voila: the code is "
+                    "hidden, Run, Stop and the sliders work). Without --url it drives the "
+                    "embedded simulated server.")
+    page.add_argument("--url", help="base URL of an OpenAI-compatible API (default: the simulator)")
+    page.add_argument("--model", help="model name the server serves (needed with --url)")
+    page.add_argument("--api", choices=("chat", "completions"), default="chat")
+    page.add_argument("--api-key-env", metavar="NAME",
+                      help="name of the environment variable holding the API key")
+    page.add_argument("--clients", type=_positive_int, default=8, help="clients (default 8)")
+    page.add_argument("--duration", type=_positive_float, default=30.0,
+                      help="seconds a run lasts (default 30; the page's slider changes it)")
+    page.add_argument("--max-tokens", type=_positive_int, default=48)
+    page.add_argument("--output", default="runs", help="folder for result folders (default ./runs)")
+    page.add_argument("--port", type=_positive_int, default=8866, help="port (default 8866)")
+    page.add_argument("--theme", choices=("light", "dark"), default="light")
     return parser
+
+
+def _page(args: argparse.Namespace) -> int:
+    """Serve the dashboard page (page.py) until Ctrl-C."""
+    from . import page
+
+    if args.url is not None and not args.model:
+        raise ValueError("--url needs --model: the model name the server serves.")
+    if args.url is not None:
+        _validate_base_url(args.url)
+    name = args.api_key_env
+    if name and name not in os.environ:
+        raise ValueError(f"--api-key-env {name}: the environment variable {name} is not set. "
+                         f"Export it first (export {name}=...), then run the command again.")
+    cell = page.dashboard_cell(url=args.url, model=args.model, api=args.api, api_key_env=name,
+                               clients=args.clients, duration=args.duration,
+                               output=os.path.abspath(args.output), max_tokens=args.max_tokens)
+    return page.serve(cell, port=args.port, theme=args.theme)
 
 
 def _runner(args: argparse.Namespace, endpoint) -> Runner:  # noqa: ANN001
@@ -265,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return simulator_cli.main(args)
     _restore_ctrl_c()
     try:
+        if args.command == "dashboard":
+            return _page(args)
         if args.command == "demo":
             return asyncio.run(_demo(args))
         endpoint = _endpoint_from_args(args)
