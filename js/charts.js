@@ -11,7 +11,23 @@ import { parseColor } from "./theme.js";
  * @typedef {{x: number[][], y: Array<Array<number|null>>, customdata?: Array<Array<string|null>>}} Columns
  */
 
-const CONFIG = { displaylogo: false, displayModeBar: false, responsive: false, scrollZoom: false };
+// The mode bar (on hover) holds one button: Plotly's "Download plot as a png" (toImage).
+const CONFIG = {
+  displaylogo: false,
+  displayModeBar: "hover",
+  modeBarButtons: [["toImage"]],
+  responsive: false,
+  scrollZoom: false,
+};
+
+/**
+ * Plotly config of one chart: CONFIG, and its PNG named after it ("llmeter-latency.png").
+ * @param {string} name  the chart's name (PlotBox.name)
+ */
+export function plotConfig(name) {
+  const filename = `llmeter-${String(name).replace(/[^A-Za-z0-9_-]+/g, "-")}`;
+  return { ...CONFIG, toImageButtonOptions: { format: "png", filename, scale: 2 } };
+}
 const HEIGHT = 300;
 
 /**
@@ -258,10 +274,11 @@ export class PlotBox {
   /** Draw these traces and layout (newPlot first, then react). */
   draw(traces, layout) {
     if (this.destroyed) return;
+    const config = plotConfig(this.name);
     this._call(() =>
       this.plotted
-        ? Plotly.react(this.div, traces, layout, CONFIG)
-        : Plotly.newPlot(this.div, traces, layout, CONFIG),
+        ? Plotly.react(this.div, traces, layout, config)
+        : Plotly.newPlot(this.div, traces, layout, config),
     );
     this.plotted = true;
   }

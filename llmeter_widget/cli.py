@@ -1,4 +1,5 @@
-"""The `llmeter-widget` command: `run` a load test, `simulate` a server, or `demo` both.
+"""The `llmeter-widget` command: `run` a load test, `simulate` a server, `demo` both, or
+`report` a saved run or sweep as one HTML file.
 
 Parsing uses the standard library's argparse (sub-commands, types and help for free).
 
@@ -8,6 +9,7 @@ Examples:
     llmeter-widget run --url http://127.0.0.1:8000/v1 --model sim --clients 8 --duration 30
     llmeter-widget dashboard                      # the live dashboard as a page (Voila)
     llmeter-widget demo --stat "p95 TTFT=time_to_first_token-p95" --stat "Req/min=requests_per_minute"
+    llmeter-widget report runs/20260101-120000 -o report.html
 """
 
 from __future__ import annotations
@@ -209,7 +211,46 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--output", default="runs", help="folder for result folders (default ./runs)")
     page.add_argument("--port", type=_positive_int, default=8866, help="port (default 8866)")
     page.add_argument("--theme", choices=("light", "dark"), default="light")
+
+    report = commands.add_parser(
+        "report", help="write the HTML report of a saved run or sweep",
+        description="Write one self-contained HTML file (it opens offline) of a saved run's "
+                    "folder or a client sweep's folder: settings, stats table, charts, errors.",
+    )
+    report.add_argument("folder", metavar="RUN_OR_SWEEP_FOLDER",
+                        help="a run's folder (summary.json, responses.jsonl ...) or a sweep's "
+                             "(load_test.json, <N>-clients folders)")
+    report.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write the report (default: report.html in the folder)")
     return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Write the report of a saved run or sweep folder; print its path."""
+    from pathlib import Path
+
+    from .experiments import LoadTestResult
+    from .overlays import is_sweep_folder
+    from .results import Result
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder: give a saved run's folder or a sweep's.")
+    try:
+        if is_sweep_folder(folder):
+            path = LoadTestResult.load(folder).to_html(args.output)
+        else:
+            path = Result.load(folder).to_html(args.output)
+    except FileNotFoundError:
+        raise ValueError(
+            f"{folder} holds no saved run or sweep: expected a run's folder (summary.json, "
+            "stats.json or responses.jsonl) or a sweep's (load_test.json or <N>-clients folders)."
+        ) from None
+    except OSError as exc:
+        raise ValueError(f"cannot write the report ({exc.strerror or exc}): choose another "
+                         "path with -o.") from None
+    print(path)
+    return 0
 
 
 def _page(args: argparse.Namespace) -> int:
@@ -305,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "dashboard":
             return _page(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "demo":
             return asyncio.run(_demo(args))
         endpoint = _endpoint_from_args(args)

@@ -420,6 +420,22 @@ class LoadTestResult:
                           showlegend=False)
         return fig
 
+    def to_html(self, path: str | os.PathLike | None = None) -> Path:
+        """Write one self-contained HTML report of the sweep (settings, the verdict and the knee,
+        the per-level table, the comparison charts of `plot_results`, errors by class per level;
+        plotly.js inlined once, so it opens offline) to `path` (default: report.html in the
+        sweep's folder); returns its path.
+
+        Example (`sweep_folder`: a saved sweep):
+
+            >>> path = LoadTestResult.load(sweep_folder).to_html("sweep.html")
+            >>> path.name, "Saturates at 2 clients" in path.read_text()
+            ('sweep.html', True)
+        """
+        from . import reports
+
+        return reports.sweep_html(self, path)
+
     # -- saving and loading ----------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
         """What load_test.json holds: the sweep's settings, its levels and how it ended."""

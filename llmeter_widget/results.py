@@ -351,6 +351,57 @@ class Result:
         self.responses = list(iter_responses(Path(self.output_path) / "responses.jsonl"))
         return self.responses
 
+    # -- reports and exports (reports.py) --------------------------------------------------------
+    def _saved_responses(self) -> list[InvocationResponse]:
+        """The responses in memory, or (a low-memory run, a stats-only load) read from the
+        folder without keeping them."""
+        if self.responses or not self.output_path:
+            return self.responses
+        path = Path(self.output_path) / "responses.jsonl"
+        return list(iter_responses(path)) if path.exists() else []
+
+    def plot(self) -> dict[str, Any]:
+        """Plotly figures of the run, by name: "throughput", "latency" (TTFT/TTLT p50/p90),
+        "load" (requests in flight), "errors" (failed per second, by class) over time, as the
+        dashboard drew them (rebuilt from the responses), and "latency_histogram" and
+        "latency_cdf" of TTFT and TTLT. In a notebook, `result.plot()["latency"]` draws one.
+
+        Example (`runner`: a Runner of a simulated server):
+
+            >>> import asyncio
+            >>> figures = asyncio.run(runner.run(clients=2, n_requests=3)).plot()
+            >>> [trace.name for trace in figures["latency"].data]
+            ['TTFT p50', 'TTFT p90', 'TTLT p50', 'TTLT p90']
+        """
+        from . import reports
+
+        return reports.run_figures(self._saved_responses())
+
+    def to_html(self, path: str | os.PathLike | None = None) -> Path:
+        """Write one self-contained HTML report of the run (settings, the grouped stats table,
+        the charts, errors by class; plotly.js inlined once, so it opens offline) to `path`
+        (default: report.html in the run's folder); returns its path."""
+        from . import reports
+
+        return reports.run_html(self, self._saved_responses(), path)
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write the responses as CSV, one row per response (no request body; annotations and
+        inter_token_latencies as JSON text); returns the path. Needs only the standard library."""
+        from . import reports
+
+        return reports.write_csv(self._saved_responses(), path)
+
+    def to_dataframe(self) -> Any:
+        """The responses as a pandas DataFrame, the columns of `to_csv`.
+
+        Raises:
+            ImportError: pandas is not installed (`pip install pandas`).
+        """
+        from . import reports
+
+        return reports.to_dataframe(self._saved_responses())
+
     def __repr__(self) -> str:
         return (
             f"Result(run_name={self.run_name!r}, status={self.status!r}, "
