@@ -58,6 +58,9 @@ SERIES_X_TITLE = "seconds since the first request"
 # Endpoint settings a report shows: never a key, a header value or anything not listed here.
 ENDPOINT_FIELDS = ("endpoint_type", "base_url", "model_id", "provider", "stream", "timeout")
 CHART_HEIGHT = 300
+# The distributions' size, whatever the number of requests.
+HISTOGRAM_BINS = 60
+CDF_POINTS = 1000
 
 # One row per response: every InvocationResponse field but the request body.
 EXPORT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(InvocationResponse)
@@ -150,9 +153,10 @@ def run_figures(responses: Iterable[InvocationResponse]) -> dict[str, go.Figure]
     figures["errors"] = fig
 
     values = {key: _latency_values(responses, key) for key in LATENCY_METRICS}
+    centres, width, counts = histogram(values)
     fig = go.Figure([
-        go.Histogram(x=values[key], name=metric(key).label, opacity=0.6,
-                     marker_color=COLORS[index])
+        go.Bar(x=centres, y=counts[key], width=width, name=metric(key).label, opacity=0.6,
+               marker_color=COLORS[index])
         for index, key in enumerate(LATENCY_METRICS)
     ])
     _layout(fig, "Latency distribution", "requests", x_title=unit)
@@ -162,10 +166,9 @@ def run_figures(responses: Iterable[InvocationResponse]) -> dict[str, go.Figure]
 
     fig = go.Figure()
     for index, key in enumerate(LATENCY_METRICS):
-        ordered = sorted(values[key])
-        fig.add_trace(go.Scatter(
-            x=ordered, y=[(i + 1) / len(ordered) for i in range(len(ordered))],
-            name=metric(key).label, mode="lines", line={"shape": "hv", "color": COLORS[index]}))
+        xs, ys = cdf_points(sorted(values[key]))
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=metric(key).label, mode="lines",
+                                 line={"shape": "hv", "color": COLORS[index]}))
     _layout(fig, "Latency CDF: share of requests at or below", "share of requests",
             x_title=unit)
     fig.update_layout(hovermode="closest")
@@ -173,6 +176,44 @@ def run_figures(responses: Iterable[InvocationResponse]) -> dict[str, go.Figure]
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
     figures["latency_cdf"] = fig
     return figures
+
+
+def histogram(values: Mapping[str, list[float]], bins: int = HISTOGRAM_BINS
+              ) -> tuple[list[float], float, dict[str, list[int]]]:
+    """Each list's counts in the same `bins` equal bins, lowest value to highest: (bin centres,
+    bin width, {name: counts}). Binned here rather than by plotly.js from every value, so a
+    figure (and a report) does not grow with the number of requests.
+
+    Example:
+        >>> histogram({"a": [0.0, 1.0, 2.0, 3.0], "b": [3.0]}, bins=2)
+        ([0.75, 2.25], 1.5, {'a': [2, 2], 'b': [0, 1]})
+    """
+    every = [v for vs in values.values() for v in vs]
+    if not every:
+        return [], 0.0, {name: [] for name in values}
+    low, high = min(every), max(every)
+    if high == low:  # one value: one bar
+        return [low], max(abs(low) * 0.02, 1e-6), {name: [len(vs)] for name, vs in values.items()}
+    width = (high - low) / bins
+    counts = {name: [0] * bins for name in values}
+    for name, vs in values.items():
+        for v in vs:
+            counts[name][min(int((v - low) / width), bins - 1)] += 1
+    return [low + (i + 0.5) * width for i in range(bins)], width, counts
+
+
+def cdf_points(ordered: list[float], limit: int = CDF_POINTS) -> tuple[list[float], list[float]]:
+    """The empirical CDF of sorted values: (value, share of values at or below it), every value
+    up to `limit` of them, else `limit` evenly spaced ranks (the first and the last kept).
+
+    Example:
+        >>> cdf_points([1.0, 2.0, 3.0, 4.0, 5.0]), cdf_points([1.0, 2.0, 3.0, 4.0, 5.0], limit=3)
+        (([1.0, 2.0, 3.0, 4.0, 5.0], [0.2, 0.4, 0.6, 0.8, 1.0]), ([1.0, 3.0, 5.0], [0.2, 0.6, 1.0]))
+    """
+    n = len(ordered)
+    ranks = range(n) if n <= limit else sorted({round(k * (n - 1) / (limit - 1))
+                                                for k in range(limit)})
+    return [ordered[i] for i in ranks], [(i + 1) / n for i in ranks]
 
 
 def errors_per_second(responses: Iterable[InvocationResponse], start: float,

@@ -306,10 +306,31 @@ def test_plot_draws_the_series_the_stats_rebuild(saved):
                for r in result.responses)
     ttfts = sorted(r.time_to_first_token for r in result.responses
                    if r.time_to_first_token is not None and r.error_type != "cancelled")
-    assert sorted(trace("latency_histogram", ttft).x) == ttfts
+    bars = trace("latency_histogram", ttft)
+    assert sum(bars.y) == len(ttfts)
+    assert sum(trace("latency_histogram", ttlt).y) == result.stats["successful_requests"]
+    ttlts = [r.time_to_last_token for r in result.responses if r.time_to_last_token is not None]
+    low, high = min(ttfts + ttlts), max(ttfts + ttlts)  # one set of bins, lowest to highest
+    assert bars.x[0] - bars.width / 2 == pytest.approx(low)
+    assert bars.x[-1] + bars.width / 2 == pytest.approx(high)
     cdf = trace("latency_cdf", ttft)
     assert list(cdf.x) == ttfts and cdf.y[-1] == 1.0
     assert len(trace("latency_cdf", ttlt).x) == result.stats["successful_requests"]
+
+
+def test_the_distributions_do_not_grow_with_the_requests():
+    from llmeter_widget.endpoints import InvocationResponse
+    from llmeter_widget.reports import CDF_POINTS, HISTOGRAM_BINS, run_figures
+
+    responses = [InvocationResponse(t_send=i * 0.01, t_first_token=i * 0.01 + 0.05 + (i % 97) / 1e3,
+                                    t_last_token=i * 0.01 + 0.5, t_end=i * 0.01 + 0.5,
+                                    num_tokens_output=8).finalize() for i in range(5000)]
+    figures = run_figures(responses)
+    for bars in figures["latency_histogram"].data:
+        assert len(bars.x) == HISTOGRAM_BINS and sum(bars.y) == 5000
+    for line in figures["latency_cdf"].data:
+        assert len(line.x) == CDF_POINTS and line.y[-1] == 1.0 and line.y[0] == 1 / 5000
+        assert list(line.x) == sorted(line.x)
 
 
 def test_plot_of_a_low_memory_load_reads_the_folder(saved):
