@@ -217,9 +217,11 @@ def knee_verdict(knee: Knee | None, first_clients: int | None = None) -> str:
         return (f"Saturates at {_clients_text(knee.clients)}: at {_clients_text(knee.next_clients)} "
                 f"no request succeeded ({at}).")
     if knee.saturated:
-        more = "more" if knee.tps_growth >= 1 else "the"
+        # past saturation throughput may also fall a little ("1.0x the output" read oddly)
+        tps = (f"for {knee.tps_growth:.1f}x more output tokens/s" if knee.tps_growth >= 1 else
+               f"while output tokens/s falls to {knee.tps_growth:.2f}x")
         return (f"Saturates at {_clients_text(knee.clients)}: beyond it TTFT p90 grows "
-                f"{knee.ttft_growth:.1f}x for {knee.tps_growth:.1f}x {more} output tokens/s ({at}).")
+                f"{knee.ttft_growth:.1f}x {tps} ({at}).")
     line = f"No saturation seen up to {_clients_text(knee.clients)}"
     if first_clients is not None and first_clients != knee.clients:
         line += (f": from {_clients_text(first_clients)}, output tokens/s grew {knee.tps_growth:.1f}x "
