@@ -31,10 +31,16 @@ async def eventually(condition: Callable[[], bool], what: str, timeout: float = 
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0,
-               describe: Callable[[], object] | None = None) -> None:
-    """The blocking `eventually`, for tests that drive another process."""
+               describe: Callable[[], object] | None = None,
+               pause: Callable[[float], object] = time.sleep, interval: float = 0.02) -> None:
+    """The blocking `eventually`, for tests that drive another process.
+
+    `pause(interval)` waits between two looks: a browser test passes one that lets Playwright
+    work meanwhile (`lambda s: page.wait_for_timeout(s * 1000)`); `time.sleep` would hold up
+    the page's routed requests and events until the next Playwright call.
+    """
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {_describe(what, describe)}")
-        time.sleep(0.02)
+        pause(interval)

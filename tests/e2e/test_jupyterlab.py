@@ -13,32 +13,23 @@ Set LLMETER_SCREENSHOT=docs/dashboard.png to refresh the README's picture.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from jupyter_client import BlockingKernelClient
 from playwright.sync_api import sync_playwright
 
 from llmeter_widget.display import format_value
 
 from ..chromium import launch
+from .dashboard_page import SLIDER_STATE, drag_slider, key_target
+from .servers import Kernel, Server, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -53,66 +44,22 @@ def lab(tmp_path_factory):
     (notification / "notification.jupyterlab-settings").write_text(
         '{"checkForUpdates": false, "fetchNews": "false"}')
     port = free_port()
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime),
+    env = {"JUPYTER_RUNTIME_DIR": str(runtime),
            "JUPYTERLAB_WORKSPACES_DIR": str(work / ".workspaces"),
            "JUPYTERLAB_SETTINGS_DIR": str(work / ".settings")}
-    proc = subprocess.Popen(
+    url = f"http://127.0.0.1:{port}"
+    server = Server(
+        "JupyterLab",
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
          f"--port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
          "--ServerApp.disable_check_xsrf=True", "--LabApp.expose_app_in_browser=True",
          "--allow-root", f"--ServerApp.root_dir={work}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/status", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"JupyterLab did not start: {proc.stderr.read()[-2000:]}")
-            time.sleep(0.5)
-    yield url, work, runtime
-    proc.terminate()
+        ready_url=f"{url}/api/status", log=work / "jupyterlab.log", env=env)
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-class Kernel:
-    """A second client of the notebook's kernel: runs code there and returns what it printed."""
-
-    def __init__(self, connection_file: Path) -> None:
-        self.client = BlockingKernelClient()
-        self.client.load_connection_file(str(connection_file))
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=30)
-
-    def run(self, code: str) -> str:
-        out: list[str] = []
-
-        def hook(msg):
-            if msg["msg_type"] == "stream":
-                out.append(msg["content"]["text"])
-            elif msg["msg_type"] == "error":
-                out.append("ERROR " + "\n".join(msg["content"]["traceback"]))
-
-        self.client.execute_interactive(code, output_hook=hook, timeout=30)
-        return "".join(out).strip()
-
-    def wait_for(self, code: str, expected: str, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            got = self.run(code)
-            if got == expected or time.monotonic() > deadline:
-                return got
-            time.sleep(0.5)
-
-    def close(self) -> None:
-        self.client.stop_channels()
+        server.start()
+        yield url, work, runtime
+    finally:
+        server.stop()
 
 
 # -- the stats table ---------------------------------------------------------------------------
@@ -159,53 +106,6 @@ def table_diff(expected: list[dict], shown: list[dict]) -> list[str]:
                 diff.append(f"{want['group']} {w['key']!r}: expected {w['text']!r}, "
                             f"page shows {g['text']!r} (data-key {g['key']!r})")
     return diff
-
-
-# -- sliders -----------------------------------------------------------------------------------
-
-SLIDER_STATE = "s => [Number(s.min), Number(s.max), Number(s.step) || 1, Number(s.value)]"
-
-
-def key_target(key: str, value: float, lo: float, hi: float, step: float) -> float:
-    """Where a key press puts a range input (HTML's arrow/Home/End; PageUp/PageDown as Chromium:
-    a tenth of the range, at least one step, then snapped to the step and clamped)."""
-    big = max((hi - lo) / 10, step)
-    moved = {"ArrowRight": value + step, "ArrowUp": value + step,
-             "ArrowLeft": value - step, "ArrowDown": value - step,
-             "PageUp": value + big, "PageDown": value - big, "Home": lo, "End": hi}[key]
-    snapped = lo + math.floor((moved - lo) / step + 0.5) * step  # Decimal::round: half up here
-    return min(hi, max(lo, snapped))
-
-
-def drag_slider(page, slider, target: int) -> tuple[int, list[int]]:
-    """Drag a range input's thumb to `target` with the mouse, the way a person does: press on
-    the thumb, move while watching the value, release. Returns the value at release and the
-    values seen during the drag."""
-    slider.scroll_into_view_if_needed()
-    box = slider.bounding_box()
-    lo, hi, step, value = slider.evaluate(SLIDER_STATE)
-    y = box["y"] + box["height"] / 2
-    thumb = min(16.0, box["height"])  # Chromium's default thumb; corrected below by what we see
-    track = box["width"] - thumb
-    per_step = track / ((hi - lo) / step)
-
-    def x_of(v: float) -> float:
-        return box["x"] + thumb / 2 + (v - lo) / (hi - lo) * track
-
-    page.mouse.move(x_of(value), y)
-    page.mouse.down()
-    seen = [value]
-    x = x_of(target)
-    for _ in range(30):
-        page.mouse.move(x, y, steps=4)
-        got = slider.evaluate("s => Number(s.value)")
-        seen.append(got)
-        if got == target:
-            break
-        # Move by what is missing; at least one pixel, so it never stalls between two values.
-        x += math.copysign(max(1.0, abs(target - got) / step * per_step / 2), target - got)
-    page.mouse.up()
-    return slider.evaluate("s => Number(s.value)"), seen
 
 
 def test_dashboard_in_jupyterlab(lab):
