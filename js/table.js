@@ -4,6 +4,10 @@
 // With controls, a person edits the spec from here: a remove button per stat and a "+ stat"
 // form; both only send a request, and Python answers by changing the `spec` trait (or with a
 // `stat_error` message shown in the form).
+// Its header says what the figures cover and switches it: "whole run" (the `stats` trait) or
+// "last N s" (`window_stats`, the live charts' window; a key with no meaning over a window
+// shows "—"). The choice is the `table_scope` trait, so Python sends the window's figures only
+// while a view shows them.
 
 import { Disposer, h } from "./dom.js";
 import { formatValue } from "./format.js";
@@ -69,6 +73,37 @@ export function availableKeys(spec) {
   return keys.filter((k) => typeof k === "string" && k !== "");
 }
 
+/**
+ * The figures the table shows for a scope: the whole run's `stats`, or the window's.
+ * @param {"run"|"window"} scope
+ * @param {Record<string, any>|null|undefined} stats  the `stats` trait
+ * @param {{seconds?: number, covered?: number, stats?: Record<string, any>}|null|undefined} window
+ *   the `window_stats` trait ({} until Python sent it)
+ * @returns {Record<string, any>}
+ */
+export function scopedStats(scope, stats, window) {
+  if (scope !== "window") return stats || {};
+  return (window && window.stats) || {};
+}
+
+/**
+ * The scope toggle's labels: "whole run" and "last N s" (N: the window's length, 10 by default),
+ * and the line that says what the table shows now.
+ * @param {"run"|"window"} scope
+ * @param {{seconds?: number, covered?: number}|null|undefined} window  the `window_stats` trait
+ */
+export function scopeLabels(scope, window) {
+  const seconds = window && Number.isFinite(window.seconds) && window.seconds > 0 ? window.seconds : 10;
+  const last = `last ${seconds} s`;
+  let caption = "Figures over the whole run";
+  if (scope === "window") {
+    const covered = window && Number.isFinite(window.covered) ? window.covered : null;
+    caption = `Figures over the ${last}`;
+    if (covered !== null && covered < seconds) caption += ` (${covered} s so far)`;
+  }
+  return { run: "whole run", window: last, caption };
+}
+
 /** Each view's datalist needs an id of its own: several views of one model share the page. */
 let datalistCount = 0;
 
@@ -78,11 +113,18 @@ export class StatsTable {
    * @param {DisplaySpec|null|undefined} spec  from the `spec` trait
    * @param {Record<string, number|null>|null|undefined} [stats]  from the `stats` trait
    * @param {Overlay[]|null|undefined} [overlays]  from the `overlays` trait
-   * @param {{send?: (msg: object) => void, editable?: boolean, disposer?: Disposer}} [options]
+   * @param {{send?: (msg: object) => void, editable?: boolean, disposer?: Disposer,
+   *   scope?: "run"|"window", windowStats?: object, setScope?: (scope: string) => void}} [options]
    *   send: model.send (the edit requests); editable: the `controls` trait; disposer: owns the
-   *   DOM listeners (one of its own when not given)
+   *   DOM listeners (one of its own when not given); scope, windowStats: the `table_scope` and
+   *   `window_stats` traits; setScope: what the toggle does (sets `table_scope`)
    */
-  constructor(spec, stats, overlays, { send = () => {}, editable = false, disposer } = {}) {
+  constructor(
+    spec,
+    stats,
+    overlays,
+    { send = () => {}, editable = false, disposer, scope = "run", windowStats = {}, setScope = () => {} } = {},
+  ) {
     this.element = h("div", { class: "lmw-stats" });
     this.send = send;
     this.editable = Boolean(editable);
@@ -100,8 +142,67 @@ export class StatsTable {
     this.stats = stats || {};
     /** @type {Overlay[]} */
     this.overlays = tableOverlays(overlays);
+    this.scope = scope === "window" ? "window" : "run";
+    this.windowStats = windowStats || {};
+    this._buildScope(setScope);
     this._buildEditor();
     this.setSpec(spec);
+  }
+
+  /** The header: what the figures cover, and the toggle between the whole run and the window. */
+  _buildScope(setScope) {
+    const button = (scope) => {
+      const b = h("button", { class: "lmw-scope-button", type: "button", dataset: { scope } });
+      this.disposer.listen(b, "click", () => {
+        if (this.scope === scope) return;
+        this.setScope(scope, this.windowStats); // at once; Python's window figures follow
+        setScope(scope);
+      });
+      return b;
+    };
+    this.scopeButtons = { run: button("run"), window: button("window") };
+    this.scopeCaption = h("span", { class: "lmw-scope-caption" });
+    this.scopeBar = h("div", { class: "lmw-scope" }, [
+      h("div", { class: "lmw-scope-toggle", role: "group", "aria-label": "What the table covers" }, [
+        this.scopeButtons.run,
+        this.scopeButtons.window,
+      ]),
+      this.scopeCaption,
+    ]);
+    this.element.append(this.scopeBar);
+    this._showScope();
+  }
+
+  _showScope() {
+    const labels = scopeLabels(this.scope, this.windowStats);
+    for (const [scope, b] of Object.entries(this.scopeButtons)) {
+      b.textContent = labels[scope];
+      b.setAttribute("aria-pressed", String(this.scope === scope));
+    }
+    this.scopeCaption.textContent = labels.caption;
+    this.element.dataset.scope = this.scope;
+  }
+
+  /**
+   * Show the whole run ("run") or the last seconds ("window": the `window_stats` trait).
+   * @param {"run"|"window"} scope
+   * @param {object} [windowStats]  the `window_stats` trait
+   */
+  setScope(scope, windowStats = this.windowStats) {
+    this.scope = scope === "window" ? "window" : "run";
+    this.windowStats = windowStats || {};
+    this._showScope();
+    this._render();
+  }
+
+  /**
+   * New figures of the window (the `window_stats` trait); shown while the scope is "window".
+   * @param {object} windowStats
+   */
+  setWindow(windowStats) {
+    this.windowStats = windowStats || {};
+    this._showScope(); // "(3 s so far)" grows with the run
+    if (this.scope === "window") this._render();
   }
 
   _buildEditor() {
@@ -248,7 +349,7 @@ export class StatsTable {
     this.pending = false;
     if (!this.form.hidden) this.closeForm();
     this.setEditable(this.editable);
-    this.update(this.stats);
+    this._render();
     this.setOverlays(this.overlays);
   }
 
@@ -343,13 +444,20 @@ export class StatsTable {
   }
 
   /**
-   * Show new stats: only cells whose text changed are touched (no DOM rebuild per tick).
+   * New stats of the whole run (the `stats` trait), shown while the scope is "run": only cells
+   * whose text changed are touched (no DOM rebuild per tick).
    * @param {Record<string, number|null>|null|undefined} stats
    */
   update(stats) {
     this.stats = stats || {};
+    if (this.scope === "run") this._render();
+  }
+
+  /** Write the shown scope's figures into the cells whose text changed. */
+  _render() {
+    const shown = scopedStats(this.scope, this.stats, this.windowStats);
     for (const c of this.cells) {
-      const text = formatValue(this.stats[c.key], c.unit, c.invert, c.scale);
+      const text = formatValue(shown[c.key], c.unit, c.invert, c.scale);
       if (text === c.text) continue;
       const [num, unit] = splitUnit(text);
       c.num.textContent = num;

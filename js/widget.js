@@ -44,6 +44,13 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
     send: (msg) => model.send(msg),
     editable: Boolean(model.get("controls")),
     disposer,
+    scope: model.get("table_scope"),
+    windowStats: model.get("window_stats"),
+    // The toggle: Python then sends the last seconds' figures (window_stats) while it says so.
+    setScope: (scope) => {
+      model.set("table_scope", scope);
+      model.save_changes();
+    },
   });
   const series = new SeriesState({ maxPoints });
 
@@ -242,6 +249,10 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   for (const name of new Set(HEADER_TRAITS)) disposer.onModel(model, `change:${name}`, updateHeader);
   for (const name of new Set(CONTROL_TRAITS)) disposer.onModel(model, `change:${name}`, updateControls);
   disposer.onModel(model, "change:stats", () => table.update(model.get("stats")));
+  disposer.onModel(model, "change:window_stats", () => table.setWindow(model.get("window_stats")));
+  disposer.onModel(model, "change:table_scope", () =>
+    table.setScope(model.get("table_scope"), model.get("window_stats")),
+  );
   disposer.onModel(model, "change:spec", () => {
     table.setSpec(model.get("spec"));
     retitlePublished();

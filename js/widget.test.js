@@ -708,3 +708,22 @@ describe("charts of published stats", () => {
     expect(model.listenerCount()).toBe(0);
   });
 });
+
+describe("the table's scope toggle (issue 12, defect 5)", () => {
+  it("sets and saves table_scope, and shows window_stats while it says window", () => {
+    const model = fakeModel({ table_scope: "run", window_stats: {}, stats: { "time_to_first_token-p50": 0.144 } });
+    mount(model);
+    const ttft = () => $('td[data-key="time_to_first_token-p50"]').textContent;
+    expect(ttft()).toBe("144 ms");
+    $('.lmw-scope-button[data-scope="window"]').click();
+    expect(model.setCalls).toEqual([["table_scope", "window"]]);
+    expect(model.saves).toBe(1);
+    model.pythonSets("window_stats", { seconds: 10, covered: 4, stats: { "time_to_first_token-p50": 0.68 } });
+    expect(ttft()).toBe("680 ms");
+    expect($(".lmw-scope-caption").textContent).toBe("Figures over the last 10 s (4 s so far)");
+    // another view (or Python) goes back to the whole run
+    model.pythonSets("table_scope", "run");
+    expect(ttft()).toBe("144 ms");
+    expect($('.lmw-scope-button[data-scope="run"]').getAttribute("aria-pressed")).toBe("true");
+  });
+});

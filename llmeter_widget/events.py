@@ -110,6 +110,9 @@ class Snapshot:
     (above `stats.LOOP_LAG_WARNING`, the latencies read high)."""
     stats: dict[str, Any] = field(default_factory=dict)
     """Stat key -> value now, as `Result.stats` (`RunningStats.to_stats()`)."""
+    window_stats: dict[str, Any] | None = None
+    """The stat keys over the last `window` seconds (`RunningStats.window_stats()`), while a
+    view asks for them (`RunningStats.want_window_stats`); else None."""
     series: list[dict[str, Any]] = field(default_factory=list)
     """The per-second buckets closed since the previous snapshot (each second once, in order);
     their format is `RunningStats.snapshot()`'s, the one the dashboard's charts read."""
@@ -121,7 +124,7 @@ class Snapshot:
     def to_dict(self) -> dict[str, Any]:
         """The dict a plain-callable listener gets: each field by name (`stats` and `series`
         shared, not copied), "result_path" only in the final snapshot, as the dicts of
-        `Runner.listeners` always had it.
+        `Runner.listeners` always had it; not `window_stats` (a view's, when it asks).
 
         Example:
             >>> final = Snapshot(status="completed", result_path="runs/r").to_dict()
@@ -132,7 +135,8 @@ class Snapshot:
         return {name: getattr(self, name) for name in names}
 
 
-_FINAL_FIELDS = tuple(f.name for f in fields(Snapshot))
+# window_stats is a view's (the dashboard's table, when asked): not in the plain dicts.
+_FINAL_FIELDS = tuple(f.name for f in fields(Snapshot) if f.name != "window_stats")
 _RUNNING_FIELDS = tuple(name for name in _FINAL_FIELDS if name != "result_path")
 
 

@@ -43,7 +43,7 @@ import re
 import time
 from array import array
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -255,22 +255,101 @@ def _sketch_add_many(sketch: DDSketch, values: Sequence[float]) -> None:
     sketch._max = max(sketch._max, max(values))
 
 
-class LiveWindow:
-    """TTFT and TTLT p50/p90 of the responses of the last `seconds` seconds: the live charts.
+# The metrics the live charts read from the window every second (always recorded).
+_CHART_METRICS = ("time_to_first_token", "time_to_last_token")
 
-    One sketched `Distribution` per metric for each second; closing a second keeps it (the
-    oldest drops out) and merges the kept ones into a fresh pair to read. Memory and the cost
-    of a close are O(seconds x sketch size): the same at 1 and at 10,000 requests a second.
+
+class WindowSecond:
+    """One second of a `LiveWindow`: a sketched `Distribution` per per-request metric (of the
+    metric registry, `REQUEST_METRICS`) and the second's counts. Mergeable: nothing per request
+    is kept, so its size does not grow with the rate. `complete`: every metric was recorded for
+    the whole second (the window's `record_all` was on), not only the charts' TTFT and TTLT.
+
+    While the second is open, a metric's values wait in an array and go into its sketch by the
+    thousand (`Distribution.add_many`: count, sum, min and max in C, the bins counted once), so
+    a value costs an append, not a Python-level update of five fields; `seal()` (when the
+    second closes) puts the rest in.
+    """
+
+    __slots__ = ("dists", "_waiting", "complete", "total", "failed", "cancelled", "retries",
+                 "input_tokens", "output_tokens", "ok_input_tokens", "ok_output_tokens", "errors")
+
+    def __init__(self, complete: bool = True) -> None:
+        # Every metric recorded for the whole second (else only the charts' TTFT and TTLT).
+        self.complete = complete
+        self.dists: dict[str, Distribution] = {m.key: Distribution(exact=False)
+                                               for m in REQUEST_METRICS}
+        self._waiting: dict[str, array] = {m.key: array("d") for m in REQUEST_METRICS}
+        self.total = self.failed = self.cancelled = self.retries = 0
+        self.input_tokens = self.output_tokens = 0
+        self.ok_input_tokens = self.ok_output_tokens = 0
+        self.errors: Counter[str] = Counter()
+
+    def add(self, key: str, value: float) -> None:
+        waiting = self._waiting[key]
+        waiting.append(value)
+        if len(waiting) >= _PENDING_LIMIT:
+            self._flush(key)
+
+    def add_many(self, key: str, values: Sequence[float]) -> None:
+        waiting = self._waiting[key]
+        waiting.extend(values)
+        if len(waiting) >= _PENDING_LIMIT:
+            self._flush(key)
+
+    def _flush(self, key: str) -> None:
+        waiting = self._waiting[key]
+        if waiting:
+            self.dists[key].add_many(waiting)
+            self._waiting[key] = array("d")
+
+    def seal(self) -> None:
+        """The second is closed: every value into its sketch (no array of values is kept)."""
+        for key in self._waiting:
+            self._flush(key)
+            self.dists[key]._fold_pending()
+
+
+class LiveWindow:
+    """The responses of the last `seconds` seconds, one `WindowSecond` per second: the live
+    charts' TTFT and TTLT p50/p90 (`close()`, every second), and, when a view asks, the
+    dashboard table's "last N s" figures (`stats()`: every per-request metric's percentiles and
+    average, the requests, failures and rates of the window).
+
+    Closing a second keeps it (the oldest drops out); reading merges the kept seconds' sketches
+    into fresh ones. Memory and the cost of a close or a read are O(seconds x metrics x sketch
+    size): the same at 1 and at 10,000 requests a second. Percentiles interpolate between ranks
+    read from the merged sketch, so each is within 1% of `numpy.percentile` of the same values.
+
+    The charts' TTFT and TTLT and the counts are always recorded; the other metrics only while
+    `record_all` is on (a view shows the table's "last N s"): a value costs ~0.3 us to sketch,
+    and a response has one per metric and one per token gap, which would otherwise cost every
+    run a few microseconds a response for a table nobody looks at. `stats()` therefore covers
+    the trailing seconds recorded whole (`covered`): after `record_all` goes on, it grows a
+    second at a time to `seconds`, as at a run's start.
 
     Example:
+        >>> from llmeter_widget.endpoints import InvocationResponse
+        >>> def done(ttft, ttlt=None, error=None):
+        ...     r = InvocationResponse(t_send=0.0, t_first_token=ttft, t_last_token=ttlt,
+        ...                            t_end=ttlt or ttft, num_tokens_output=4)
+        ...     if error:
+        ...         r.error, r.error_type = "boom", error
+        ...     return r.finalize()
         >>> w = LiveWindow(seconds=2)
-        >>> w.add(0.1, 1.0); w.add(0.3, 2.0)
+        >>> w.record_all = True                       # a view shows the table's "last 2 s"
+        >>> w.add(done(0.1, 1.0)); w.add(done(0.3, 2.0))
         >>> {k: round(v, 3) for k, v in w.close().items()}
         {'ttft_p50': 0.2, 'ttft_p90': 0.28, 'ttlt_p50': 1.5, 'ttlt_p90': 1.9}
-        >>> w.add(0.5, None)                # a failed request: its TTFT, no TTLT
-        >>> round(w.close()["ttft_p50"], 2)  # seconds 0 and 1: 0.1, 0.3, 0.5
+        >>> w.add(done(0.5, error="broken_stream"))  # a failed request: its TTFT, no TTLT
+        >>> round(w.close()["ttft_p50"], 2)           # seconds 0 and 1: 0.1, 0.3, 0.5
         0.3
-        >>> w.close()["ttlt_p50"] is None    # seconds 1 and 2: no TTLT left
+        >>> window = w.stats()                        # the same two seconds, for the table
+        >>> window["total_requests"], window["failed_requests"], window["requests_per_minute"]
+        (3, 1, 60.0)
+        >>> round(window["time_to_first_token-p50"], 2), window["errors-broken_stream"]
+        (0.3, 1)
+        >>> w.close()["ttlt_p50"] is None             # seconds 1 and 2: no TTLT left
         True
     """
 
@@ -278,27 +357,65 @@ class LiveWindow:
         if seconds < 1:
             raise ValueError(f"a live window covers at least 1 second, got {seconds}")
         self.seconds = seconds
-        self._ttft = Distribution(exact=False)  # the open second's
-        self._ttlt = Distribution(exact=False)
-        self._closed: deque[tuple[Distribution, Distribution]] = deque(maxlen=seconds)
+        self._record_all = False
+        self._open = WindowSecond(complete=False)
+        self._closed: deque[WindowSecond] = deque(maxlen=seconds)
+        # (metric key, the response attribute it reads, whether that holds a list)
+        self._feeds = [(m.key, m.source or m.key, m.many) for m in REQUEST_METRICS]
+        self._chart_feeds = [f for f in self._feeds if f[0] in _CHART_METRICS]
 
-    def add(self, ttft: float | None, ttlt: float | None) -> None:
-        """A response recorded in the open second (either value may be None)."""
-        if ttft is not None:
-            self._ttft.add(ttft)
-        if ttlt is not None:
-            self._ttlt.add(ttlt)
+    @property
+    def record_all(self) -> bool:
+        """Record every metric (for `stats()`), not only the charts' TTFT and TTLT."""
+        return self._record_all
+
+    @record_all.setter
+    def record_all(self, value: bool) -> None:
+        value = bool(value)
+        if value != self._record_all:
+            self._record_all = value
+            # The open second is recorded whole only if it has recorded nothing yet.
+            second = self._open
+            second.complete = value and second.total == 0 and second.cancelled == 0
+
+    def add(self, response: InvocationResponse) -> None:
+        """A finished (or failed, or cancelled) response, recorded in the open second."""
+        second = self._open
+        if response.error_type == "cancelled":
+            second.cancelled += 1
+            return
+        second.total += 1
+        second.retries += response.retries or 0
+        second.input_tokens += response.num_tokens_input or 0
+        second.output_tokens += response.num_tokens_output or 0
+        if response.ok:
+            second.ok_input_tokens += response.num_tokens_input or 0
+            second.ok_output_tokens += response.num_tokens_output or 0
+        else:
+            second.failed += 1
+            second.errors[response.error_type or "unknown"] += 1
+        for key, attribute, many in self._feeds if second.complete else self._chart_feeds:
+            value = getattr(response, attribute, None)
+            if value is not None:
+                if many:
+                    if value:
+                        second.add_many(key, value)
+                else:
+                    second.add(key, value)
+
+    def _merged(self, key: str, seconds: Iterable[WindowSecond] | None = None) -> Distribution:
+        merged = Distribution(exact=False)
+        for second in self._closed if seconds is None else seconds:
+            if second.dists[key].count:
+                merged.merge(second.dists[key])
+        return merged
 
     def close(self) -> dict[str, float | None]:
         """Close the open second; the p50/p90 of the last `seconds` closed seconds."""
-        self._closed.append((self._ttft, self._ttlt))
-        self._ttft, self._ttlt = Distribution(exact=False), Distribution(exact=False)
-        ttft, ttlt = Distribution(exact=False), Distribution(exact=False)
-        for second_ttft, second_ttlt in self._closed:
-            if second_ttft.count:
-                ttft.merge(second_ttft)
-            if second_ttlt.count:
-                ttlt.merge(second_ttlt)
+        self._open.seal()  # into its sketches now: a closed second holds no array of values
+        self._closed.append(self._open)
+        self._open = WindowSecond(complete=self._record_all)
+        ttft, ttlt = self._merged("time_to_first_token"), self._merged("time_to_last_token")
         return {
             "ttft_p50": ttft.interpolated_percentile(50),
             "ttft_p90": ttft.interpolated_percentile(90),
@@ -306,10 +423,80 @@ class LiveWindow:
             "ttlt_p90": ttlt.interpolated_percentile(90),
         }
 
+    def _recorded(self) -> list[WindowSecond]:
+        """The trailing closed seconds recorded whole (every metric), oldest first."""
+        kept: list[WindowSecond] = []
+        for second in reversed(self._closed):
+            if not second.complete:
+                break
+            kept.append(second)
+        kept.reverse()
+        return kept
+
+    @property
+    def covered(self) -> int:
+        """The seconds `stats()` covers now: the trailing closed seconds recorded whole
+        (`seconds` once the run is that old and `record_all` has been on that long)."""
+        return len(self._recorded())
+
+    def stats(self, extra_percentiles: Mapping[str, tuple[str, float]] | None = None,
+              error_types: Iterable[str] = ()) -> dict[str, Any]:
+        """The stat keys that have a meaning over the last `seconds` closed seconds.
+
+        Every per-request metric's `-p50/-p90/-p99/-average` (None when the window has no
+        value), the percentiles asked for (key -> (metric, q), as
+        `RunningStats.extra_percentiles`: {"time_to_first_token-p95": ("time_to_first_token",
+        95.0)}), the window's requests (total, failed, successful,
+        cancelled, 429 retries), failure rate, tokens, `errors-<class>` (0 for each of
+        `error_types` not seen in the window), and its rates: successful requests and their
+        tokens over the seconds it covers (`covered`, fewer than `seconds` in a run's first
+        seconds; the rates are None before a second closed). Keys with no meaning over
+        a window (the send window, the loop lag, what callbacks publish) are absent.
+        """
+        closed = self._recorded()
+        covered = len(closed)
+        total = sum(s.total for s in closed)
+        failed = sum(s.failed for s in closed)
+        successful = total - failed
+        per_minute = 60.0 / covered if covered else None
+        errors: Counter[str] = Counter({kind: 0 for kind in error_types})
+        for second in closed:
+            errors.update(second.errors)
+        ok_input = sum(s.ok_input_tokens for s in closed)
+        ok_output = sum(s.ok_output_tokens for s in closed)
+        stats: dict[str, Any] = {
+            "total_requests": total,
+            "failed_requests": failed,
+            "successful_requests": successful,
+            "failed_requests_rate": failed / total if total else None,
+            "cancelled_requests": sum(s.cancelled for s in closed),
+            "rate_limit_retries": sum(s.retries for s in closed),
+            "requests_per_minute": successful * per_minute if per_minute else None,
+            "output_tps": ok_output / covered if covered else None,
+            "total_input_tokens": sum(s.input_tokens for s in closed),
+            "total_output_tokens": sum(s.output_tokens for s in closed),
+            "average_input_tokens_per_minute": ok_input * per_minute if per_minute else None,
+            "average_output_tokens_per_minute": ok_output * per_minute if per_minute else None,
+        }
+        for kind, count in sorted(errors.items()):
+            stats[f"errors-{kind}"] = count
+        wanted: dict[str, list[tuple[str, float]]] = {}
+        for stat_key, (metric, q) in (extra_percentiles or {}).items():
+            wanted.setdefault(metric, []).append((stat_key, q))
+        for key, _, _ in self._feeds:
+            dist = self._merged(key, closed)
+            for agg in AGGREGATIONS:
+                stats[f"{key}-{agg}"] = (
+                    dist.mean if agg == "average" else dist.interpolated_percentile(float(agg[1:]))
+                )
+            for stat_key, q in wanted.get(key, ()):
+                stats.setdefault(stat_key, dist.interpolated_percentile(q))
+        return stats
+
     def clear(self) -> None:
         """Forget every second (after a silence longer than the window)."""
         self._closed.clear()
-        self._ttft, self._ttlt = Distribution(exact=False), Distribution(exact=False)
+        self._open = WindowSecond(complete=self._record_all)
 
 
 class RunningStats:
@@ -381,6 +568,7 @@ class RunningStats:
         self._bucket_index = 0
         self._bucket = self._empty_bucket(0)
         self._live = LiveWindow(max(1, math.ceil(window)))
+        self._window_cache: tuple[Any, dict[str, Any]] | None = None
         # (successful requests, their output tokens) of the last seconds: the live rates.
         self._recent_buckets: deque[tuple[int, int]] = deque(maxlen=self.rate_window)
         self.history: deque[dict[str, Any]] = deque(maxlen=history_limit)
@@ -405,6 +593,7 @@ class RunningStats:
         if response.error_type == "cancelled":
             # Cut short by us, not by the server: recorded, but not a request the server served.
             self.cancelled_requests += 1
+            self._live.add(response)  # counted as cancelled in its second
             return
         self.total_requests += 1
         self.rate_limit_retries += response.retries or 0
@@ -433,7 +622,7 @@ class RunningStats:
         if response.token_source:
             self.token_sources[response.token_source] += 1
         # In the open second: its end's second, or a later one if it was recorded late.
-        self._live.add(response.time_to_first_token, response.time_to_last_token)
+        self._live.add(response)
 
     def request_keys(self, keys: Iterable[str]) -> None:
         """Also report these percentile keys (e.g. "time_to_first_token-p95"); others are ignored.
@@ -534,6 +723,57 @@ class RunningStats:
             stats.setdefault(key, value)
         return stats
 
+    @property
+    def want_window_stats(self) -> bool:
+        """A view shows the table over the last `window` seconds: snapshots carry
+        `window_stats()`, and the window records every metric (`LiveWindow.record_all`)."""
+        return self._live.record_all
+
+    @want_window_stats.setter
+    def want_window_stats(self, value: bool) -> None:
+        self._live.record_all = value
+
+    def window_stats(self) -> dict[str, Any]:
+        """The figures of the last `window` seconds (the dashboard table's "last N s"):
+        {"seconds": the window's length, "covered": the closed seconds it holds now (fewer at
+        a run's start), "stats": the stat keys that have a meaning over a window
+        (`LiveWindow.stats()`, with the percentiles asked for by `request_keys`, and 0 for each
+        error class of the run the window did not see)}.
+
+        It merges per-second sketches (no value per request is kept), so its cost does not grow
+        with the rate or the run's length; it is computed at most once per closed second and
+        the dict is shared (do not change it).
+
+        Example:
+            >>> from llmeter_widget.endpoints import InvocationResponse
+            >>> class Clock:
+            ...     now = 0.0
+            ...     def __call__(self):
+            ...         return self.now
+            >>> def done(end, ttft):
+            ...     return InvocationResponse(t_send=end - 1, t_first_token=end - 1 + ttft,
+            ...                               t_last_token=end, t_end=end).finalize()
+            >>> clock = Clock()
+            >>> rs = RunningStats(clock=clock, window=10)
+            >>> rs.want_window_stats = True  # a view shows them (before any response here)
+            >>> rs.update(done(0.5, 0.5)); rs.update(done(12.5, 0.1))  # at 0.5 s and 12.5 s
+            >>> clock.now = 13.0
+            >>> _ = rs.snapshot()  # seconds 0..12 closed: the window is seconds 3..12
+            >>> window = rs.window_stats()
+            >>> rs.to_stats()["total_requests"], window["stats"]["total_requests"]
+            (2, 1)
+            >>> round(window["stats"]["time_to_first_token-p50"], 3), window["covered"]
+            (0.1, 10)
+        """
+        key = (self._bucket_index, tuple(self.extra_percentiles), len(self.errors_by_type),
+               self.want_window_stats)
+        if self._window_cache is None or self._window_cache[0] != key:
+            live = self._live
+            self._window_cache = (key, {
+                "seconds": live.seconds, "covered": live.covered,
+                "stats": live.stats(self.extra_percentiles, self.errors_by_type)})
+        return self._window_cache[1]
+
     def snapshot(self, series_since: int | None = None, final: bool = False) -> dict[str, Any]:
         """Stats now, plus the per-second series buckets closed since the last snapshot.
 
@@ -544,7 +784,8 @@ class RunningStats:
 
         Returns:
             {"elapsed", "in_flight", "active_clients", "sent", "loop_lag", "stats": to_stats(),
-             "series": [bucket, ...], "next_series_index"}; a bucket is
+             "window_stats": window_stats() while `want_window_stats` is true (a view shows
+             them), else None, "series": [bucket, ...], "next_series_index"}; a bucket is
             {"t": second index, "completed" (succeeded in that second), "failed" (failed in
              it), "output_tokens" (of those that succeeded), "requests_per_minute", "output_tps"
              (both of successful requests, over the last `rate_window` seconds), "ttft_p50",
@@ -570,6 +811,7 @@ class RunningStats:
             "sent": self.sent,
             "loop_lag": loop_lag,
             "stats": self.to_stats(),
+            "window_stats": self.window_stats() if self.want_window_stats else None,
             "series": series,
             "next_series_index": next_index,
         }

@@ -262,3 +262,43 @@ def test_a_sweeps_end_sets_the_dashboards_end_however_it_ended():
     assert (changes["status"], changes["error"]) == ("error", sweep.error)
     sweep.error = None
     assert model.apply(SweepFinished("sw", sweep), "running")["error"] == "The sweep failed."
+
+
+async def test_a_real_runs_window_stats_while_a_view_asks(fixed_server):
+    """Issue 12, defect 5: the table's "last N s" travels as `window_stats` (only while a view
+    asks), the keys the table shows over the last seconds, as the run's stats compute them."""
+    runner = Runner(OpenAIChatEndpoint(base_url=fixed_server.base_url, model="sim"), PAYLOAD,
+                    live_view=False, snapshot_interval=0.1)
+    recorder = Recorder()
+    runner.listeners.append(recorder)
+    asked_at = []
+
+    class AskAfterASecond:  # a view toggles "last N s" once the run is a second old
+        def on_event(self, event):
+            if isinstance(event, Tick) and event.snapshot.elapsed > 1.0 and not asked_at:
+                runner.stats.want_window_stats = True
+                asked_at.append(event.snapshot.elapsed)
+
+    runner.listeners.insert(0, AskAfterASecond())
+    await runner.run(clients=2, run_duration=2.5)
+    model, sent = traits(), []
+    for event in recorder.events:
+        sent.append(model.apply(event, "running"))
+    ticks = [e for e in recorder.events if isinstance(e, (Tick, RunFinished))]
+    with_window = [(e, c) for e, c in zip(recorder.events, sent) if "window_stats" in c]
+    # none before a view asked; then every tick (Python sends a trait only when it changed)
+    assert with_window and len(with_window) == sum(e.snapshot.window_stats is not None for e in ticks)
+    assert all(e.snapshot.elapsed > 1.0 for e, _ in with_window)
+    event, changes = with_window[-1]  # the final one: the run's last seconds
+    window = changes["window_stats"]
+    # asked during second 1: seconds 2 (and the last, partial one) recorded whole since
+    assert window["seconds"] == 10 and 1 <= window["covered"] <= 2
+    shown = {s["key"] for g in changes.get("spec", model.sent_spec)["groups"] for s in g["stats"]}
+    assert set(window["stats"]) <= shown  # only what the table shows
+    assert {"time_to_first_token-p50", "requests_per_minute", "total_requests",
+            "time_per_output_token-p50"} <= set(window["stats"])
+    final = runner.stats.window_stats()
+    assert window["covered"] == final["covered"]
+    assert {k: window["stats"][k] for k in ("total_requests", "time_to_first_token-p50")} == {
+        k: final["stats"][k] for k in ("total_requests", "time_to_first_token-p50")}
+    assert 0 < window["stats"]["total_requests"] < event.snapshot.stats["total_requests"]

@@ -105,7 +105,7 @@ def test_a_snapshot_is_a_frozen_dataclass_with_slots():
     assert not hasattr(snap, "__dict__")  # slots: one small object per tick
     assert [f.name for f in dataclasses.fields(Snapshot)] == [
         "run_id", "status", "run_duration", "n_requests", "target_clients", "elapsed",
-        "in_flight", "active_clients", "sent", "loop_lag", "stats", "series",
+        "in_flight", "active_clients", "sent", "loop_lag", "stats", "window_stats", "series",
         "next_series_index", "result_path"]
 
 

@@ -386,3 +386,211 @@ def test_live_window_forgets_what_a_long_silence_left_behind():
     series = rs.snapshot()["series"]
     assert [b["t"] for b in series] == [9_997, 9_998, 9_999]
     assert all(b[k] is None for b in series for k in ("ttft_p50", "ttft_p90", "ttlt_p50", "ttlt_p90"))
+
+
+# -- the table's "last N s": every per-request metric over the window's per-second sketches ------
+from llmeter_widget.metrics import AGGREGATIONS, REQUEST_METRICS  # noqa: E402
+
+# Keys a table may show beyond p50/p90/p99 (Dashboard.add_stat asks the run for them).
+EXTRA_KEYS = ("time_to_first_token-p95", "inter_token_latency-p99.9", "time_to_last_token-p5")
+
+
+def rich_response(end, ttft, extra, tokens, failed=False, reasoning=False, error="broken_stream"):
+    """A streamed response with every per-request metric: second token, first content (and
+    reasoning) token, a gap per token, input and output tokens."""
+    ttlt = ttft + extra
+    send = end - ttlt
+    gaps = [extra / max(1, tokens - 1)] * max(0, tokens - 1)
+    r = InvocationResponse(
+        t_send=send, t_first_token=send + ttft, t_last_token=end, t_end=end,
+        t_second_token=send + ttft + gaps[0] if gaps else None,
+        t_first_reasoning_token=send + ttft if reasoning else None,
+        t_first_content_token=send + ttft + (gaps[0] if reasoning and gaps else 0.0),
+        inter_token_latencies=gaps, num_tokens_output=tokens, num_tokens_input=3 + tokens % 7,
+        token_source="usage",
+    )
+    if failed:
+        r.error, r.error_type = "boom", error
+    return r.finalize()
+
+
+def metric_values(responses, metric):
+    values = []
+    for r in responses:
+        value = getattr(r, metric.source or metric.key, None)
+        if value is None:
+            continue
+        values.extend(value if metric.many else [value])
+    return values
+
+
+def assert_window_matches_numpy(responses, now, window, low_memory=False):
+    """Feed the responses in end order, snapshot at `now`, and hold every window figure to
+    numpy (percentiles within the sketch's 1%) and to counts of the responses that ended in
+    the window's closed seconds."""
+    clock = FakeClock(0.0)
+    rs = RunningStats(low_memory=low_memory, clock=clock, window=window)
+    rs.request_keys(EXTRA_KEYS)
+    rs.want_window_stats = True
+    for r in sorted(responses, key=lambda r: r.t_end):
+        clock.t = r.t_end
+        rs.update(r)
+    clock.t = now
+    window_stats = rs.snapshot()["window_stats"]
+    got = window_stats["stats"]
+    closed = math.floor(now)  # seconds 0 .. closed - 1 are closed
+    first = max(0, closed - window)
+    kept = [r for r in responses if first <= math.floor(r.t_end) < closed]
+    covered = closed - first
+    assert (window_stats["seconds"], window_stats["covered"]) == (window, covered)
+    ok = [r for r in kept if r.ok]
+    assert got["total_requests"] == len(kept)
+    assert got["failed_requests"] == len(kept) - len(ok)
+    assert got["successful_requests"] == len(ok)
+    assert got["failed_requests_rate"] == (pytest.approx((len(kept) - len(ok)) / len(kept))
+                                           if kept else None)
+    if any(not r.ok for r in responses):  # a class the run saw: counted in the window, 0 too
+        assert got["errors-broken_stream"] == len(kept) - len(ok)
+    else:
+        assert "errors-broken_stream" not in got
+    out_tokens = sum(r.num_tokens_output for r in ok)
+    if covered:
+        assert got["requests_per_minute"] == pytest.approx(len(ok) * 60 / covered)
+        assert got["output_tps"] == pytest.approx(out_tokens / covered)
+    else:
+        assert got["requests_per_minute"] is None and got["output_tps"] is None
+    assert got["total_output_tokens"] == sum(r.num_tokens_output for r in kept)
+    wanted = [(m, agg, f"{m.key}-{agg}") for m in REQUEST_METRICS for agg in AGGREGATIONS]
+    wanted += [(next(m for m in REQUEST_METRICS if key.startswith(m.key + "-")),
+                key.rsplit("-", 1)[1], key) for key in EXTRA_KEYS]
+    for metric, agg, key in wanted:
+        values = metric_values(kept, metric)
+        live = got[key]
+        if not values:
+            assert live is None, key
+            continue
+        if agg == "average":
+            exact = float(np.mean(values))
+            assert live == pytest.approx(exact, rel=1e-9, abs=1e-12), key
+        else:
+            exact = float(np.percentile(values, float(agg[1:])))
+            assert abs(live - exact) <= SKETCH_RELATIVE_ACCURACY * exact + 1e-12, (
+                key, live, exact, len(values))
+    # keys with no meaning over a window are left out (the table shows "—")
+    assert "send_window" not in got and "event_loop_lag_max" not in got
+    return rs, got
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.floats(0.0, 24.999), st.floats(1e-3, 5.0), st.floats(1e-3, 30.0),
+                  st.integers(1, 40), st.booleans(), st.booleans()),
+        min_size=1, max_size=150),
+    window=st.sampled_from([1, 3, 10]),
+    after=st.floats(0.0, 14.0),
+    low_memory=st.booleans(),
+)
+def test_window_stats_are_numpys_over_the_last_seconds(data, window, after, low_memory):
+    # (end, ttft, extra, tokens, failed, reasoning); snapshot `after` seconds past the last end
+    responses = [rich_response(end, ttft, extra, tokens, failed, reasoning)
+                 for end, ttft, extra, tokens, failed, reasoning in data]
+    now = max(r.t_end for r in responses) + after
+    assert_window_matches_numpy(responses, now, window, low_memory)
+
+
+@pytest.mark.parametrize("low_memory", [True, False], ids=["low-memory", "exact"])
+def test_window_stats_at_a_high_rate_and_their_cost_stays_flat(low_memory):
+    # 30 s at 1,000 responses a second, heavy-tailed: 10,000 responses (and ~200,000 token gaps)
+    # in the window; the TTFT rises after 20 s, which the window sees and the whole run dilutes
+    rng = np.random.default_rng(5)
+    ends = np.sort(rng.uniform(0, 30, 30_000))
+    ttfts = rng.lognormal(-2.0, 0.8, ends.size) * np.where(ends >= 20, 5.0, 1.0)
+    extras = rng.lognormal(0.0, 0.6, ends.size)
+    tokens = rng.integers(2, 40, ends.size)
+    failed = rng.random(ends.size) < 0.02
+    responses = [rich_response(float(e), float(f), float(x), int(n), bool(b))
+                 for e, f, x, n, b in zip(ends, ttfts, extras, tokens, failed)]
+    rs, got = assert_window_matches_numpy(responses, 30.5, 10, low_memory)
+    whole = rs.to_stats()
+    assert got["time_to_first_token-p50"] > 3 * whole["time_to_first_token-p50"]
+    # what a read costs does not depend on the responses: the per-second sketches are merged
+    import time
+
+    started = time.perf_counter()
+    for _ in range(5):
+        rs._window_cache = None
+        rs.window_stats()["stats"]
+    per_read = (time.perf_counter() - started) / 5
+    assert per_read < 0.05, f"window_stats() took {per_read * 1e3:.1f} ms"
+
+
+def test_window_stats_are_read_once_per_closed_second_and_only_when_asked():
+    clock = FakeClock(0.0)
+    rs = RunningStats(clock=clock, window=10)
+    clock.t = 0.5
+    assert rs.snapshot()["window_stats"] is None  # no view asked
+    rs.want_window_stats = True  # before the first response: the run's first second is whole
+    clock.t = 1.5
+    rs.update(rich_response(1.5, 0.1, 0.4, 8))
+    clock.t = 2.2
+    first = rs.snapshot()["window_stats"]
+    assert first["stats"]["total_requests"] == 1
+    assert (first["seconds"], first["covered"]) == (10, 2)
+    assert rs.snapshot()["window_stats"] is first  # the same second: not read again
+    rs.request_keys(["time_to_first_token-p95"])  # a table asks for a new percentile: read again
+    assert rs.snapshot()["window_stats"]["stats"]["time_to_first_token-p95"] == pytest.approx(
+        0.1, rel=0.01)
+    clock.t = 3.1
+    rs.update(rich_response(3.1, 0.2, 0.4, 8, failed=True, error="timeout"))
+    clock.t = 4.0
+    later = rs.snapshot()["window_stats"]["stats"]
+    assert later["total_requests"] == 2 and later["errors-timeout"] == 1
+    # a cancelled request (Stop) counts as cancelled in its second, not as a request
+    cancelled = rich_response(4.5, 0.2, 0.4, 8, failed=True, error="cancelled")
+    clock.t = 4.5
+    rs.update(cancelled)
+    clock.t = 5.0
+    window = rs.snapshot()["window_stats"]["stats"]
+    assert (window["total_requests"], window["cancelled_requests"]) == (2, 1)
+
+
+def test_a_window_asked_for_mid_run_covers_the_seconds_recorded_whole_since():
+    """Until a view asks, the window records only the charts' TTFT and TTLT (and the counts):
+    every other metric costs a sketch insertion per value. Asked for mid-run, its figures
+    cover the seconds recorded whole since, growing to the window's length."""
+    clock = FakeClock(0.0)
+    rs = RunningStats(clock=clock, window=3)
+
+    def second(t):  # two responses in second t
+        for k in (0.2, 0.7):
+            clock.t = t + k
+            rs.update(rich_response(t + k, 0.1 + t / 100, 0.4, 8))
+
+    for t in range(4):
+        second(t)
+    clock.t = 4.2
+    rs.update(rich_response(4.2, 0.14, 0.4, 8))
+    assert not rs._live._open._waiting["time_per_output_token"]  # not recorded
+    assert len(rs._live._open._waiting["time_to_first_token"]) == 1  # the charts' TTFT is
+    rs.want_window_stats = True  # mid-second: second 4 is not recorded whole
+    clock.t = 4.7
+    rs.update(rich_response(4.7, 0.14, 0.4, 8))
+    covered = []
+    for t in range(5, 10):
+        clock.t = float(t)
+        window = rs.snapshot()["window_stats"]  # second t - 1 closed
+        covered.append(window["covered"])
+        stats = window["stats"]
+        assert stats["total_requests"] == 2 * window["covered"]
+        if window["covered"]:
+            assert stats["time_per_output_token-p50"] is not None
+            oldest, newest = t - window["covered"], t - 1  # their TTFTs: 0.1 + second / 100
+            assert 0.99 * (0.1 + oldest / 100) <= stats["time_to_first_token-p50"] <= 1.01 * (
+                0.1 + newest / 100)
+        second(t)
+    assert covered == [0, 1, 2, 3, 3]
+    # and the charts' TTFT never stopped: each bucket has its p50 over the last 3 s
+    assert all(b["ttft_p50"] is not None for b in rs.series(0))
+    rs.want_window_stats = False
+    assert rs.snapshot()["window_stats"] is None

@@ -559,3 +559,37 @@ def test_a_given_runners_live_stats_apply_unless_given(fixed_server):
     assert [c["label"] for c in cells(other).values()] == ["Done"]
     dash.close()
     other.close()
+
+
+async def test_the_tables_last_seconds_travel_only_while_a_view_shows_them(dashboard):
+    """Issue 12, defect 5: the table's toggle ("whole run" / "last 10 s") sets `table_scope`;
+    while it is "window" each tick carries `window_stats` (the table's keys over the last
+    seconds), in the same message as the tick's other changes, and none otherwise."""
+    sent = dashboard.comm
+    frontend_custom(dashboard, {"type": "run"})
+    runner = dashboard.runner
+    await eventually(lambda: runner.running and runner.stats.total_requests >= 4, "4 done")
+    assert dashboard.window_stats == {}
+    assert not any("window_stats" in m["state"] for m in sent.updates())
+    frontend_update(dashboard, table_scope="window")  # the toggle in the table's header
+    assert runner.stats.want_window_stats
+    assert dashboard.window_stats["seconds"] == 10  # shown at once, not at the next tick
+    before = len(sent.updates())
+    await eventually(lambda: dashboard.window_stats["covered"] >= 2, "two seconds in the window")
+    window = dashboard.window_stats["stats"]
+    shown = {s["key"] for g in dashboard.spec["groups"] for s in g["stats"]}
+    assert set(window) <= shown and window["time_to_first_token-p50"] > 0
+    assert 0 < window["total_requests"] <= dashboard.stats["total_requests"]
+    # each window update is part of a tick's message (at most one message per tick)
+    assert all("stats" in m["state"] for m in sent.updates()[before:] if "window_stats" in m["state"])
+    frontend_update(dashboard, table_scope="run")
+    assert dashboard.window_stats == {} and not runner.stats.want_window_stats
+    after = len(sent.updates())
+    await dashboard._task
+    assert not any("window_stats" in m["state"] for m in sent.updates()[after + 1:])
+    # a new run keeps asking while the toggle says so (the scope is the view's, not the run's)
+    dashboard.table_scope = "window"
+    dashboard.duration = 1.5
+    await dashboard.run()
+    assert dashboard.window_stats["covered"] >= 1
+    assert dashboard.window_stats["stats"]["total_requests"] > 0

@@ -45,6 +45,8 @@ STATIC = Path(__file__).parent.parent / "static"
 # done: completed; stopped, interrupted: as run_status.json says; error: the run failed.
 STATUSES = ("idle", "running", "stopping", "done", "stopped", "interrupted", "error")
 MODES = ("time", "count", "sweep")
+# What the table's figures cover: the whole run, or the last seconds (the live charts' window).
+TABLE_SCOPES = ("run", "window")
 DEFAULT_SWEEP_LEVELS = (1, 2, 4, 8, 16)
 
 
@@ -131,6 +133,11 @@ class Dashboard(RunControl, anywidget.AnyWidget):
                                   ).tag(sync=True)
     comparison = traitlets.Dict(default_value=empty_comparison()).tag(sync=True)
     overlays = traitlets.List(traitlets.Dict()).tag(sync=True)
+    # "run": the table shows the whole run (`stats`); "window": the last N seconds
+    # (`window_stats`, sent only then). Either side sets it (the table's toggle).
+    table_scope = traitlets.Enum(TABLE_SCOPES, default_value="run").tag(sync=True)
+    # {"seconds": N, "covered": s, "stats": {key: value}} while table_scope == "window", else {}
+    window_stats = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -245,6 +252,25 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         if self.runner.running and not self.sweeping:  # a sweep's levels set the clients
             self.runner.set_clients(change["new"])
 
+    @traitlets.observe("table_scope")
+    def _table_scope_changed(self, change: dict) -> None:
+        # From the table's toggle, perhaps on a subshell thread: read the stats on their loop.
+        if call_on(getattr(self, "_home_loop", None), self._table_scope_changed, change):
+            return
+        self._refresh_window()
+
+    def _refresh_window(self) -> None:
+        """Ask the run for the last N seconds (or stop asking), and show them at once."""
+        runner = getattr(self, "runner", None)  # None while __init__ sets the traits
+        stats = runner.stats if runner is not None else None
+        wanted = self.table_scope == "window"
+        if stats is not None:
+            stats.want_window_stats = wanted
+        if wanted and stats is not None:
+            self.window_stats = self._model.window(stats.window_stats())
+        elif not wanted and self.window_stats:
+            self.window_stats = {}
+
     @traitlets.observe("duration")
     def _duration_changed(self, change: dict) -> None:
         if self.runner.running and self.mode == "time" and not self.sweeping:
@@ -347,6 +373,7 @@ class Dashboard(RunControl, anywidget.AnyWidget):
                 stats.request_keys(self.live_stats.keys())
                 self.stats = self._model.shown_stats(stats.to_stats())
             self._send_spec(self.stats)
+            self._refresh_window()  # a new cell's value over the last N seconds too
 
     def _send_spec(self, stats: dict[str, Any]) -> None:
         self._set(self._model.spec(stats))
@@ -369,6 +396,8 @@ class Dashboard(RunControl, anywidget.AnyWidget):
             # e.g. a sweep's next level, or a stat added since the run was set up: the table's
             # percentiles are computed (and saved) from the start
             self.runner.stats.request_keys(self.live_stats.keys())
+            # and its last N seconds, while the table shows them
+            self.runner.stats.want_window_stats = self.table_scope == "window"
         level = self._model.level
         self._set(self._model.apply(event, self.status))
         if (isinstance(event, RunFinished) and level is None) or isinstance(event, SweepFinished):

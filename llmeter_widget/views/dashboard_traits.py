@@ -164,6 +164,17 @@ class DashboardTraits:
         shown.update({k: clean(v) for k, v in self.display.shown_values(stats).items()})
         return shown
 
+    def window(self, window: Mapping[str, Any]) -> dict[str, Any]:
+        """The `window_stats` trait from `RunningStats.window_stats()`: the keys the table
+        shows (its spec's cells: a key with no meaning over a window is left out, and the table
+        shows "—"), as the `stats` trait has them (NaN as null, the Python transforms' cells
+        computed). Only those keys: the message stays small."""
+        shown = self.shown_stats(window["stats"])
+        if self.sent_spec is not None:
+            keys = {stat["key"] for group in self.sent_spec["groups"] for stat in group["stats"]}
+            shown = {k: v for k, v in shown.items() if k in keys}
+        return {"seconds": window["seconds"], "covered": window["covered"], "stats": shown}
+
     def spec(self, stats: Mapping[str, Any]) -> Changes:
         """{"spec": ...} when the table's spec (resolved against `stats`) differs from the one
         last sent, else {}: it is rare (a new error class, an edit) and resent whole."""
@@ -227,6 +238,8 @@ class DashboardTraits:
                                        "points": snapshot.series}
         changes.update(self.spec(stats))
         changes["stats"] = stats
+        if snapshot.window_stats is not None:  # a view shows the table's "last N s"
+            changes["window_stats"] = self.window(snapshot.window_stats)
         changes["progress"] = progress_of(snapshot, stats, self.level)
         return changes
 

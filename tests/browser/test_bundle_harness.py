@@ -55,6 +55,8 @@ TRAITS = {
     "sweep_levels": [1, 2, 4, 8, 16],
     "comparison": {"levels": [], "knee": None, "verdict": ""},
     "overlays": [],
+    "table_scope": "run",
+    "window_stats": {},
 }
 
 
@@ -429,6 +431,41 @@ def test_after_stop_the_header_says_stopped_and_how_far_it_got(page):
         kernel_sets(page, status=status)
         assert badge.text_content() == text
         assert page.evaluate(width) == pytest.approx(66.8, abs=0.05)
+
+
+def test_the_table_scope_toggle_shows_the_last_seconds(page, tmp_path):
+    """Issue 12, defect 5: the table showed the whole run's TTFT p50 (144 ms) beside the chart's
+    last 10 s (~680 ms) without saying so. It says its scope, and a toggle shows the window."""
+    mount(page, stats={**STATS, "time_to_first_token-p50": 0.144}, table_scope="run",
+          window_stats={})
+    ttft = 'td[data-key="time_to_first_token-p50"]'
+    caption = ".lmw-scope-caption"
+    pressed = "() => [...document.querySelectorAll('.lmw-scope-button')].map(b => [b.textContent, b.getAttribute('aria-pressed')])"
+    assert page.text_content(ttft) == "144 ms"
+    assert page.is_visible(caption) and page.text_content(caption) == "Figures over the whole run"
+    assert page.evaluate(pressed) == [["whole run", "true"], ["last 10 s", "false"]]
+
+    page.click("text=last 10 s")
+    assert page.evaluate("window.harness.model.setCalls") == [["table_scope", "window"]]
+    assert page.evaluate("window.harness.model.saves") == 1
+    assert page.evaluate(pressed) == [["whole run", "false"], ["last 10 s", "true"]]
+    # the kernel answers with the window's figures (the keys the table shows)
+    kernel_sets(page, window_stats={"seconds": 10, "covered": 10, "stats": {
+        "time_to_first_token-p50": 0.68, "total_requests": 210, "requests_per_minute": 1260.0}})
+    assert page.text_content(ttft) == "680 ms"
+    assert page.text_content('td[data-key="total_requests"]') == "210"
+    assert page.text_content(caption) == "Figures over the last 10 s"
+    assert page.text_content('td[data-key="rate_limit_retries"]') == "—"  # not in the window
+    save_screenshot(page, "harness-table-window.png", tmp_path)
+    # a whole-run tick does not change what the window shows
+    kernel_sets(page, stats={**STATS, "time_to_first_token-p50": 0.150})
+    assert page.text_content(ttft) == "680 ms"
+    # back to the whole run, by keyboard
+    page.focus('.lmw-scope-button[data-scope="run"]')
+    page.keyboard.press("Enter")
+    assert page.text_content(ttft) == "150 ms"
+    assert page.text_content(caption) == "Figures over the whole run"
+    assert page.evaluate("window.harness.model.get('table_scope')") == "run"
 
 
 def test_controls_hidden_when_read_only(page):

@@ -252,6 +252,20 @@ def test_dashboard_in_jupyterlab(lab):
                 "dash.add_stat('Output per hour', 'output_tps', unit='tok/h', transform=3600)\n"
                 "dash.add_stat('TPOT p50', 'time_per_output_token-p50', unit='s')") == ""
             page.wait_for_selector('[data-key="time_to_first_token-p90|p90 x1000"]', timeout=15_000)
+            # the table's scope (issue 12, defect 5): "last 10 s" asks the kernel for the window's
+            # figures, which the table then shows; back to the whole run before Stop
+            page.click("div.lmw .lmw-scope-button[data-scope='window']")
+            window = kernel.wait_for(
+                "print(dash.table_scope, dash.runner.stats.want_window_stats, "
+                "bool(dash.window_stats.get('stats', {}).get('total_requests')))",
+                "window True True")
+            assert window == "window True True", kernel.run(seen)
+            page.wait_for_function(
+                """() => /last 10 s/.test(document.querySelector('div.lmw .lmw-scope-caption').textContent)
+                   && /\\d/.test(document.querySelector('div.lmw [data-key="time_to_first_token-p90"]').textContent)""",
+                timeout=15_000)
+            page.click("div.lmw .lmw-scope-button[data-scope='run']")
+            assert kernel.wait_for("print(dash.table_scope, dash.window_stats)", "run {}") == "run {}"
             page.click(".lmw-stop")
             # the badge says what happened (issue 12, defect 4): stopped, as run_status.json
             page.wait_for_selector('.lmw-badge[data-status="stopped"]', timeout=30_000)
