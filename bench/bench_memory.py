@@ -77,6 +77,8 @@ class SortedWindow:
     The end is stored as a float per response, as before (the second it was recorded in,
     + 0.5: the trim rule is the same, by whole seconds)."""
 
+    record_all = False  # the table's "last N s" (LiveWindow.stats) is not part of this comparison
+
     def __init__(self, seconds: int) -> None:
         from collections import deque
 
@@ -84,8 +86,9 @@ class SortedWindow:
         self._second = 0  # index of the open second
         self._recent: deque = deque()
 
-    def add(self, ttft, ttlt) -> None:
-        self._recent.append((self._second + 0.5, ttft, ttlt))
+    def add(self, response) -> None:
+        self._recent.append((self._second + 0.5, response.time_to_first_token,
+                             response.time_to_last_token))
 
     def close(self) -> dict:
         from llmeter_widget.stats import percentile
