@@ -87,9 +87,23 @@ export function runOverlays(overlays) {
  */
 export function buildOverlayTraces(def, overlays, theme) {
   const traces = [];
-  runOverlays(overlays).forEach((overlay, k) => {
+  const legend = [];
+  const runs = runOverlays(overlays);
+  const entry = (name, group, line) => ({
+    type: "scatter",
+    mode: "lines",
+    name,
+    x: [null],
+    y: [null],
+    legendgroup: group,
+    showlegend: true,
+    hoverinfo: "skip",
+    line,
+  });
+  runs.forEach((overlay, k) => {
     const columns = toColumns(def, overlay.series);
     const dash = OVERLAY_DASHES[k % OVERLAY_DASHES.length];
+    const group = `overlay-${k}`;
     def.traces.forEach((trace, i) => {
       const color = theme.colors[(trace.color ?? i) % theme.colors.length];
       const name = `${overlay.label} · ${trace.name}`;
@@ -104,6 +118,8 @@ export function buildOverlayTraces(def, overlays, theme) {
         opacity: OVERLAY_OPACITY,
         line: { width: 1.5, color, dash },
         fill: "none",
+        showlegend: false,
+        legendgroup: group,
         hovertemplate: `%{y:,.4~g}<extra>${name}</extra>`,
       });
     });
