@@ -1,16 +1,18 @@
 """The catalogue of stat keys a run reports: what a live view may show, and a check for typos.
 
 The keys come from the metric registry (metrics.py). Every figure has one canonical key
-(`time_to_first_token-p90`, `requests_per_minute`, ...; see docs/user_guide.md). Besides the fixed keys, any percentile of a per-request metric can be
-asked for (`time_to_first_token-p95`, `time_to_last_token-p99.9`): RunningStats computes it
-when a view (or a caller) asks. Callbacks add their own keys (`cost-total`).
+(`time_to_first_token-p90`, `requests_per_minute`, ...; see docs/user_guide.md). Besides the
+fixed keys, any percentile of a per-request metric can be asked for
+(`time_to_first_token-p95`, `time_to_last_token-p99.9`): RunningStats computes it when a view
+(or a caller) asks. Callbacks add their own keys (`cost-total`).
 
 Example:
     >>> check_key("time_to_first_token-p95")
     >>> check_key("time_to_frist_token-p95")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown stat key 'time_to_frist_token-p95'. Did you mean 'time_to_first_token-p95'? ...
+    ValueError: Unknown stat key 'time_to_frist_token-p95'. Did you mean 'time_to_first_token-p95'?
+    Any percentile of a per-request metric works too ...
 """
 
 from __future__ import annotations

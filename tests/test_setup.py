@@ -19,8 +19,9 @@ def test_make_demo_would_rebuild_nothing():
     """The suite runs after `make setup`: everything demo needs is then up to date. (pip's
     build hook ran `npm install` in the editable install and touched package-lock.json, so
     every `make demo` reinstalled node_modules and rebuilt the bundle.)"""
-    plan = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout.splitlines()
+    # --no-print-directory: under `make test` the child make would announce its directory
+    plan = subprocess.run(["make", "-n", "--no-print-directory", "demo"], cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert len(plan) == 1 and "jupyter lab" in plan[0], plan
 
 
