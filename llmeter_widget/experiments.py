@@ -299,6 +299,12 @@ class LoadTestResult:
         return find_knee(self._column("clients"), self._column("output_tps"),
                          self._column("time_to_first_token-p90"), tolerance)
 
+    def saturated_knee(self, tolerance: float = KNEE_TOLERANCE) -> Knee | None:
+        """The knee, only where the sweep saturates: the level charts and reports ring. With
+        no saturation seen (mid-sweep, or a server that kept up) the last level is no knee."""
+        knee = self.knee_details(tolerance)
+        return knee if knee is not None and knee.saturated else None
+
     def knee(self, tolerance: float = KNEE_TOLERANCE) -> int | None:
         """The highest client count before TTFT p90 grows faster than output tokens/s.
 
@@ -394,11 +400,10 @@ class LoadTestResult:
         import plotly.graph_objects as go
 
         x, y = self._column("output_tps"), self._column("time_to_first_token-p90")
-        knee = self.knee_details()
+        knee = self.saturated_knee()
         # The knee is named in its own point's label (an arrow and a text box beside it landed
-        # on the next level's label), and only when the sweep saturates: "no saturation seen"
-        # has no knee to show.
-        saturated_at = knee.clients if knee is not None and knee.saturated else None
+        # on the next level's label).
+        saturated_at = knee.clients if knee is not None else None
         fig = go.Figure(go.Scatter(
             x=x, y=y, mode="lines+markers+text", customdata=clients, name="levels",
             text=[f"{c} (knee)" if c == saturated_at else str(c) for c in clients],

@@ -42,8 +42,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .display import DisplaySpec, format_value
 from .endpoints.base import InvocationResponse, datetime_to_str
-from .metrics import metric, metric_of_key, unit_of
+from .metrics import metric, unit_of
 from .stats import stats_from_responses
+from .tables import column_title
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -487,19 +488,10 @@ def run_html(result: Any, responses: list[InvocationResponse],
                                 result.status, body))
 
 
-def _level_label(key: str) -> str:
-    found = metric_of_key(key)
-    if found is None:
-        return key
-    aggregation = key[len(found.key) + 1:] if key != found.key else ""
-    return f"{found.label} {aggregation}".strip()
-
-
 def _saturation_knee(sweep: Any) -> int | None:
-    """The knee's client count when the sweep saturates (None when no level showed it: the
-    verdict then says "no saturation seen", and no level is called the knee)."""
-    knee = sweep.knee_details()
-    return knee.clients if knee is not None and knee.saturated else None
+    """The knee's client count where the sweep saturates (`LoadTestResult.saturated_knee`)."""
+    knee = sweep.saturated_knee()
+    return knee.clients if knee is not None else None
 
 
 def levels_table_html(sweep: Any) -> str:
@@ -510,7 +502,7 @@ def levels_table_html(sweep: Any) -> str:
     keys = [key for key in rows[0] if key != "clients"]
     knee = _saturation_knee(sweep)
     head = ("<tr><th scope='col'>clients</th>"
-            + "".join(f"<th scope='col' class='num'>{_esc(_level_label(k))}</th>" for k in keys)
+            + "".join(f"<th scope='col' class='num'>{_esc(column_title(k))}</th>" for k in keys)
             + "<th scope='col'>status</th></tr>")
     body = []
     for row in rows:

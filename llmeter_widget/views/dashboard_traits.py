@@ -71,11 +71,9 @@ def comparison_of(results: Mapping[int, Result]) -> dict[str, Any]:
     if not results:
         return empty_comparison()
     sweep = LoadTestResult(test_name="", sequence_of_clients=sorted(results), results=dict(results))
-    knee = sweep.knee_details()
-    # the chart rings the knee only where the sweep saturates: mid-sweep (or with no
-    # saturation) the last level is not a knee, and the verdict says "no saturation seen"
+    knee = sweep.saturated_knee()  # mid-sweep, or with no saturation, none is ringed
     return {"levels": comparison_levels(sweep),
-            "knee": knee.clients if knee is not None and knee.saturated else None,
+            "knee": knee.clients if knee is not None else None,
             "verdict": sweep.verdict()}
 
 
