@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from .e2e.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,12 +35,6 @@ def test_every_npm_install_script_is_allowed():
     assert with_scripts <= {name for name, ok in allowed.items() if ok}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_jupyterlab_starts_clean(tmp_path):
     """Our package.json said "type": "module", and the venv lives under it: JupyterLab's
     builder then loaded its yarn.js (CommonJS) as an ES module and printed ~12 KB of it."""
@@ -47,7 +42,7 @@ def test_jupyterlab_starts_clean(tmp_path):
     with log.open("w") as out:
         lab = subprocess.Popen(
             [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser",
-             f"--port={_free_port()}", "--ServerApp.ip=127.0.0.1", "--allow-root",
+             f"--port={free_port()}", "--ServerApp.ip=127.0.0.1", "--allow-root",
              f"--ServerApp.root_dir={ROOT / 'notebooks'}", "--IdentityProvider.token=test"],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         try:

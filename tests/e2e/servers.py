@@ -29,6 +29,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def quiet_jupyter_settings(folder: Path) -> Path:
+    """A JupyterLab settings folder (JUPYTERLAB_SETTINGS_DIR) in `folder` that asks for no news
+    and no update check: no "get Jupyter news?" popup over the dashboard (Notebook 7 shares
+    JupyterLab's settings)."""
+    settings = folder / ".settings"
+    news = settings / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(
+        '{"checkForUpdates": false, "fetchNews": "false"}')
+    return settings
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2):

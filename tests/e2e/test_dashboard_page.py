@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,12 +15,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from ..chromium import launch
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .servers import free_port
 
 
 def _wait_until_served(log: Path, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -35,7 +29,7 @@ def _wait_until_served(log: Path, process: subprocess.Popen, timeout: float = 60
 
 
 def test_the_dashboard_page_runs_a_load_test(tmp_path):
-    port, output = _free_port(), tmp_path / "runs"
+    port, output = free_port(), tmp_path / "runs"
     command = [sys.executable, "-m", "llmeter_widget.cli", "dashboard", "--port", str(port),
                "--clients", "4", "--duration", "3", "--output", str(output)]
     log = (tmp_path / "page.log").open("w")

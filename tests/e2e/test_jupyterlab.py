@@ -27,7 +27,7 @@ from llmeter_widget.display import format_value
 
 from ..chromium import launch
 from .dashboard_page import SLIDER_STATE, drag_slider, key_target
-from .servers import Kernel, Server, free_port
+from .servers import Kernel, Server, free_port, quiet_jupyter_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,15 +38,11 @@ def lab(tmp_path_factory):
     work = tmp_path_factory.mktemp("lab")
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", work / "quickstart.ipynb")
     runtime = work / ".runtime"
-    # No "get Jupyter news?" popup over the dashboard.
-    notification = work / ".settings" / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        '{"checkForUpdates": false, "fetchNews": "false"}')
+    settings = quiet_jupyter_settings(work)
     port = free_port()
     env = {"JUPYTER_RUNTIME_DIR": str(runtime),
            "JUPYTERLAB_WORKSPACES_DIR": str(work / ".workspaces"),
-           "JUPYTERLAB_SETTINGS_DIR": str(work / ".settings")}
+           "JUPYTERLAB_SETTINGS_DIR": str(settings)}
     url = f"http://127.0.0.1:{port}"
     server = Server(
         "JupyterLab",

@@ -17,7 +17,7 @@ from playwright.sync_api import sync_playwright
 
 from ..chromium import launch
 from .dashboard_page import DashboardPage, walk_through_a_run
-from .servers import Kernel, Server, free_port, loopback_only
+from .servers import Kernel, Server, free_port, loopback_only, quiet_jupyter_settings
 
 TOKEN = "llmeter-e2e"
 
@@ -41,11 +41,7 @@ def test_dashboard_in_notebook7(tmp_path):
     runs = tmp_path / "runs"
     write_notebook(tmp_path / "dashboard.ipynb", runs)
     runtime = tmp_path / ".runtime"
-    # No "get Jupyter news?" popup over the dashboard (Notebook 7 shares JupyterLab's settings).
-    news = tmp_path / ".settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text(
-        '{"checkForUpdates": false, "fetchNews": "false"}')
+    settings = quiet_jupyter_settings(tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = Server(
@@ -56,7 +52,7 @@ def test_dashboard_in_notebook7(tmp_path):
          "--allow-root"],
         ready_url=f"{url}/api/status?token={TOKEN}", log=tmp_path / "notebook.log",
         env={"JUPYTER_RUNTIME_DIR": str(runtime),
-             "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / ".settings"),
+             "JUPYTERLAB_SETTINGS_DIR": str(settings),
              "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / ".workspaces")},
     )
     kernel = None
