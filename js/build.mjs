@@ -1,4 +1,4 @@
-// `npm run build`: bundle the dashboard (JS with Plotly inside, and its CSS) into
+// `npm run build`: bundle the dashboard (JS with uPlot inside, and its CSS) into
 // llmeter_widget/static/, where the Python side loads `_esm` and `_css` from.
 import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -7,11 +7,9 @@ import * as esbuild from "esbuild";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = `${root}llmeter_widget/static`;
 
-const plotly = JSON.parse(
-  readFileSync(`${root}node_modules/plotly.js-basic-dist-min/package.json`, "utf8"),
-).version;
-// Plotly's own header comment is dropped by minification: keep its MIT notice in a banner.
-const banner = `/*! llmeter-widget dashboard. Bundles plotly.js basic v${plotly}: MIT License, Copyright 2012-2026 Plotly, Inc. */`;
+const uplot = JSON.parse(readFileSync(`${root}node_modules/uplot/package.json`, "utf8")).version;
+// uPlot's header comment is dropped by minification: keep its MIT notice in a banner.
+const banner = `/*! llmeter-widget dashboard. Bundles uPlot v${uplot}: MIT License, Copyright (c) 2022 Leon Sorokin. */`;
 const common = { bundle: true, minify: true, logLevel: "warning" };
 await Promise.all([
   esbuild.build({

@@ -6,7 +6,7 @@
 // not a whole number is refused in the box (marked invalid, with why) and never sent.
 
 import { h } from "./dom.js";
-import { formatLevels, parseLevels } from "./sweep.js";
+import { formatLevels, parseLevels } from "./levels.js";
 
 /**
  * A duration for the slider label: "45 s", "2 min 30 s", "10 min", "1 h 5 min".

@@ -1,21 +1,15 @@
 // @vitest-environment jsdom
 // Saved runs drawn beside the live one (issue 12, defect 6): one legend entry per run (at most
-// OVERLAY_LEGEND_MAX, then "+N more"), the legend under the plot with the chart grown to keep
-// the plot area, and a saved run's requests/min and tokens/s kept apart (their own axis, the
-// tokens/s one scaled to twice its top). Plotly is a recording mock here; tests/browser draws.
+// OVERLAY_LEGEND_MAX, then "+N more"), the legend under the plot so the plot keeps its height,
+// and a saved run's requests/min and tokens/s kept apart (their own axis, the tokens/s one
+// scaled to twice its top). uPlot is a recording fake here; tests/browser draws.
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { THEME } from "./testing/theme.js";
 
-const plotly = vi.hoisted(() => ({
-  newPlot: vi.fn(),
-  react: vi.fn(),
-  extendTraces: vi.fn(),
-  purge: vi.fn(),
-  Plots: { resize: vi.fn() },
-}));
-vi.mock("plotly.js-basic-dist-min", () => ({ default: plotly }));
+const fake = vi.hoisted(() => ({ uplots: [] }));
+vi.mock("uplot", async () => (await import("./testing/fake_uplot.js")).mockUPlot(vi, fake.uplots));
 
-const { Chart, OVERLAY_LEGEND_MAX, PLOT_HEIGHT, buildLayout, buildOverlayTraces, legendRows } = await import("./charts.js");
+const { Chart, HEIGHT, OVERLAY_LEGEND_MAX, buildLayout, buildOverlayTraces } = await import("./charts.js");
 const { CHARTS, toColumns } = await import("./series.js");
 
 const [THROUGHPUT, LATENCY] = CHARTS;
@@ -59,70 +53,60 @@ describe("the legend of saved runs", () => {
       ["dash", THEME.font, "overlay-0"],
       ["dot", THEME.font, "overlay-1"],
     ]);
-    expect(entries.every((t) => t.x.every((v) => v === null) && t.hoverinfo === "skip")).toBe(true);
+    expect(entries.every((t) => t.x.length === 0)).toBe(true);
     // the run's lines belong to its entry's group (a click hides them all)
     expect(traces.filter((t) => t.legendgroup === "overlay-1" && !t.showlegend)).toHaveLength(4);
   });
 
-  it("estimates the legend's rows from the text, generously", () => {
-    expect(legendRows([], 300)).toBe(0);
-    expect(legendRows(["a", "b"], 300)).toBe(1);
-    const names = ["TTFT p50", "TTFT p90", "TTLT p50", "TTLT p90", "run-2025-01-01", "run-2025-01-02", "+2 more saved runs"];
-    const narrow = legendRows(names, 300);
-    expect(narrow).toBeGreaterThanOrEqual(4);
-    expect(legendRows(names, 1000)).toBeLessThan(narrow);
+  it("the runs past the limit share the \"+N more\" entry: its click hides them all", () => {
+    const traces = buildOverlayTraces(LATENCY, runs(6), THEME);
+    const more = traces.filter((t) => t.legendgroup === "overlay-more");
+    expect(more.filter((t) => t.showlegend === false)).toHaveLength(2 * 4); // runs 5 and 6
+    expect(more.filter((t) => t.showlegend).map((t) => t.name)).toEqual(["+2 more saved runs"]);
   });
 });
 
 describe("the chart with saved runs", () => {
-  beforeEach(() => vi.clearAllMocks());
-
-  function render(def, overlays, width = 420) {
-    const div = document.createElement("div");
-    Object.defineProperty(div, "clientWidth", { value: width });
-    const chart = new Chart(div, def);
-    chart.render(toColumns(def, [0, 1, 2, 3].map((t) => bucket(t))), THEME, overlays);
-    const [, traces, layout] = plotly.newPlot.mock.calls.at(-1);
-    return { traces, layout };
-  }
-
-  it("without saved runs: the legend on top, the height as before", () => {
-    const { layout } = render(LATENCY, []);
-    expect(layout.legend.yanchor).toBe("top");
-    expect(layout.legend.y).toBe(1);
-    expect(layout.height).toBe(300);
-    expect(layout.yaxis2).toBeUndefined();
+  beforeEach(() => {
+    fake.uplots.length = 0;
   });
 
-  it("with 6: the legend under the x axis, the chart grown so the plot area keeps its height", () => {
-    for (const width of [340, 420, 700]) {
-      const { traces, layout } = render(LATENCY, runs(6), width);
-      const { t, b } = layout.margin;
-      expect(layout.height - t - b).toBe(PLOT_HEIGHT); // >= 200 px, whatever the legend
-      expect(PLOT_HEIGHT).toBeGreaterThanOrEqual(200);
-      const rows = legendRows(legendOf(traces), width - layout.margin.l - layout.margin.r);
-      expect(b).toBeGreaterThanOrEqual(48 + rows * 20); // the x axis' title, then the legend's rows
-      expect(layout.legend.yanchor).toBe("top");
-      expect(layout.legend.y * layout.height).toBeLessThan(b - 40); // under the axis' title
+  function render(def, overlays) {
+    const div = document.createElement("div");
+    const chart = new Chart(div, def);
+    chart.render(toColumns(def, [0, 1, 2, 3].map((t) => bucket(t))), THEME, overlays);
+    return { div, traces: div.data, layout: div.layout, uplot: fake.uplots.at(-1) };
+  }
+
+  it("keeps the plot's height with 0 or 12 saved runs: the legend goes under it, in the page", () => {
+    for (const n of [0, 1, 6, 12]) {
+      const { div, uplot } = render(LATENCY, runs(n));
+      expect(uplot.height).toBe(HEIGHT);
+      const names = [...div.querySelectorAll(".lmw-legend-name")].map((e) => e.textContent);
+      expect(names.slice(0, 4)).toEqual(["TTFT p50", "TTFT p90", "TTLT p50", "TTLT p90"]);
+      expect(names.length).toBe(4 + Math.min(n, OVERLAY_LEGEND_MAX) + (n > OVERLAY_LEGEND_MAX ? 1 : 0));
+      expect(div.querySelector(".lmw-legend").previousElementSibling).toBe(div.querySelector(".lmw-plot-canvas"));
     }
   });
 
   it("a saved run's requests/min and tokens/s: dashed alike, on their own axes, tokens/s in the lower half", () => {
     const overlays = [saved("before", 1.5), saved("after", 0.5)];
-    const { traces, layout } = render(THROUGHPUT, overlays);
+    const { traces, layout, uplot } = render(THROUGHPUT, overlays);
     const rpm = traces.filter((t) => t.name.endsWith("· Requests/min"));
     const tps = traces.filter((t) => t.name.endsWith("· Output tokens/s"));
     expect(rpm.map((t) => [t.yaxis, t.line.dash])).toEqual([[undefined, "dash"], [undefined, "dot"]]);
     expect(tps.map((t) => [t.yaxis, t.line.dash])).toEqual([["y2", "dash"], ["y2", "dot"]]);
     expect(tps.map((t) => t.line.color)).not.toEqual(rpm.map((t) => t.line.color));
     // the right axis reaches twice the highest tokens/s drawn (live or saved: 480 x 1.5)
-    expect(layout.yaxis2.autorangeoptions).toEqual({ include: [0, 2 * 720] });
-    // so a run at the top of its requests/min axis is at half of the tokens/s one
-    expect(layout.yaxis2.overlaying).toBe("y");
+    expect(layout.y2Top).toBe(2 * 720);
+    expect(uplot.opts.scales.y2.range(null, 0, 720)[1]).toBeGreaterThanOrEqual(1440);
+    // the saved runs' lines are on the scales their traces name
+    const scaleOf = (name) => uplot.opts.series.find((s) => s.label === name).scale;
+    expect([scaleOf("before · Requests/min"), scaleOf("before · Output tokens/s")]).toEqual(["y", "y2"]);
   });
 
   it("buildLayout alone: no saved runs, no change", () => {
-    expect(buildLayout(THROUGHPUT, THEME).yaxis2.autorangeoptions).toBeUndefined();
-    expect(buildLayout(THROUGHPUT, THEME, { y2Top: 100 }).yaxis2.autorangeoptions).toEqual({ include: [0, 100] });
+    expect(buildLayout(THROUGHPUT, THEME).y2Top).toBe(null);
+    expect(buildLayout(THROUGHPUT, THEME, { y2Top: 100 }).y2Top).toBe(100);
   });
 });

@@ -10,7 +10,7 @@ import { findStat, statScale } from "./table.js";
 export const MAX_PUBLISHED = 6;
 
 /** Height of a published chart (px): smaller than the fixed charts. */
-export const PUBLISHED_HEIGHT = 220;
+export const PUBLISHED_HEIGHT = 180;
 
 /** Palette indices the published charts cycle through (red stays for failures). */
 const COLORS = [0, 1, 2, 3];
@@ -42,13 +42,13 @@ export function publishedKeys(points, known = [], max = MAX_PUBLISHED) {
  * How a unit is drawn on a y axis: the factor applied to the shown value (seconds as ms, a
  * ratio as percent), the axis title and tick prefix or suffix.
  * @param {string} unit  a stat's unit (see formatValue)
- * @returns {{factor: number, yTitle: string, tickprefix?: string, ticksuffix?: string, tickformat?: string}}
+ * @returns {{factor: number, yTitle: string, tickprefix?: string, ticksuffix?: string}}
  */
 export function unitAxis(unit) {
   if (unit === "s") return { factor: 1000, yTitle: "ms" };
   if (unit === "%") return { factor: 100, yTitle: "", ticksuffix: "%" };
-  // Plain decimals for money ("$0.00004"), not SI prefixes ("$40µ").
-  if (unit === "$") return { factor: 1, yTitle: "", tickprefix: "$", tickformat: "~r" };
+  // Plain decimals for money ("$0.00004", plot.js' formatNumber), not SI prefixes ("$40µ").
+  if (unit === "$") return { factor: 1, yTitle: "", tickprefix: "$" };
   if (unit === "count" || !unit) return { factor: 1, yTitle: "" };
   return { factor: 1, yTitle: unit };
 }
@@ -77,7 +77,6 @@ export function publishedChartDef(key, spec, index = 0) {
     yTitle: axis.yTitle,
     tickprefix: axis.tickprefix,
     ticksuffix: axis.ticksuffix,
-    tickformat: axis.tickformat,
     height: PUBLISHED_HEIGHT,
     showlegend: false, // one line, named by the chart's title
     traces: [

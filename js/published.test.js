@@ -1,12 +1,11 @@
 // Charts of the stats callbacks publish: which keys, and how each is drawn (pure parts).
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { THEME } from "./testing/theme.js";
 
-vi.mock("plotly.js-basic-dist-min", () => ({ default: {} }));
 const { MAX_PUBLISHED, PUBLISHED_HEIGHT, publishedChartDef, publishedKeys, unitAxis } = await import(
   "./published.js"
 );
-const { buildLayout, buildTraces } = await import("./charts.js");
+const { HEIGHT, buildLayout, buildTraces } = await import("./charts.js");
 const { CHARTS, toColumns } = await import("./series.js");
 
 const bucket = (t, published) => (published === undefined ? { t, completed: 1 } : { t, completed: 1, published });
@@ -78,7 +77,7 @@ describe("publishedChartDef", () => {
   });
 
   it("draws the unit on the y axis: $ as a prefix, seconds in ms, ratios in percent", () => {
-    expect(unitAxis("$")).toEqual({ factor: 1, yTitle: "", tickprefix: "$", tickformat: "~r" });
+    expect(unitAxis("$")).toEqual({ factor: 1, yTitle: "", tickprefix: "$" });
     expect(unitAxis("s")).toEqual({ factor: 1000, yTitle: "ms" });
     expect(unitAxis("%")).toEqual({ factor: 100, yTitle: "", ticksuffix: "%" });
     expect(unitAxis("tok/s")).toEqual({ factor: 1, yTitle: "tok/s" });
@@ -87,10 +86,10 @@ describe("publishedChartDef", () => {
     expect(toColumns(wait, [bucket(0, { "queue-wait": 0.25 })]).y).toEqual([[250]]);
     expect(toColumns(wait, [bucket(0, { "queue-wait": 0.25 })]).customdata).toEqual([["250 ms"]]);
     const layout = buildLayout(publishedChartDef("cost-total", SPEC), THEME);
-    expect(layout.yaxis.tickprefix).toBe("$");
+    expect(layout.tickprefix).toBe("$");
     expect(layout.height).toBe(PUBLISHED_HEIGHT);
     expect(layout.showlegend).toBe(false);
-    expect(buildLayout(wait, THEME).yaxis.title.text).toBe("ms");
+    expect(buildLayout(wait, THEME).yTitle).toBe("ms");
   });
 
   it("inverts, then scales, like the table; a zero to invert is a gap", () => {
@@ -101,25 +100,24 @@ describe("publishedChartDef", () => {
     expect(cols.customdata).toEqual([["2.0 tok/s", "—"]]);
   });
 
-  it("builds one Plotly trace hovering the formatted text, with the chart's colour", () => {
+  it("builds one trace whose cursor readout is the formatted text, with the chart's colour", () => {
     const def = publishedChartDef("cost-total", SPEC, 1);
     const traces = buildTraces(def, toColumns(def, [bucket(0, { "cost-total": 0.0123 })]), THEME);
     expect(traces).toHaveLength(1);
-    expect(traces[0].customdata).toEqual(["$0.0123"]);
-    expect(traces[0].hovertemplate).toBe("%{customdata}<extra>Total cost</extra>");
+    expect(traces[0].hovertext).toEqual(["$0.0123"]);
+    expect(traces[0].name).toBe("Total cost");
     expect(traces[0].line.color).toBe(THEME.colors[1]);
   });
 });
 
 describe("the fixed charts are unchanged", () => {
-  it("no hover texts, legend on top, full height", () => {
+  it("no hover texts, a legend, full height", () => {
     const def = CHARTS[0];
     const cols = toColumns(def, [{ t: 0, requests_per_minute: 60, output_tps: 40 }]);
     expect(Object.keys(cols)).toEqual(["x", "y"]);
     const traces = buildTraces(def, cols, THEME);
-    expect(traces[0].customdata).toBeUndefined();
-    expect(traces[0].hovertemplate).toBe("%{y:,.4~g}<extra>Requests/min</extra>");
+    expect(traces[0].hovertext).toBeUndefined();
     const layout = buildLayout(def, THEME);
-    expect([layout.showlegend, layout.height, layout.margin.t]).toEqual([true, 300, 56]);
+    expect([layout.showlegend, layout.height]).toEqual([true, HEIGHT]);
   });
 });

@@ -101,7 +101,7 @@ const times = (v, k) => {
  * @typedef {{name: string, value: (b: Bucket) => number|null, color: number, yaxis?: "y2",
  *   dash?: string, area?: boolean, text?: (b: Bucket) => string}} TraceDef
  *   color: index in the theme palette (0 brand, 1 orange, 2 green, 3 purple, 4 red);
- *   text: the hover text of a point (the table's format), instead of Plotly's number format
+ *   text: the hover text of a point (the table's format), instead of the plain number
  * @typedef {{id: string, title: string, yTitle: string, y2Title?: string, traces: TraceDef[],
  *   tickprefix?: string, ticksuffix?: string, height?: number, showlegend?: boolean}} ChartDef
  *   tickprefix / ticksuffix: of the y axis ("$", "%"); height in px; showlegend: default true
@@ -152,7 +152,7 @@ export const CHARTS = [
 ];
 
 /**
- * Columns for one chart, in the shape Plotly.extendTraces takes: one x and one y array per trace,
+ * Columns for one chart, in the shape Chart.extend takes: one x and one y array per trace,
  * and one customdata array per trace (hover texts) when a trace formats its own (`text`).
  * @param {ChartDef} chart
  * @param {Bucket[]} points

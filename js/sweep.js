@@ -1,9 +1,10 @@
-// Client sweep: the levels input's parser and the comparison chart ("Sweep: latency vs
-// throughput"), one point per finished level, drawn from the `comparison` trait with
-// Plotly.react. The conversion functions are pure (no DOM, no Plotly) and unit-tested.
+// Client sweep: the comparison chart ("Sweep: latency vs throughput"), one point per finished
+// level, drawn whole from the `comparison` trait (plot.js). The conversion functions are pure
+// (no DOM, no canvas) and unit-tested.
 
-import { PlotBox, baseLayout } from "./charts.js";
+import { baseLayout } from "./charts.js";
 import { label } from "./metrics.js";
+import { PlotBox, formatNumber } from "./plot.js";
 
 const TTFT_P90 = label("time_to_first_token", "p90");
 
@@ -14,36 +15,6 @@ const TTFT_P90 = label("time_to_first_token", "p90");
  * @typedef {{levels?: Level[], knee?: number|null, verdict?: string}} Comparison
  * @typedef {import("./theme.js").Theme} Theme
  */
-
-/**
- * Parse the levels input: client counts separated by commas and/or spaces ("1, 2, 4, 8").
- * Each must be a whole number in 1..maxClients, given once.
- * @param {string} text
- * @param {number} [maxClients]
- * @returns {{ok: true, levels: number[]} | {ok: false, error: string}}
- */
-export function parseLevels(text, maxClients = Infinity) {
-  const parts = String(text ?? "")
-    .split(/[\s,]+/)
-    .filter((p) => p !== "");
-  if (parts.length === 0) return { ok: false, error: "Give at least one client count, e.g. 1, 2, 4." };
-  const levels = [];
-  for (const part of parts) {
-    if (!/^\d+$/.test(part)) return { ok: false, error: `"${part}" is not a whole number.` };
-    const n = Number(part);
-    if (n < 1 || n > maxClients) {
-      return { ok: false, error: `${n} is out of range: choose 1..${maxClients}.` };
-    }
-    if (levels.includes(n)) return { ok: false, error: `${n} is given twice: give each count once.` };
-    levels.push(n);
-  }
-  return { ok: true, levels };
-}
-
-/** The levels as the input shows them: "1, 2, 4". */
-export function formatLevels(levels) {
-  return Array.isArray(levels) ? levels.join(", ") : "";
-}
 
 /**
  * Show the sweep chart? When the comparison has levels, or the mode is "sweep".
@@ -99,74 +70,71 @@ export function comparisonPoints(comparison) {
   };
 }
 
+/** "8 clients · 1,234 tok/s · TTFT p90 340 ms": what the cursor's readout says of a point. */
+function pointText(prefix, clients, x, y) {
+  const fmt = (v) => (v === null ? "—" : formatNumber(v));
+  return `${prefix}${clients} clients · ${fmt(x)} tok/s · ${TTFT_P90} ${fmt(y)} ms`;
+}
+
 /**
- * Plotly traces: the levels (markers + line, labelled with their client count) and the knee,
- * then one dashed, dimmed line per saved sweep (overlay), named by its label.
+ * The sweep chart's traces: the levels (markers + line, labelled with their client count) and
+ * the knee, then one dashed, dimmed line per saved sweep (overlay), named by its label.
  * @param {Comparison|null|undefined} comparison
  * @param {Theme} theme
  * @param {Array<{label: string, kind: string, levels?: Level[]}>|null} [overlays]
+ * @returns {import("./plot.js").Trace[]}
  */
 export function buildSweepTraces(comparison, theme, overlays = null) {
   const p = comparisonPoints(comparison);
   const color = theme.colors[0];
   const traces = [
     {
-      type: "scatter",
       mode: "lines+markers+text",
       name: TTFT_P90,
       x: p.x,
       y: p.y,
       text: p.text,
-      textposition: "top center",
-      cliponaxis: false, // the top point's label stays visible
-      customdata: p.clients,
       marker: { size: 9, color },
       line: { width: 2.5, color },
-      hovertemplate: `%{customdata} clients<br>%{x:,.4~g} tok/s<br>${TTFT_P90} %{y:,.4~g} ms<extra></extra>`,
+      hovertext: p.clients.map((c, i) => pointText("", c, p.x[i], p.y[i])),
     },
   ];
   if (p.knee >= 0) {
     const knee = theme.colors[4 % theme.colors.length];
     traces.push({
-      type: "scatter",
       mode: "markers",
       name: `knee (${p.clients[p.knee]} clients)`,
       x: [p.x[p.knee]],
       y: [p.y[p.knee]],
       marker: { size: 18, color: "rgba(0,0,0,0)", line: { width: 3, color: knee } },
-      hoverinfo: "skip",
+      line: { color: knee },
     });
   }
   sweepOverlays(overlays).forEach((overlay, k) => {
     const o = comparisonPoints({ levels: overlay.levels });
     const ocolor = theme.colors[(k + 1) % theme.colors.length];
     traces.push({
-      type: "scatter",
       mode: "lines+markers",
       name: overlay.label,
       x: o.x,
       y: o.y,
-      customdata: o.clients,
       opacity: 0.6,
       marker: { size: 7, color: ocolor },
       line: { width: 2, color: ocolor, dash: OVERLAY_DASHES[k % OVERLAY_DASHES.length] },
-      hovertemplate: `${overlay.label}<br>%{customdata} clients<br>%{x:,.4~g} tok/s<br>${TTFT_P90} %{y:,.4~g} ms<extra></extra>`,
+      hovertext: o.clients.map((c, i) => pointText(`${overlay.label}: `, c, o.x[i], o.y[i])),
     });
   });
   return traces;
 }
 
 /**
- * Plotly layout of the sweep chart, coloured from the theme.
+ * The sweep chart's layout, coloured from the theme: points in any x order (throughput falls
+ * past saturation).
  * @param {Theme} theme
+ * @returns {import("./plot.js").Layout}
  */
 export function buildSweepLayout(theme) {
-  return baseLayout(theme, {
-    xTitle: "output tokens / s",
-    yTitle: `${TTFT_P90} (ms)`,
-    hovermode: "closest",
-    uirevision: "sweep",
-  });
+  return { ...baseLayout(theme, { xTitle: "output tokens / s", yTitle: `${TTFT_P90} (ms)` }), xy: true };
 }
 
 /** The sweep chart: one point per finished level, redrawn whole when the comparison changes. */

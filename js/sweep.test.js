@@ -1,11 +1,9 @@
 // The client sweep's pure parts: the levels input's parser and the comparison chart's data.
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
+import { formatLevels, parseLevels } from "./levels.js";
 import { THEME } from "./testing/theme.js";
 
-vi.mock("plotly.js-basic-dist-min", () => ({ default: {} }));
-const { buildSweepTraces, comparisonPoints, formatLevels, parseLevels, sweepVisible } = await import(
-  "./sweep.js"
-);
+const { buildSweepTraces, buildSweepLayout, comparisonPoints, sweepVisible } = await import("./sweep.js");
 
 const level = (clients, output_tps, ttft_p90) => ({
   clients,
@@ -77,6 +75,13 @@ describe("comparison chart data", () => {
     expect(traces[1].x).toEqual([190]);
     expect(traces[1].y[0]).toBeCloseTo(60);
     expect(traces[1].marker.line.color).toBe(THEME.colors[4]);
+    // the cursor readout names a point's clients, throughput and latency
+    expect(traces[0].hovertext[1]).toBe("2 clients · 190 tok/s · TTFT p90 60 ms");
+  });
+
+  it("lays the points out in their own x order (throughput falls past saturation)", () => {
+    const layout = buildSweepLayout(THEME);
+    expect([layout.xy, layout.xTitle, layout.yTitle]).toEqual([true, "output tokens / s", "TTFT p90 (ms)"]);
   });
 
   it("is shown when the comparison has levels or the mode is sweep", () => {

@@ -1,6 +1,6 @@
 // Chart colours from the page's theme. The widget's CSS maps JupyterLab's --jp-* variables (with
 // light fallbacks) onto the root element; here we read the resolved colours back from computed
-// styles, so Plotly (which draws SVG with explicit colours) matches light and dark themes.
+// styles, so the charts (drawn on a canvas with explicit colours) matches light and dark themes.
 
 /**
  * @typedef {{font: string, fontFamily: string, paper: string, plot: string, grid: string,

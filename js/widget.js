@@ -3,7 +3,7 @@
 // and the client sweep's comparison chart, with saved runs and sweeps drawn beside the live one
 // (overlays), wired to the traits and messages of docs/widget_contract.md.
 
-import { Chart, runOverlays } from "./charts.js";
+import { Chart } from "./charts.js";
 import { Controls } from "./controls.js";
 import { Disposer, h } from "./dom.js";
 import { Header } from "./header.js";
@@ -68,7 +68,7 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   let published = [];
   const publishedBox = h("div", { class: "lmw-published-charts", hidden: true });
 
-  // The sweep's comparison: one point per finished level, redrawn whole (Plotly.react).
+  // The sweep's comparison: one point per finished level, redrawn whole.
   const sweepPlot = h("div", { class: "lmw-sweep-plot", dataset: { chart: "sweep" } });
   const verdict = h("p", { class: "lmw-verdict" });
   const sweepBox = h("section", { class: "lmw-chart lmw-sweep", hidden: true }, [
@@ -92,7 +92,7 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   disposer.add(() => published.forEach((p) => p.chart.destroy()));
   disposer.add(() => sweep.destroy());
 
-  /** Show or hide the sweep chart; draw it (only while shown: Plotly measures its box). */
+  /** Show or hide the sweep chart; draw it (only while shown: the chart measures its box). */
   const updateSweep = () => {
     const comparison = model.get("comparison");
     const overlays = model.get("overlays");
@@ -102,7 +102,7 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
     if (!sweepBox.hidden && root.isConnected) sweep.render(comparison, theme || readTheme(root), overlays);
   };
 
-  // -- charts: drawn once the root is in the page (Plotly measures its container) --------------
+  // -- charts: drawn once the root is in the page (they measure their container) -------------
   let theme = null;
   /** @type {ResizeObserver|null} */
   let resized = null;
@@ -191,8 +191,7 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
       cancelAnimationFrame(frame);
       frame = requestAnimationFrame(() => {
         const all = [...charts, ...published];
-        // With saved runs shown, a chart's height follows its legend's rows at its width: redraw.
-        if (all.some((c) => !c.chart.plotted) || runOverlays(model.get("overlays")).length) drawAll();
+        if (all.some((c) => !c.chart.plotted)) drawAll();
         else all.forEach((c) => c.chart.resize());
         sweep.resize();
       });

@@ -1,23 +1,37 @@
 // @vitest-environment jsdom
-// widget.js against a fake anywidget model. Plotly cannot draw in jsdom, so THIS test (only)
-// replaces it with a recording mock; the real Plotly is exercised by tests/browser.
+// widget.js against a fake anywidget model. jsdom has no canvas, so uPlot is a recording fake
+// here (js/testing/fake_uplot.js); the real one draws in tests/browser.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { makeModel } from "./testing/fake_model.js";
 
-const plotly = vi.hoisted(() => ({
-  newPlot: vi.fn((div, data) => {
-    div.data = data;
-  }),
-  react: vi.fn((div, data) => {
-    div.data = data;
-  }),
-  extendTraces: vi.fn(),
-  purge: vi.fn(),
-  Plots: { resize: vi.fn() },
-}));
-vi.mock("plotly.js-basic-dist-min", () => ({ default: plotly }));
+const fake = vi.hoisted(() => ({ uplots: [], log: [] }));
+vi.mock("uplot", async () => (await import("./testing/fake_uplot.js")).mockUPlot(vi, fake.uplots, fake.log));
 
-const { default: widget } = await import("./widget.js");
+/**
+ * What the charts asked of uPlot since the last clearCalls(): first draws and redraws (a new
+ * uPlot each) as [chart div, traces, layout], new points as [chart div, aligned data], and the
+ * charts removed (the last uPlot of a div destroyed, the div emptied) as [chart div].
+ */
+const calls = {
+  get newPlot() {
+    return fake.log.filter(([e, u]) => e === "create" && u.first).map(([, u]) => [u.div, u.traces, u.layout]);
+  },
+  get react() {
+    return fake.log.filter(([e, u]) => e === "create" && !u.first).map(([, u]) => [u.div, u.traces, u.layout]);
+  },
+  get setData() {
+    return fake.log.filter(([e]) => e === "setData").map(([, u, data]) => [u.div, data]);
+  },
+  get removed() {
+    const last = (u) => fake.uplots.filter((v) => v.div === u.div).at(-1) === u;
+    return fake.log.filter(([e, u]) => e === "destroy" && last(u) && u.div.childElementCount === 0).map(([, u]) => [u.div]);
+  },
+};
+const clearCalls = () => {
+  fake.log.length = 0;
+};
+
+const { default: widget, renderDashboard } = await import("./widget.js");
 const { formatClock, progressFraction } = await import("./header.js");
 const { formatDuration } = await import("./controls.js");
 
@@ -72,7 +86,8 @@ const bucket = (t) => ({
 let el;
 let cleanup;
 beforeEach(() => {
-  vi.clearAllMocks();
+  clearCalls();
+  fake.uplots.length = 0;
   el = document.createElement("div");
   document.body.append(el);
 });
@@ -98,7 +113,7 @@ describe("widget.render", () => {
     expect(el.querySelectorAll("th.lmw-group-name")).toHaveLength(2);
     expect($('td[data-key="total_requests"]').textContent).toBe("—");
     expect(el.querySelectorAll(".lmw-plot")).toHaveLength(3);
-    expect(plotly.newPlot).toHaveBeenCalledTimes(3);
+    expect(calls.newPlot).toHaveLength(3);
     expect(model.sent).toEqual([{ type: "history" }]);
   });
 
@@ -230,31 +245,43 @@ describe("widget.render", () => {
     expect($(".lmw-duration-row").hidden).toBe(false);
   });
 
-  it("streams series deltas into the charts with extendTraces and a cap", () => {
+  it("streams series deltas into the charts as new data (no redraw), keeping the last maxPoints", () => {
     const model = fakeModel();
     mount(model);
     model.pythonSets("series_delta", { run: 1, seq: 0, points: [] });
-    expect(plotly.react).toHaveBeenCalledTimes(3); // cleared
+    expect(calls.react).toHaveLength(3); // cleared
     model.pythonSets("series_delta", { run: 1, seq: 1, points: [bucket(0), bucket(1)] });
-    expect(plotly.extendTraces).toHaveBeenCalledTimes(3);
-    const [div, update, indices, maxPoints] = plotly.extendTraces.mock.calls[0];
+    expect(calls.setData).toHaveLength(3);
+    expect(calls.react).toHaveLength(3);
+    const [div, data] = calls.setData[0];
     expect(div.dataset.chart).toBe("throughput");
-    expect(update).toEqual({ x: [[0, 1], [0, 1]], y: [[60, 60], [40, 40]] });
-    expect(indices).toEqual([0, 1]);
-    expect(maxPoints).toBe(3600);
+    expect(data).toEqual([[0, 1], [60, 60], [40, 40]]); // x, requests/min, tokens/s
+    // a capped view keeps the newest points only
+    cleanup();
+    const capped = document.createElement("div");
+    document.body.append(capped);
+    cleanup = renderDashboard({ model, el: capped }, { maxPoints: 3 });
+    model.emit("msg:custom", { type: "history", run: 1, seq: 1, points: [bucket(0), bucket(1)] });
+    model.pythonSets("series_delta", { run: 1, seq: 2, points: [bucket(2), bucket(3)] });
+    const throughput = capped.querySelector('[data-chart="throughput"]');
+    expect(calls.setData.filter(([d]) => d === throughput).at(-1)[1][0]).toEqual([1, 2, 3]);
+    expect(throughput.data[0].x).toEqual([1, 2, 3]);
+    cleanup();
+    cleanup = undefined;
+    capped.remove();
   });
 
   it("asks for the history on a gap and replaces the charts with the reply", () => {
     const model = fakeModel();
     mount(model);
     model.emit("msg:custom", { type: "history", run: 1, seq: 1, points: [bucket(0)] });
-    expect(plotly.react).toHaveBeenCalledTimes(3);
+    expect(calls.react).toHaveLength(3);
     model.sent.length = 0;
     model.pythonSets("series_delta", { run: 1, seq: 3, points: [bucket(2)] });
     expect(model.sent).toEqual([{ type: "history" }]);
-    expect(plotly.extendTraces).not.toHaveBeenCalled();
+    expect(calls.setData).toHaveLength(0);
     model.emit("msg:custom", { type: "history", run: 1, seq: 3, points: [bucket(0), bucket(1), bucket(2)] });
-    const latency = plotly.react.mock.calls.at(-2);
+    const latency = calls.react.at(-2);
     expect(latency[0].dataset.chart).toBe("latency");
     expect(latency[1][0].x).toEqual([0, 1, 2]);
     expect(latency[1][0].y).toEqual([50, 50, 50]);
@@ -267,21 +294,21 @@ describe("widget.render", () => {
     expect(model.listenerCount()).toBeGreaterThan(0);
     dispose();
     cleanup = undefined;
-    expect(plotly.purge).toHaveBeenCalledTimes(3);
+    expect(calls.removed).toHaveLength(3);
     expect(model.listenerCount()).toBe(0);
     expect(el.children).toHaveLength(0);
     dispose(); // twice is harmless
-    expect(plotly.purge).toHaveBeenCalledTimes(3);
+    expect(calls.removed).toHaveLength(3);
   });
 
   it("draws once the element is attached, if rendered detached", async () => {
     const detached = document.createElement("div");
     const model = fakeModel();
     const dispose = widget.render({ model, el: detached });
-    expect(plotly.newPlot).not.toHaveBeenCalled();
+    expect(calls.newPlot).toHaveLength(0);
     document.body.append(detached);
     await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-    expect(plotly.newPlot).toHaveBeenCalledTimes(3);
+    expect(calls.newPlot).toHaveLength(3);
     dispose();
     detached.remove();
   });
@@ -347,15 +374,15 @@ describe("client sweep", () => {
     mount(model);
     const box = $(".lmw-sweep");
     expect(box.hidden).toBe(true);
-    expect(plotly.newPlot).toHaveBeenCalledTimes(3); // not drawn while hidden
+    expect(calls.newPlot).toHaveLength(3); // not drawn while hidden
     model.pythonSets("mode", "sweep");
     expect(box.hidden).toBe(false);
-    expect(plotly.newPlot).toHaveBeenCalledTimes(4);
+    expect(calls.newPlot).toHaveLength(4);
     model.pythonSets("mode", "time");
     expect(box.hidden).toBe(true);
     model.pythonSets("comparison", comparison);
     expect(box.hidden).toBe(false);
-    const call = plotly.react.mock.calls.at(-1);
+    const call = calls.react.at(-1);
     expect(call[0].dataset.chart).toBe("sweep");
     expect(call[1][0].x).toEqual([100, 190, 200]);
     expect(call[1][1].name).toBe("knee (2 clients)");
@@ -365,10 +392,10 @@ describe("client sweep", () => {
   it("cleanup purges the sweep chart too", () => {
     const model = fakeModel({ mode: "sweep", comparison });
     const dispose = mount(model);
-    expect(plotly.newPlot).toHaveBeenCalledTimes(4);
+    expect(calls.newPlot).toHaveLength(4);
     dispose();
     cleanup = undefined;
-    expect(plotly.purge).toHaveBeenCalledTimes(4);
+    expect(calls.removed).toHaveLength(4);
     expect(model.listenerCount()).toBe(0);
   });
 });
@@ -382,15 +409,15 @@ describe("overlays", () => {
     levels: [],
   });
 
-  it("adds dashed, dimmed traces after the live ones, redrawn with react; extendTraces is unchanged", () => {
+  it("adds dashed, dimmed traces after the live ones, drawn whole; new points extend the live ones only", () => {
     const model = fakeModel();
     mount(model);
     model.pythonSets("series_delta", { run: 1, seq: 0, points: [] });
     model.pythonSets("series_delta", { run: 1, seq: 1, points: [bucket(0)] });
-    vi.clearAllMocks();
+    clearCalls();
     model.pythonSets("overlays", [saved("before", 3), saved("after", 2)]);
-    expect(plotly.react).toHaveBeenCalledTimes(3);
-    const [div, traces] = plotly.react.mock.calls[0];
+    expect(calls.react).toHaveLength(3);
+    const [div, traces] = calls.react[0];
     expect(div.dataset.chart).toBe("throughput");
     expect(traces.map((t) => t.name)).toEqual([
       "Requests/min",
@@ -415,26 +442,28 @@ describe("overlays", () => {
     expect(traces.slice(2, 6).map((t) => t.line.dash)).toEqual(["dash", "dash", "dot", "dot"]);
     expect(traces.slice(2, 6).every((t) => t.opacity < 1 && t.fill === "none")).toBe(true);
     expect(traces.slice(0, 2).every((t) => t.opacity === undefined)).toBe(true);
-    const latency = plotly.react.mock.calls[1][1];
+    const latency = calls.react[1][1];
     expect(latency.map((t) => t.name).slice(4, 6)).toEqual(["before · TTFT p50", "before · TTFT p90"]);
     expect(latency[4].y).toEqual([50, 50, 50]);
     // the table shows a line per saved run
     expect($('td[data-key="time_to_first_token-p50"] .lmw-overlay-line').textContent).toBe("before 183 ms");
     // new live points still extend the live traces only
     model.pythonSets("series_delta", { run: 1, seq: 2, points: [bucket(1)] });
-    expect(plotly.extendTraces.mock.calls[0][2]).toEqual([0, 1]);
+    const [throughput] = calls.setData;
+    expect(throughput[0].data.slice(0, 2).map((t) => t.x)).toEqual([[0, 1], [0, 1]]);
+    expect(throughput[0].data.slice(2, 6).map((t) => t.x.length)).toEqual([3, 3, 2, 2]); // saved runs unchanged
     // a new run keeps the overlays; clearing them redraws the live traces alone
     model.pythonSets("series_delta", { run: 2, seq: 0, points: [] });
-    expect(plotly.react.mock.calls.at(-3)[1]).toHaveLength(8);
+    expect(calls.react.at(-3)[1]).toHaveLength(8);
     model.pythonSets("overlays", []);
-    expect(plotly.react.mock.calls.at(-3)[1].map((t) => t.name)).toEqual(["Requests/min", "Output tokens/s"]);
+    expect(calls.react.at(-3)[1].map((t) => t.name)).toEqual(["Requests/min", "Output tokens/s"]);
     expect(el.querySelectorAll(".lmw-overlay-line")).toHaveLength(0);
   });
 
   it("a run without a series (no raw timestamps) adds no trace but keeps its table line", () => {
     const model = fakeModel({ overlays: [{ ...saved("llmeter", 0) }] });
     mount(model);
-    expect(plotly.newPlot.mock.calls[0][1]).toHaveLength(2);
+    expect(calls.newPlot[0][1]).toHaveLength(2);
     expect($('td[data-key="total_requests"] .lmw-overlay-line').textContent).toBe("llmeter 42");
   });
 
@@ -448,14 +477,14 @@ describe("overlays", () => {
     ];
     model.pythonSets("overlays", [{ label: "old sweep", kind: "sweep", stats: {}, series: [], levels }]);
     expect($(".lmw-sweep").hidden).toBe(false);
-    const call = plotly.newPlot.mock.calls.find(([div]) => div.dataset.chart === "sweep");
+    const call = calls.newPlot.find(([div]) => div.dataset.chart === "sweep");
     const traces = call[1];
     expect(traces.map((t) => t.name)).toEqual(["TTFT p90", "old sweep"]);
     expect(traces[1].x).toEqual([90, 150]);
     expect(traces[1].y).toEqual([40, 70]);
     expect(traces[1].line.dash).toBe("dash");
     // sweeps add nothing to the run charts or the table
-    expect(plotly.react.mock.calls.at(-1)[1]).toHaveLength(3);
+    expect(calls.react.at(-1)[1]).toHaveLength(3);
     expect(el.querySelectorAll(".lmw-overlay-line")).toHaveLength(0);
   });
 
@@ -598,7 +627,7 @@ describe("charts of published stats", () => {
   const pub = (t, published) => ({ ...bucket(t), published });
   const publishedBoxes = () => [...el.querySelectorAll(".lmw-published")];
   const titles = () => publishedBoxes().map((b) => b.querySelector(".lmw-chart-title").textContent);
-  const callsFor = (mock, key) => mock.mock.calls.filter(([div]) => div.dataset.chart === `published:${key}`);
+  const callsFor = (list, key) => list.filter(([div]) => div.dataset.chart === `published:${key}`);
 
   it("adds one chart per key the first time it appears, titled by the spec, after the fixed charts", () => {
     const model = fakeModel({ spec: SPEC_COST });
@@ -608,7 +637,7 @@ describe("charts of published stats", () => {
     expect($(".lmw-published-charts").hidden).toBe(true);
     model.pythonSets("series_delta", { run: 1, seq: 1, points: [bucket(0)] });
     expect(publishedBoxes()).toHaveLength(0);
-    vi.clearAllMocks();
+    clearCalls();
 
     model.pythonSets("series_delta", { run: 1, seq: 2, points: [pub(1, { "cost-total": 0.0123 })] });
     expect(titles()).toEqual(["Total cost"]);
@@ -617,31 +646,30 @@ describe("charts of published stats", () => {
     const plots = [...el.querySelectorAll(".lmw-plot")].map((p) => p.dataset.chart);
     expect(plots).toEqual(["throughput", "latency", "load", "published:cost-total"]);
     // drawn once whole (the earlier second is a gap), not extended on the tick that created it
-    const [created] = callsFor(plotly.newPlot, "cost-total");
+    const [created] = callsFor(calls.newPlot, "cost-total");
     expect(created[1]).toHaveLength(1);
     expect(created[1][0].x).toEqual([0, 1]);
     expect(created[1][0].y).toEqual([null, 0.0123]);
-    expect(created[1][0].customdata).toEqual(["—", "$0.0123"]);
+    expect(created[1][0].hovertext).toEqual(["—", "$0.0123"]);
     expect(created[1][0].name).toBe("Total cost");
-    expect(created[2].yaxis.tickprefix).toBe("$");
-    expect(callsFor(plotly.extendTraces, "cost-total")).toHaveLength(0);
-    expect(plotly.extendTraces).toHaveBeenCalledTimes(3); // the fixed charts, as before
+    expect(created[2].tickprefix).toBe("$");
+    expect(callsFor(calls.setData, "cost-total")).toHaveLength(0);
+    expect(calls.setData).toHaveLength(3); // the fixed charts, as before
 
     // the next tick extends it (no redraw), with its hover texts; a second key gets a chart
-    vi.clearAllMocks();
+    clearCalls();
     model.pythonSets("series_delta", {
       run: 1,
       seq: 3,
       points: [pub(2, { "cost-total": 0.05, "cost-per_request": 0.0004 })],
     });
-    const [extended] = callsFor(plotly.extendTraces, "cost-total");
-    expect(extended[1]).toEqual({ x: [[2]], y: [[0.05]], customdata: [["$0.0500"]] });
-    expect(extended[2]).toEqual([0]);
-    expect(extended[3]).toBe(3600);
-    expect(callsFor(plotly.react, "cost-total")).toHaveLength(0);
+    const [extended] = callsFor(calls.setData, "cost-total");
+    expect(extended[1]).toEqual([[0, 1, 2], [null, 0.0123, 0.05]]);
+    expect(extended[0].data[0].hovertext).toEqual(["—", "$0.0123", "$0.0500"]);
+    expect(callsFor(calls.react, "cost-total")).toHaveLength(0);
     expect(titles()).toEqual(["Total cost", "cost-per_request"]); // not in the spec: the key
-    expect(callsFor(plotly.newPlot, "cost-per_request")).toHaveLength(1);
-    expect(plotly.react).not.toHaveBeenCalled();
+    expect(callsFor(calls.newPlot, "cost-per_request")).toHaveLength(1);
+    expect(calls.react).toHaveLength(0);
   });
 
   it("charts at most six keys, in first-seen order", () => {
@@ -660,22 +688,22 @@ describe("charts of published stats", () => {
     mount(model);
     model.emit("msg:custom", { type: "history", run: 1, seq: 4, points: [pub(0, { "cost-total": 0.01 }), pub(1, { "cost-total": 0.02 })] });
     expect(titles()).toEqual(["Total cost"]);
-    const history = callsFor(plotly.newPlot, "cost-total");
+    const history = callsFor(calls.newPlot, "cost-total");
     expect(history).toHaveLength(1);
     expect(history[0][1][0].y).toEqual([0.01, 0.02]);
     // a second reply with the same keys keeps the chart (react, same box)
     const box = publishedBoxes()[0];
     model.emit("msg:custom", { type: "history", run: 1, seq: 5, points: [pub(0, { "cost-total": 0.01 })] });
     expect(publishedBoxes()[0]).toBe(box);
-    expect(callsFor(plotly.react, "cost-total")).toHaveLength(1);
+    expect(callsFor(calls.react, "cost-total")).toHaveLength(1);
 
-    vi.clearAllMocks();
+    clearCalls();
     model.pythonSets("series_delta", { run: 2, seq: 0, points: [] });
     expect(publishedBoxes()).toHaveLength(0);
     expect($(".lmw-published-charts").hidden).toBe(true);
-    expect(plotly.purge).toHaveBeenCalledTimes(1);
-    expect(plotly.purge.mock.calls[0][0].dataset.chart).toBe("published:cost-total");
-    expect(plotly.react).toHaveBeenCalledTimes(3); // the fixed charts, cleared as before
+    expect(calls.removed).toHaveLength(1);
+    expect(calls.removed[0][0].dataset.chart).toBe("published:cost-total");
+    expect(calls.react).toHaveLength(3); // the fixed charts, cleared as before
   });
 
   it("follows the spec: a stat for the key renames the chart and formats it", () => {
@@ -684,11 +712,11 @@ describe("charts of published stats", () => {
     model.pythonSets("series_delta", { run: 1, seq: 0, points: [] });
     model.pythonSets("series_delta", { run: 1, seq: 1, points: [pub(0, { "cost-total": 0.0123 })] });
     expect(titles()).toEqual(["cost-total"]);
-    vi.clearAllMocks();
+    clearCalls();
     model.pythonSets("spec", SPEC_COST);
     expect(titles()).toEqual(["Total cost"]);
-    const [redrawn] = callsFor(plotly.react, "cost-total");
-    expect(redrawn[1][0].customdata).toEqual(["$0.0123"]);
+    const [redrawn] = callsFor(calls.react, "cost-total");
+    expect(redrawn[1][0].hovertext).toEqual(["$0.0123"]);
     expect(redrawn[1][0].name).toBe("Total cost");
   });
 
@@ -697,14 +725,14 @@ describe("charts of published stats", () => {
     const dispose = mount(model);
     model.pythonSets("series_delta", { run: 1, seq: 0, points: [] });
     model.pythonSets("series_delta", { run: 1, seq: 1, points: [pub(0, { "cost-total": 1 })] });
-    vi.clearAllMocks();
+    clearCalls();
     const saved = { label: "before", kind: "run", stats: {}, series: [pub(0, { "cost-total": 2 })], levels: [] };
     model.pythonSets("overlays", [saved]);
-    expect(plotly.react.mock.calls[0][1]).toHaveLength(5); // throughput: 2 live + 2 overlay traces + its legend entry
-    expect(callsFor(plotly.react, "cost-total")[0][1]).toHaveLength(1);
+    expect(calls.react[0][1]).toHaveLength(5); // throughput: 2 live + 2 overlay traces + its legend entry
+    expect(callsFor(calls.react, "cost-total")[0][1]).toHaveLength(1);
     dispose();
     cleanup = undefined;
-    expect(plotly.purge).toHaveBeenCalledTimes(4);
+    expect(calls.removed).toHaveLength(4);
     expect(model.listenerCount()).toBe(0);
   });
 });

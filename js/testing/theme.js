@@ -1,4 +1,4 @@
-// A fixed light theme (readTheme's shape) for tests that build Plotly layouts and traces.
+// A fixed light theme (readTheme's shape) for tests that build chart layouts and traces.
 
 export const THEME = {
   font: "#222",
