@@ -143,18 +143,20 @@ export function buildLayout(def, theme, { y2Top = null } = {}) {
 
 /**
  * What every chart's layout shares: the theme's colours and font, type large enough to read on
- * a projector, the plot's height.
+ * a projector (18 px in presentation mode: theme.scale 1.4), the plot's height.
  * @param {Theme} theme
  * @param {{xTitle: string, yTitle: string, height?: number}} options
  * @returns {Layout}
  */
 export function baseLayout(theme, { xTitle, yTitle, height = HEIGHT }) {
+  // Presentation mode (present.js, present.css) scales the type and sets the plots' height.
+  const size = Math.round(13 * (theme.scale || 1));
   return {
-    height,
+    height: theme.chartHeight || height,
     xTitle,
     yTitle,
-    fontSize: 13,
-    tickSize: 13,
+    fontSize: size,
+    tickSize: size,
     font: theme.font,
     fontFamily: theme.fontFamily,
     grid: theme.grid,

@@ -4,7 +4,9 @@
 
 /**
  * @typedef {{font: string, fontFamily: string, paper: string, plot: string, grid: string,
- *   dark: boolean, colors: string[]}} Theme
+ *   dark: boolean, colors: string[], scale: number, chartHeight: number|null}} Theme
+ *   scale: the charts' type size factor (1; presentation mode sets --lmw-chart-scale);
+ *   chartHeight: the charts' plot height in px when the layout sets one (--lmw-chart-height)
  */
 
 const LIGHT = ["#1976d2", "#e65100", "#2e7d32", "#8e24aa", "#c62828"];
@@ -53,7 +55,11 @@ export function readTheme(el) {
   const brand = cs.getPropertyValue("--lmw-brand").trim();
   const colors = (dark ? DARK : LIGHT).slice();
   if (parseColor(brand) && !dark) colors[0] = brand;
+  const scale = Number(cs.getPropertyValue("--lmw-chart-scale").trim());
+  const height = Number(cs.getPropertyValue("--lmw-chart-height").trim());
   return {
+    scale: Number.isFinite(scale) && scale > 0 ? scale : 1,
+    chartHeight: Number.isFinite(height) && height > 0 ? height : null,
     font,
     fontFamily: cs.fontFamily || "sans-serif",
     paper,

@@ -36,4 +36,15 @@ describe("readTheme", () => {
     expect(clear.paper).toBe("rgba(0,0,0,0)");
     expect(clear.colors[0]).toBe("#64b5f6");
   });
+
+  it("reads the charts' type scale and height from the layout (presentation mode sets them)", () => {
+    const plain = readTheme(themed({ color: "rgb(34, 34, 34)" }));
+    expect([plain.scale, plain.chartHeight]).toEqual([1, null]);
+    const room = themed({ color: "rgb(34, 34, 34)" });
+    room.style.setProperty("--lmw-chart-scale", "1.4");
+    room.style.setProperty("--lmw-chart-height", "300");
+    expect([readTheme(room).scale, readTheme(room).chartHeight]).toEqual([1.4, 300]);
+    room.style.setProperty("--lmw-chart-scale", "nonsense");
+    expect(readTheme(room).scale).toBe(1);
+  });
 });

@@ -7,6 +7,7 @@ import { Chart } from "./charts.js";
 import { Controls } from "./controls.js";
 import { Disposer, h } from "./dom.js";
 import { Header } from "./header.js";
+import { Presenter } from "./present.js";
 import { publishedChartDef, publishedKeys } from "./published.js";
 import { CHARTS, DEFAULT_MAX_POINTS, SeriesState, toColumns } from "./series.js";
 import { SweepChart, sweepVisible } from "./sweep.js";
@@ -118,6 +119,11 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
     published.forEach(drawPublished);
     updateSweep();
   };
+  // Presentation mode: the Present button in the title row; the layout's type and chart height
+  // change, so every chart is drawn again.
+  const presenter = new Presenter(model, root, disposer, () => requestAnimationFrame(drawAll));
+  header.element.querySelector(".lmw-title-row").append(presenter.button);
+  disposer.onModel(model, "change:presenting", () => presenter.apply(Boolean(model.get("presenting"))));
   /** Add a chart for each key not charted yet; returns the new ones (not drawn yet). */
   const addPublished = (keys) => {
     const spec = model.get("spec");

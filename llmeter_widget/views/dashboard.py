@@ -138,6 +138,9 @@ class Dashboard(RunControl, anywidget.AnyWidget):
     table_scope = traitlets.Enum(TABLE_SCOPES, default_value="run").tag(sync=True)
     # {"seconds": N, "covered": s, "stats": {key: value}} while table_scope == "window", else {}
     window_stats = traitlets.Dict().tag(sync=True)
+    # Presentation mode: the dashboard fills the screen in projector-sized type (js/present.js).
+    # The Present button sets it (and asks for fullscreen), Esc clears it; `present()` sets it.
+    presenting = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -409,6 +412,26 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         points = stats.series(0) if stats is not None else []
         self.send({"type": "history", "run": self._model.run_id, "seq": self._model.seq,
                    "points": points})
+
+    # -- presentation mode -------------------------------------------------------------------------
+    def present(self, on: bool = True) -> None:
+        """Show the dashboard in presentation mode: it fills the browser window, values in
+        48 px type, laid out for a 1280x720 projector; Esc (or `present(False)`) returns.
+
+        The Present button in the dashboard's title row does the same and also makes it
+        fullscreen: browsers allow fullscreen only from a click or a key, never from code, so
+        from here it fills the window (F11 makes the window fullscreen).
+
+        Example:
+            >>> from llmeter_widget.endpoints import OpenAIChatEndpoint
+            >>> dash = Dashboard(endpoint=OpenAIChatEndpoint(base_url="http://127.0.0.1:8000/v1",
+            ...                                              model="m"), payload={"messages": []})
+            >>> dash.present(); dash.presenting
+            True
+            >>> dash.present(False); dash.presenting
+            False
+        """
+        self.presenting = bool(on)
 
     # -- overlays: saved runs and sweeps beside the live one -------------------------------------
     def add_overlay(self, path: str | Path, label: str | None = None) -> dict[str, Any]:
