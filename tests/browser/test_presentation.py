@@ -106,3 +106,23 @@ def test_dash_present_from_python_shows_the_same_layout(room):
     assert room.get_attribute(".lmw-present", "aria-pressed") == "true"
     kernel_sets(room, presenting=False)  # dash.present(False)
     room.wait_for_function("!document.querySelector('.lmw').classList.contains('lmw-presenting')", polling=100)
+
+
+def test_error_classes_keep_the_room_layout_on_one_screen(room):
+    """Three error classes add three columns to the notebook's table (a third row of groups at
+    1280 px); the room's layout shows the failed count and rate, and still fits the screen."""
+    from llmeter_widget.display import DisplaySpec
+
+    stats = {**STATS, "errors-timeout": 3, "errors-http_500": 2, "errors-connection_reset": 1}
+    mount(room, spec=DisplaySpec().resolve(stats).to_json())
+    kernel_sets(room, stats=stats, status="running")
+    stream_run(room, seconds=42, ticks=6)
+    shown_keys = """() => [...document.querySelectorAll('td.lmw-value')]
+        .filter(td => td.getClientRects().length).map(td => td.dataset.key)"""
+    assert "errors-timeout" in room.evaluate(shown_keys)  # the notebook's table shows them
+    kernel_sets(room, presenting=True)
+    room.wait_for_function(REDRAWN, polling=100)
+    shown = room.evaluate(MEASURE)
+    assert shown["fills"] and not shown["scrolls"] and shown["charts_in_view"], shown
+    keys = room.evaluate(shown_keys)
+    assert "failed_requests" in keys and not any(k.startswith("errors-") for k in keys), keys
