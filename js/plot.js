@@ -360,8 +360,12 @@ export class PlotBox {
   _build() {
     this._teardown();
     const { opts, data } = uplotFigure(this.traces, this.layout, this._width());
+    // The hooks draw this build's figure: an old uPlot's queued draw may still run once after
+    // a redraw replaced it (with other traces).
+    const traces = this.traces;
+    const layout = this.layout;
     opts.hooks = {
-      draw: [(u) => this._drawMarks(u)],
+      draw: [(u) => this._drawMarks(u, traces, layout)],
       setCursor: [(u) => this._legendValues(u.cursor.idx)],
       setSelect: [(u) => (this.zoomed = this.zoomed || u.select.width > 0)],
     };
@@ -466,7 +470,7 @@ export class PlotBox {
     u.over.addEventListener("mousemove", (ev) => {
       let best = null;
       this.traces.forEach((t, i) => {
-        if (!u.series[i + 1].show || !t.hovertext) return;
+        if (!u.series[i + 1]?.show || !t.hovertext) return;
         t.x.forEach((x, j) => {
           if (!number(x) || !number(t.y[j])) return;
           const dx = u.valToPos(x, "x") - ev.offsetX;
@@ -487,17 +491,17 @@ export class PlotBox {
    * knee's ring), drawn on the canvas after uPlot's lines. A label sits above its point, never
    * clipped at the top.
    */
-  _drawMarks(u) {
+  _drawMarks(u, traces, layout) {
     const ctx = u.ctx;
     const ratio = devicePixelRatioOf();
-    this.traces.forEach((t, i) => {
-      if (!u.series[i + 1].show || !(t.mode || "").includes("markers")) return;
+    traces.forEach((t, i) => {
+      if (!u.series[i + 1]?.show || !(t.mode || "").includes("markers")) return;
       const m = t.marker || {};
       const opacity = t.opacity ?? 1;
       const radius = ((m.size ?? 8) / 2) * ratio;
       ctx.save();
-      ctx.fillStyle = withOpacity(m.color || t.line?.color || this.layout.font, opacity);
-      ctx.strokeStyle = withOpacity(m.line?.color || m.color || this.layout.font, opacity);
+      ctx.fillStyle = withOpacity(m.color || t.line?.color || layout.font, opacity);
+      ctx.strokeStyle = withOpacity(m.line?.color || m.color || layout.font, opacity);
       ctx.lineWidth = (m.line?.width ?? 0) * ratio;
       t.x.forEach((x, j) => {
         if (!number(x) || !number(t.y[j])) return;
@@ -507,10 +511,10 @@ export class PlotBox {
         if (ctx.lineWidth > 0) ctx.stroke();
       });
       if (t.text) {
-        ctx.fillStyle = this.layout.font;
-        ctx.font = `${this.layout.tickSize * ratio}px ${this.layout.fontFamily}`;
+        ctx.fillStyle = layout.font;
+        ctx.font = `${layout.tickSize * ratio}px ${layout.fontFamily}`;
         ctx.textAlign = "center";
-        const top = u.bbox.top + this.layout.tickSize * ratio;
+        const top = u.bbox.top + layout.tickSize * ratio;
         t.x.forEach((x, j) => {
           if (!number(x) || !number(t.y[j]) || !t.text[j]) return;
           // above the point and any ring around it (the knee's: 18 px across)

@@ -45,7 +45,7 @@ export class Presenter {
       }
     });
     // The charts take the height the header, controls and table leave (the table grows when
-    // an error class appears): measured on entering, and whenever the table's size changes.
+    // a stat is added): measured on entering, and whenever those boxes change size.
     if (typeof ResizeObserver !== "undefined") {
       let frame = 0;
       const refit = new ResizeObserver(() => {
@@ -53,8 +53,12 @@ export class Presenter {
         cancelAnimationFrame(frame);
         frame = requestAnimationFrame(() => this.fit() && this.onChange(true));
       });
-      const table = root.querySelector(".lmw-stats");
-      if (table) refit.observe(table);
+      // The table, and the charts' row and the sweep (a legend or verdict that wraps at the
+      // room's type size: measured after the first redraw, so a second fit settles it).
+      for (const sel of [".lmw-stats", ".lmw-charts", ".lmw-sweep"]) {
+        const el = root.querySelector(sel);
+        if (el) refit.observe(el);
+      }
       disposer.add(() => {
         cancelAnimationFrame(frame);
         refit.disconnect();
@@ -70,14 +74,17 @@ export class Presenter {
   fit() {
     const charts = this.root.querySelector(".lmw-charts");
     if (!charts) return false;
-    const title = charts.querySelector(".lmw-chart-title");
-    // the tallest legend (they wrap differently); before the first draw, one row of 18 px type
-    const legends = [...charts.querySelectorAll(".lmw-legend")].map((l) => l.offsetHeight);
-    const legend = legends.length ? Math.max(...legends) : 30;
+    // What each chart box holds besides its plot (title, legend; the sweep's verdict), the
+    // largest: the boxes share a row. Before the first draw: a title and one legend row.
+    const boxes = [...this.root.querySelectorAll(".lmw-charts .lmw-chart, .lmw-sweep:not([hidden])")];
+    const extras = boxes.map((box) => {
+      const canvas = box.querySelector(".uplot canvas");
+      return canvas ? box.offsetHeight - canvas.offsetHeight : 0;
+    });
+    const extra = Math.max(60, ...extras);
     const top = charts.getBoundingClientRect().top - this.root.getBoundingClientRect().top;
     const pad = parseFloat(getComputedStyle(this.root).paddingBottom) || 0;
-    const room = this.root.clientHeight - top - pad - (title ? title.offsetHeight + 6 : 0) - legend;
-    const height = Math.max(160, Math.floor(room));
+    const height = Math.max(160, Math.floor(this.root.clientHeight - top - pad - extra));
     const before = this.root.style.getPropertyValue("--lmw-chart-height");
     this.root.style.setProperty("--lmw-chart-height", String(height));
     return before !== String(height);

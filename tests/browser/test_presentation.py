@@ -126,3 +126,23 @@ def test_error_classes_keep_the_room_layout_on_one_screen(room):
     assert shown["fills"] and not shown["scrolls"] and shown["charts_in_view"], shown
     keys = room.evaluate(shown_keys)
     assert "failed_requests" in keys and not any(k.startswith("errors-") for k in keys), keys
+
+
+def test_a_sweep_puts_its_chart_beside_the_live_ones_on_one_screen(room):
+    """During a client sweep the comparison chart (and its verdict) takes a fourth column beside
+    the three live charts, so the room still sees everything without scrolling."""
+    a_running_dashboard(room)
+    levels = [{"clients": c, "output_tps": 100.0 * min(c, 8), "ttft_p90": 0.05 * c} for c in (1, 2, 4, 8, 16)]
+    kernel_sets(room, mode="sweep", comparison={
+        "levels": levels, "knee": 8, "verdict": "Saturates at 8 clients: TTFT p90 doubles past it."})
+    kernel_sets(room, presenting=True)
+    room.wait_for_function(REDRAWN, polling=100)
+    room.wait_for_timeout(300)  # the second fit, once the redrawn legends and verdict are measured
+    shown = room.evaluate(MEASURE)
+    assert shown["fills"] and not shown["scrolls"] and shown["charts_in_view"], shown
+    boxes = room.evaluate("""() => ['.lmw-charts .lmw-chart:nth-child(3)', '.lmw-sweep', '.lmw-verdict']
+        .map(s => document.querySelector(s).getBoundingClientRect())
+        .map(r => ({top: Math.round(r.top), left: Math.round(r.left), bottom: Math.round(r.bottom)}))""")
+    load, sweep, verdict = boxes
+    assert sweep["top"] == load["top"] and sweep["left"] > load["left"], boxes  # beside, not under
+    assert verdict["bottom"] <= room.viewport_size["height"], boxes
