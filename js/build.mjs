@@ -21,8 +21,16 @@ await Promise.all([
     banner: { js: banner },
   }),
   esbuild.build({ ...common, entryPoints: [`${root}js/widget.css`], outfile: `${out}/widget.css` }),
+  // Each Dashboard's `_esm`: fetches widget.js from the one shared model (js/loader.js).
+  esbuild.build({
+    ...common,
+    entryPoints: [`${root}js/loader.js`],
+    outfile: `${out}/loader.js`,
+    format: "esm",
+    target: "es2020",
+  }),
 ]);
-for (const name of ["widget.js", "widget.css"]) {
+for (const name of ["widget.js", "widget.css", "loader.js"]) {
   const kb = statSync(`${out}/${name}`).size / 1024;
   console.log(`llmeter_widget/static/${name}  ${kb.toFixed(1)} KiB`);
 }
