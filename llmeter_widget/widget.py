@@ -7,10 +7,11 @@ imports this module.
 """
 
 from .overlays import COMPARISON_KEYS, comparison_levels, load_overlay
-from .views.dashboard import DEFAULT_SWEEP_LEVELS, MODES, STATIC, STATUSES, Dashboard
+from .views.dashboard import DEFAULT_SWEEP_LEVELS, MODES, STATUSES, Dashboard
 from .views.dashboard_traits import comparison_of
 from .views.default import in_notebook
 from .views.readonly import ReadOnlyView
+from .views.shared_code import STATIC
 
 __all__ = ["COMPARISON_KEYS", "DEFAULT_SWEEP_LEVELS", "Dashboard", "MODES", "ReadOnlyView",
            "STATIC", "STATUSES", "comparison_levels", "comparison_of", "in_notebook",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import ipywidgets
 import traitlets
 
 from ..display import (
@@ -40,31 +41,14 @@ from ..results import Result
 from ..runner import Runner
 from .dashboard_control import RunControl
 from .dashboard_traits import DashboardTraits, empty_comparison, stat_keys
+from .shared_code import DashboardCode, bundle_text, shared_code
 
-STATIC = Path(__file__).parent.parent / "static"
 # done: completed; stopped, interrupted: as run_status.json says; error: the run failed.
 STATUSES = ("idle", "running", "stopping", "done", "stopped", "interrupted", "error")
 MODES = ("time", "count", "sweep")
 # What the table's figures cover: the whole run, or the last seconds (the live charts' window).
 TABLE_SCOPES = ("run", "window")
 DEFAULT_SWEEP_LEVELS = (1, 2, 4, 8, 16)
-
-
-_MISSING_BUNDLE = """
-export default { render({ el }) {
-  el.textContent = "llmeter-widget: the dashboard's frontend bundle (llmeter_widget/static/widget.js)"
-    + " is missing. Build it with `npm ci && npm run build` in the project folder"
-    + " (`pip install .` builds it too), then restart the kernel.";
-} };
-"""
-
-
-def _bundle(name: str) -> Path | str:
-    """The built file, or (for a source checkout not built yet) a view that says how to build."""
-    path = STATIC / name
-    if path.exists():
-        return path
-    return _MISSING_BUNDLE if name.endswith(".js") else ""
 
 
 # Dashboard.demo(): one simulator process per max_batch, and the open dashboards using one.
@@ -109,8 +93,11 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         >>> dash.close()
     """
 
-    _esm = _bundle("widget.js")
-    _css = _bundle("widget.css")
+    # The loader (a few KB), not the bundle: the bundle is in the one shared model `_code`
+    # names, so N dashboards send and save it once, not N times (views/shared_code.py).
+    _esm = bundle_text("loader.js")
+    _css = bundle_text("widget.css")
+    _code = traitlets.Instance(DashboardCode).tag(sync=True, **ipywidgets.widget_serialization)
 
     title = traitlets.Unicode("").tag(sync=True)
     controls = traitlets.Bool(True).tag(sync=True)
@@ -202,6 +189,10 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         runner.listeners.append(self)  # it hears the runner's events: on_event
         self.on_msg(self._on_message)
 
+    @traitlets.default("_code")
+    def _default_code(self) -> DashboardCode:
+        return shared_code()
+
     # -- validation: a clear error for values the sliders could not produce ----------------------
     @traitlets.validate("clients")
     def _check_clients(self, proposal: dict) -> int:
@@ -290,6 +281,8 @@ class Dashboard(RunControl, anywidget.AnyWidget):
             self.stop()
         elif kind == "history":
             self.send_history()
+        elif kind == "code":
+            self.send_code()
         elif kind == "add_stat":
             self._stat_request(lambda: self.add_stat(str(content.get("label") or content.get("key")),
                                                      str(content.get("key") or "")))
@@ -412,6 +405,11 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         points = stats.series(0) if stats is not None else []
         self.send({"type": "history", "run": self._model.run_id, "seq": self._model.seq,
                    "points": points})
+
+    def send_code(self) -> None:
+        """Send the dashboard's bundle to the views, for a front end whose loader cannot read
+        the shared model (no `widget_manager.get_model`): `{"type": "code", ...}`."""
+        self.send({"type": "code", "version": self._code.version, "code": self._code.code})
 
     # -- presentation mode -------------------------------------------------------------------------
     def present(self, on: bool = True) -> None:
