@@ -7,12 +7,15 @@ The test plays the kernel: it sets traits and sends messages with `page.evaluate
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import pytest
 
 from llmeter_widget.display import DisplaySpec, format_value
+
+from ..chart_pixels import AFTER_PAINT, chart_pixels, discs, in_columns, median_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "llmeter_widget" / "static" / "widget.js"
@@ -125,6 +128,24 @@ def points_per_trace(page, chart: str) -> list[int]:
     )
 
 
+# A chart's traces as drawn: the colour each leaves on the canvas (an area's fill colour, a line's
+# colour at its opacity), for the traces with points.
+TRACE_COLOURS = """id => document.querySelector(`[data-chart="${id}"]`).data
+  .filter(t => t.x.some(v => typeof v === 'number'))
+  .map(t => (t.fill === 'tozeroy' && !(t.line && t.line.width)
+             ? {name: t.name, color: t.fillcolor}
+             : {name: t.name, color: t.line.color, opacity: t.opacity ?? 1}))"""
+
+
+def drawn_traces(page, chart: str, min_pixels: int = 20) -> list[str]:
+    """The names of the chart's traces whose colour is on its canvas, in its plot area (at least
+    `min_pixels` pixels: a short line). Traces of one colour (TTFT p50 and p90) go together."""
+    queries = page.evaluate(TRACE_COLOURS, chart)
+    pixels = chart_pixels(page, f'[data-chart="{chart}"]', queries)
+    assert pixels is not None, f"{chart}: no uPlot canvas"
+    return [q["name"] for q, found in zip(queries, pixels["found"]) if len(found) >= min_pixels]
+
+
 def stream_run(page, seconds: int, ticks: int = 4, run: int = 1) -> None:
     """A run of `seconds` one-second buckets, pushed as series deltas over `ticks` ticks."""
     kernel_sets(page, series_delta={"run": run, "seq": 0, "points": []})
@@ -148,6 +169,9 @@ def test_table_placeholders_then_formatted_numbers_and_chart_points(page):
     assert set(texts) == {s["key"] for g in SPEC["groups"] for s in g["stats"]}
     assert set(texts.values()) == {"—"}
     assert points_per_trace(page, "throughput") == [0, 0]
+    # no data, no line: not a pixel of any trace's colour in the plot areas yet
+    assert {c: drawn_traces(page, c) for c in ("throughput", "latency", "load")} == {
+        "throughput": [], "latency": [], "load": []}
     assert page.evaluate("window.harness.model.sent") == [{"type": "history"}]
 
     kernel_sets(page, stats=STATS, status="running",
@@ -166,6 +190,9 @@ def test_table_placeholders_then_formatted_numbers_and_chart_points(page):
     assert points_per_trace(page, "throughput") == [10, 10]
     assert points_per_trace(page, "latency") == [10, 10, 10, 10]
     assert points_per_trace(page, "load") == [10, 10, 10]
+    drawn = {"throughput": ["Requests/min", "Output tokens/s"],
+             "latency": ["TTFT p50", "TTFT p90", "TTLT p50", "TTLT p90"],
+             "load": ["In flight", "Active clients", "Failed/s"]}
     # requests/min = the bucket's windowed rate; latencies in ms; no data = a gap (null)
     throughput = page.evaluate("document.querySelector('[data-chart=throughput]').data[0].y")
     assert throughput == [bucket(t)["requests_per_minute"] for t in range(10)]
@@ -173,13 +200,75 @@ def test_table_placeholders_then_formatted_numbers_and_chart_points(page):
     assert ttft[:2] == [None, None]
     assert ttft[2] == pytest.approx(bucket(2)["ttft_p50"] * 1000)
 
-    # Plotly drew the chart at its container's width (responsive layout).
+    # uPlot drew each chart at its container's width (responsive layout), its canvas at the
+    # screen's pixel density, and every trace in its colour on it.
     widths = page.evaluate(
-        """() => [...document.querySelectorAll('.lmw-plot')].map(d =>
-              [d.clientWidth, Number(d.querySelector('svg.main-svg').getAttribute('width'))])"""
+        """() => [...document.querySelectorAll('.lmw-plot')].map(d => {
+              const c = d.querySelector('.uplot canvas');
+              return [d.dataset.chart, d.clientWidth, c.clientWidth, c.width / devicePixelRatio];
+            })"""
     )
-    for container, svg in widths:
-        assert abs(container - svg) <= 2, widths
+    assert [w[0] for w in widths] == ["throughput", "latency", "load"]
+    for _chart, container, canvas, pixels in widths:
+        assert abs(container - canvas) <= 2 and abs(canvas - pixels) <= 1, widths
+    for chart, traces in drawn.items():
+        assert traces == drawn_traces(page, chart), (chart, traces)
+
+
+def test_the_legend_reads_the_values_at_the_cursor(page):
+    mount(page)
+    stream_run(page, seconds=10)
+    assert page.text_content("[data-chart=throughput] .lmw-legend-at") == ""
+    over = page.locator("[data-chart=throughput] .u-over")
+    width = over.evaluate("o => o.clientWidth")
+    over.hover(position={"x": 5 / 9 * width, "y": 40})  # second 5 of 0..9
+    values = page.evaluate("""() => [...document.querySelectorAll(
+        '[data-chart=throughput] .lmw-legend-entry')].map(e => [
+        e.querySelector('.lmw-legend-name').textContent, e.querySelector('.lmw-legend-value').textContent])""")
+    assert values == [["Requests/min", f"{bucket(5)['requests_per_minute']:,.0f}"],
+                      ["Output tokens/s", f"{bucket(5)['output_tps']:,.0f}"]], values
+    assert page.text_content("[data-chart=throughput] .lmw-legend-at") == "at 5 s"
+
+
+def dash_period(pixels: list[list[float]]) -> float:
+    """The repeat length (CSS px) of a horizontal dashed line's dashes, from its pixels: the
+    median distance between the starts of consecutive dashes along its middle row."""
+    rows: dict[float, list[float]] = {}
+    for x, y in pixels:
+        rows.setdefault(y, []).append(x)
+    xs = sorted(max(rows.values(), key=len))
+    step = min(b - a for a, b in zip(xs, xs[1:]))  # one device pixel
+    starts = [b for a, b in zip(xs, xs[1:]) if b - a > step * 1.5]
+    periods = sorted(b - a for a, b in zip(starts, starts[1:]))
+    assert len(periods) >= 5, xs
+    return periods[len(periods) // 2]
+
+
+@pytest.mark.parametrize("density", [
+    1,
+    pytest.param(2, marks=pytest.mark.xfail(strict=True, reason=(
+        "uPlot scales a series' width by the pixel ratio but not its dash (setLineDash(s.dash)); "
+        "js/plot.js passes DASHES in CSS px: at 2x dashes are half as long as the legend's"))),
+])
+def test_dashes_keep_their_length_at_any_pixel_density(chromium, static_server, density):
+    """"Active clients" (dash: 8 on, 5 off in CSS px, as its legend swatch) is drawn with the
+    same dashes on a HiDPI screen: what tells a saved run's dash from another's dot."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000},
+                                   device_scale_factor=density)
+    try:
+        page = context.new_page()
+        page.goto(f"{static_server}/tests/browser/harness.html")
+        page.wait_for_function("window.harnessReady === true")
+        mount(page)
+        stream_run(page, seconds=30)
+        trace = page.evaluate("document.querySelector('[data-chart=load]').data[1]")
+        assert (trace["name"], trace["line"]["dash"]) == ("Active clients", "dash")
+        pixels = chart_pixels(page, "[data-chart=load]", [{"color": trace["line"]["color"]}])
+        assert pixels["ratio"] == density
+        # horizontal at 8 clients, at the top: the line's row, away from "In flight" below it
+        assert dash_period(pixels["found"][0]) == pytest.approx(8 + 5, abs=1.5)
+    finally:
+        context.close()
 
 
 def test_history_reply_replaces_the_series_and_a_gap_asks_again(page):
@@ -498,9 +587,26 @@ def test_dark_theme_variables_are_applied(page, tmp_path):
     assert style == ["rgb(17, 17, 17)", "rgb(238, 238, 238)"]
     layout = page.evaluate(
         "(() => { const l = document.querySelector('[data-chart=latency]').layout;"
-        " return [l.paper_bgcolor, l.font.color, l.xaxis.gridcolor]; })()"
+        " return [l.paper, l.font, l.grid]; })()"
     )
     assert layout == ["rgb(17, 17, 17)", "rgb(238, 238, 238)", "rgb(68, 68, 68)"]
+    # ... and the canvas is drawn in them: the lines in the dark palette (js/theme.js DARK), not
+    # the light one; the axes' numbers and titles in the text colour, the grid in the border's.
+    dark, light = ["#64b5f6", "#ffb74d"], ["#1976d2", "#e65100"]
+    pixels = chart_pixels(page, "[data-chart=latency]", [
+        *({"color": c} for c in dark + light),
+        {"color": "rgb(238, 238, 238)", "whole": True, "tol": 12},
+        {"color": "rgb(68, 68, 68)", "tol": 6},
+    ])
+    counts = [len(found) for found in pixels["found"]]
+    assert all(n >= 50 for n in counts[:2]) and counts[2:4] == [0, 0], counts
+    assert counts[4] >= 100 and counts[5] >= 100, counts  # text; grid lines
+    # the legend's swatches and names follow too (DOM, not canvas)
+    legend = page.evaluate("""() => [...document.querySelectorAll(
+        '[data-chart=latency] .lmw-legend-entry')].map(e => [e.textContent,
+        e.querySelector('.lmw-legend-swatch line').getAttribute('stroke'), getComputedStyle(e).color])""")
+    assert [e[1] for e in legend] == [dark[0], dark[0], dark[1], dark[1]], legend
+    assert {e[2] for e in legend} == {"rgb(238, 238, 238)"}, legend
     save_screenshot(page, "harness-dark.png", tmp_path)
 
 
@@ -508,15 +614,22 @@ def test_cleanup_purges_the_charts_and_removes_listeners(page):
     mount(page)
     stream_run(page, seconds=3)
     assert page.evaluate("window.harness.model.listenerCount()") > 0
+    kernel_sets(page, mode="sweep", comparison={"levels": [
+        {"clients": 1, "output_tps": 100.0, "ttft_p90": 0.05}], "knee": None, "verdict": ""})
     purged = page.evaluate(
         """() => {
-          const plots = [...document.querySelectorAll('.lmw-plot')];
-          const before = plots.map(p => Boolean(p._fullLayout));
+          const plots = [...document.querySelectorAll('.lmw-plot, .lmw-sweep-plot')];
+          const state = () => plots.map(p => [p.dataset.chart, p.data !== undefined,
+              p.layout !== undefined, p.querySelectorAll('.uplot canvas').length, p.childElementCount]);
+          const before = state();
           window.harness.cleanup();
-          return [before, plots.map(p => Boolean(p._fullLayout) || p.data !== undefined)];
+          return [before, state()];
         }"""
     )
-    assert purged == [[True] * 3, [False] * 3]  # Plotly.purge ran on every chart
+    # every chart (the sweep's too) was destroyed: its uPlot, legend and button gone, its figure
+    charts = ["throughput", "latency", "load", "sweep"]
+    assert purged[0] == [[c, True, True, 1, 3] for c in charts], purged
+    assert purged[1] == [[c, False, False, 0, 0] for c in charts], purged
     assert page.evaluate("window.harness.model.listenerCount()") == 0
     assert page.evaluate("document.querySelectorAll('.lmw').length") == 0
     # The view is gone: a trait change or a message reaches nothing (and throws nothing).
@@ -533,6 +646,33 @@ def test_screenshot_of_a_running_dashboard(page, tmp_path):
     assert points_per_trace(page, "throughput") == [42, 42]
     path = save_screenshot(page, "harness.png", tmp_path)
     assert path.stat().st_size > 10_000
+
+
+def sweep_drawing(page) -> dict:
+    """What the sweep chart drew: the centres of its point markers (discs of the first trace's
+    colour, left to right, CSS px in the plot area), the centre of the knee's ring (pixels of
+    the knee trace's colour; None without), the number of text-coloured pixels in a box just
+    above each disc (its label) and the space between each disc's top and its label's bottom."""
+    traces = page.evaluate("document.querySelector('[data-chart=sweep]').data")
+    layout = page.evaluate("document.querySelector('[data-chart=sweep]').layout")
+    queries = [{"color": traces[0]["marker"]["color"]}, {"color": layout["font"], "tol": 40}]
+    knee = [t for t in traces if t["name"].startswith("knee")]
+    if knee:
+        queries.append({"color": knee[0]["marker"]["line"]["color"]})
+    pixels = chart_pixels(page, "[data-chart=sweep]", queries)
+    centres = sorted(discs(pixels["found"][0], radius=3))
+    text = pixels["found"][1]
+    labels = [sum(1 for x, y in text if abs(x - cx) <= 12 and cy - 30 <= y <= cy - 2)
+              for cx, cy in centres]
+    # between each marker's top (radius 4.5 px) and the lowest text pixel above it, px
+    gaps = [min((cy - 4.5 - y for x, y in text if abs(x - cx) <= 6 and y < cy), default=None)
+            for cx, cy in centres]
+    ring = None
+    if knee and pixels["found"][2]:
+        found = pixels["found"][2]
+        ring = (sum(x for x, _ in found) / len(found), sum(y for _, y in found) / len(found))
+    return {"discs": centres, "ring": ring, "labels": labels, "gaps": gaps,
+            "area": pixels["area"]}
 
 
 def test_sweep_chart_and_levels_input(page, tmp_path):
@@ -556,10 +696,33 @@ def test_sweep_chart_and_levels_input(page, tmp_path):
     assert traces[0]["x"] == [120.0, 230.0, 250.0] and traces[0]["text"] == ["1", "2", "4"]
     assert traces[0]["y"] == pytest.approx([50.0, 60.0, 400.0])
     assert traces[1]["name"] == "knee (2 clients)" and traces[1]["x"] == [230.0]
-    # Plotly drew the three points (and the knee marker) as SVG
-    assert page.evaluate("document.querySelectorAll('[data-chart=sweep] .scatterlayer .point').length") == 4
+    assert [t.get("mode") for t in page.evaluate(
+        "document.querySelector('[data-chart=sweep]').data")] == ["lines+markers+text", "markers"]
+    # uPlot drew the three points on its canvas (discs in the first colour, in x order: throughput
+    # 120, 230, 250), each with its client count above it, and the knee's ring round the second.
+    points = sweep_drawing(page)
+    assert len(points["discs"]) == 3, points
+    xs = [x for x, _ in points["discs"]]
+    ys = [y for _, y in points["discs"]]
+    assert xs == sorted(xs) and ys[2] < ys[1] < ys[0], points  # 400 ms high, 50 ms low
+    assert points["ring"] is not None and math.dist(points["ring"], points["discs"][1]) <= 2, points
+    assert all(n >= 8 for n in points["labels"]), points  # some text above each point
+    # the cursor over a point reads it out
+    page.locator("[data-chart=sweep] .u-over").hover(position={"x": xs[1], "y": ys[1]})
+    assert page.text_content("[data-chart=sweep] .lmw-legend-at") == "2 clients · 230 tok/s · TTFT p90 60 ms"
+    page.mouse.move(0, 0)
     assert page.text_content(".lmw-verdict") == "Saturates at 2 clients: beyond it ..."
     save_screenshot(page, "harness-sweep.png", tmp_path)
+
+    # Past saturation throughput falls while latency climbs: the line goes back left (points in
+    # any x order), through the 8-client point, drawn too.
+    kernel_sets(page, comparison={"levels": [*levels, {**levels[2], "clients": 8, "output_tps": 180.0,
+                                                       "ttft_p90": 0.9}], "knee": 2, "verdict": ""})
+    points = sweep_drawing(page)
+    assert len(points["discs"]) == 4, points
+    by_y = sorted(points["discs"], key=lambda p: p[1])  # top to bottom: 8, 4, 2, 1 clients
+    assert by_y[3][0] < by_y[0][0] < by_y[2][0] < by_y[1][0], points  # 120 < 180 < 230 < 250 tok/s
+    assert all(n >= 8 for n in points["labels"]), points
 
     # Typing an invalid list marks the input and sends nothing.
     page.fill("input.lmw-levels", "1, 2, x")
@@ -572,6 +735,51 @@ def test_sweep_chart_and_levels_input(page, tmp_path):
     page.press("input.lmw-levels", "Tab")
     assert page.evaluate("window.harness.model.setCalls") == [["sweep_levels", [2, 4, 8]]]
     assert page.get_attribute("input.lmw-levels", "aria-invalid") is None
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "js/plot.js _drawMarks keeps a label inside the plot (Math.max(top, py)), so the highest "
+    "point's label, with ~10% headroom above it (zeroRange), is drawn on its marker"))
+def test_sweep_labels_leave_their_points_clear(page):
+    mount(page, mode="sweep")
+    levels = [{"clients": c, "output_tps": tps, "ttft_p90": ttft}
+              for c, tps, ttft in [(1, 120.0, 0.05), (2, 230.0, 0.06), (4, 250.0, 0.4),
+                                   (8, 180.0, 0.9)]]
+    kernel_sets(page, comparison={"levels": levels, "knee": None, "verdict": ""})
+    points = sweep_drawing(page)
+    assert len(points["discs"]) == 4, points
+    # each label sits above its point with some space (plot.js leaves 5 px over the knee's
+    # ring, 9 px from the point's centre), not on it: the lower three have ~6 px
+    assert all(gap is not None and gap >= 2 for gap in points["gaps"]), points
+
+
+@pytest.mark.parametrize("changes", ["overlays with a new run", "sweep mode with its levels"])
+def test_two_figures_in_one_message_draw_without_an_error(chromium, static_server, changes):
+    """Two traits in one message, each redrawing a chart: the uPlot the second draw replaced
+    still ran its queued draw once, whose hook drew the newer figure's traces (more than it
+    had series: TypeError, reading 'show'; fixed in dba94a3)."""
+    # its own page, to assert on the page errors here (the `page` fixture does at teardown)
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{static_server}/tests/browser/harness.html")
+        page.wait_for_function("window.harnessReady === true")
+        mount(page)
+        if changes == "sweep mode with its levels":
+            levels = [{"clients": c, "output_tps": 100.0 * c, "ttft_p90": 0.05 * c} for c in (1, 2, 4)]
+            kernel_sets(page, mode="sweep", comparison={"levels": levels, "knee": 2, "verdict": ""})
+        else:
+            stream_run(page, seconds=5)
+            kernel_sets(page, series_delta={"run": 2, "seq": 0, "points": [bucket(t) for t in range(3)]},
+                        overlays=[saved_run("before")])
+        page.evaluate(f"async () => {{ {AFTER_PAINT} }}")
+        assert errors == []
+        chart = "sweep" if changes.startswith("sweep") else "throughput"
+        assert drawn_traces(page, chart), chart  # and the figure is drawn
+    finally:
+        context.close()
 
 
 def test_overlay_of_a_saved_run_in_the_table_and_charts(page, tmp_path):
@@ -594,84 +802,187 @@ def test_overlay_of_a_saved_run_in_the_table_and_charts(page, tmp_path):
     assert [t["name"] for t in traces] == ["Requests/min", "Output tokens/s",
                                           "before · Requests/min", "before · Output tokens/s",
                                           "before"]  # its legend entry (no points)
-    assert [t["n"] for t in traces] == [10, 10, 20, 20, 1]
+    assert [t["n"] for t in traces] == [10, 10, 20, 20, 0]
     assert traces[2]["dash"] == "dash" and traces[3]["dash"] == "dash"
-    # Live points still stream into the live traces only (extendTraces indices unchanged).
+    assert legend_entries(page, "throughput") == [
+        ["Requests/min", "true"], ["Output tokens/s", "true"], ["before", "true"]]
+    # the saved run's lines are drawn (dimmed, in the live colours) where only they reach: past
+    # the live run's 10 s
+    assert overlay_pixels(page, "throughput", 10.5, 19) >= 40
+    # Live points still stream into the live traces only (Chart.extend's indices unchanged).
     kernel_sets(page, series_delta={"run": 1, "seq": 6, "points": [bucket(10)]})
-    assert points_per_trace(page, "throughput") == [11, 11, 20, 20, 1]
-    assert points_per_trace(page, "load") == [11, 11, 11, 20, 20, 20, 1]
+    assert points_per_trace(page, "throughput") == [11, 11, 20, 20, 0]
+    assert points_per_trace(page, "load") == [11, 11, 11, 20, 20, 20, 0]
     save_screenshot(page, "harness-overlay.png", tmp_path)
     kernel_sets(page, overlays=[])
     assert points_per_trace(page, "throughput") == [11, 11]
     assert page.evaluate("document.querySelectorAll('.lmw-overlay-line').length") == 0
 
 
-def saved_run(label: str, seconds: int = 20, scale: float = 1.0) -> dict:
-    """An `overlays` entry of a saved run (its stats and series scaled, to tell it apart)."""
-    series = [{k: (v * scale if isinstance(v, float) and k != "t" else v) for k, v in bucket(t).items()}
-              for t in range(seconds)]
+def saved_run(label: str, seconds: int = 20, scale: float = 1.0, start: int = 0) -> dict:
+    """An `overlays` entry of a saved run (its stats and series scaled, to tell it apart), its
+    series from second `start` (a saved run drawn apart from the others, to find its pixels)."""
+    series = [{k: (v * scale if isinstance(v, float) and k != "t" else v)
+               for k, v in {**bucket(t), "t": t}.items()}
+              for t in range(start, start + seconds)]
     stats = {k: v * scale for k, v in STATS.items()}
     return {"label": label, "kind": "run", "stats": stats, "series": series, "levels": []}
 
 
-# Each chart's plot area (the axes' box, without margins and legend), its legend and its x axis
-# title, as the page lays them out.
+def legend_entries(page, chart: str) -> list[list[str]]:
+    """A chart's legend under it: [name, aria-pressed] of each entry, in order."""
+    return page.evaluate(
+        """id => [...document.querySelectorAll(`[data-chart="${id}"] .lmw-legend-entry`)]
+              .map(e => [e.querySelector('.lmw-legend-name').textContent, e.getAttribute('aria-pressed')])""",
+        chart)
+
+
+def overlay_pixels(page, chart: str, t0: float, t1: float) -> int:
+    """Pixels of the saved runs' lines (the live traces' colours, dimmed to the overlays'
+    opacity) in the chart's plot area between seconds t0 and t1 (the x axis spans the figure's
+    first to last second)."""
+    traces = page.evaluate(TRACE_COLOURS, chart)
+    saved = [t for t in traces if t.get("opacity", 1) < 1]
+    assert saved, traces
+    colours = {(t["color"], t["opacity"]) for t in saved}
+    # at most their opacity: the live lines, of the same colours, are opaque
+    queries = [{"color": c, "opacity": o, "tol": 20, "maxAlpha": 255 * o + 12} for c, o in colours]
+    pixels = chart_pixels(page, f'[data-chart="{chart}"]', queries)
+    xs = [v for t in page.evaluate(
+        "id => document.querySelector(`[data-chart=\"${id}\"]`).data.map(t => t.x)", chart)
+          for v in t if v is not None]
+    lo, hi = min(xs), max(xs)
+    width = pixels["area"]["width"]
+    to_px = lambda t: (t - lo) / (hi - lo) * width  # noqa: E731
+    return sum(len(in_columns(found, to_px(t0), to_px(t1))) for found in pixels["found"])
+
+
+def test_a_click_on_a_saved_runs_legend_entry_hides_its_lines(page, tmp_path):
+    """The legend names each saved run once (4 at most, then "+N more"); a click on an entry
+    hides all that run's lines (the "+N more" entry: all those runs'), a second shows them."""
+    mount(page)
+    stream_run(page, seconds=10)
+    # six saved runs, each drawn over 8 seconds of its own after the live run's 10
+    spans = [(10 + 8 * k, 18 + 8 * k) for k in range(6)]
+    kernel_sets(page, overlays=[saved_run(f"run-{k + 1}", seconds=8, start=start)
+                                for k, (start, _) in enumerate(spans)])
+    names = ["Requests/min", "Output tokens/s", "run-1", "run-2", "run-3", "run-4",
+             "+2 more saved runs"]
+
+    def shown() -> list[bool]:
+        """Each saved run's lines on the canvas (its span has pixels of the dimmed colours)."""
+        counts = [overlay_pixels(page, "throughput", a + 1, b - 2) for a, b in spans]
+        assert all(n == 0 or n >= 30 for n in counts), counts  # there or not, not a few pixels
+        return [n > 0 for n in counts]
+
+    def click(name: str) -> None:
+        page.locator('[data-chart="throughput"] .lmw-legend-entry', has_text=name).click()
+
+    live = ["Requests/min", "Output tokens/s"]
+    assert legend_entries(page, "throughput") == [[n, "true"] for n in names]
+    assert shown() == [True] * 6
+    click("run-2")
+    assert legend_entries(page, "throughput")[3] == ["run-2", "false"]
+    assert shown() == [True, False, True, True, True, True]
+    assert drawn_traces(page, "throughput")[:2] == live  # the live run's lines stay
+    click("+2 more saved runs")
+    assert [e[1] for e in legend_entries(page, "throughput")] == ["true"] * 3 + ["false", "true", "true", "false"]
+    assert shown() == [True, False, True, True, False, False]
+    # a new second of the live run, then a redraw (JupyterLab's theme switch): still hidden
+    kernel_sets(page, series_delta={"run": 1, "seq": 5, "points": [bucket(10)]})
+    assert shown() == [True, False, True, True, False, False]
+    mark = "document.querySelector('[data-chart=throughput] canvas').dataset.before = 'yes'"
+    page.evaluate(mark)
+    page.evaluate("document.body.classList.add('a-theme-switch')")
+    assert page.evaluate("document.querySelector('[data-chart=throughput] canvas').dataset.before") is None
+    assert shown() == [True, False, True, True, False, False]
+    assert [e[1] for e in legend_entries(page, "throughput")] == ["true"] * 3 + ["false", "true", "true", "false"]
+    save_screenshot(page, "harness-overlay-hidden.png", tmp_path)
+    # shown again
+    click("run-2")
+    click("+2 more saved runs")
+    assert shown() == [True] * 6
+    assert legend_entries(page, "throughput") == [[n, "true"] for n in names]
+    # the other charts' legends are their own
+    assert [e[1] for e in legend_entries(page, "latency")] == ["true"] * 9
+
+
+# Each chart's plot area (uPlot's `.u-over`: the axes' box), its canvas (plot, axes and their
+# titles) and its legend (under the canvas, in the DOM), as the page lays them out.
 CHART_BOXES = """() => [...document.querySelectorAll('.lmw-plot')].map(div => {
   const box = (el) => { if (!el) return null; const r = el.getBoundingClientRect();
                         return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, height: r.height}; };
-  return {chart: div.dataset.chart, plotHeight: div._fullLayout._size.h,
-          drag: box(div.querySelector('.nsewdrag')), legend: box(div.querySelector('.legend')),
-          xtitle: box(div.querySelector('.g-xtitle')),
-          entries: [...div.querySelectorAll('.legend .traces .legendtext')].map(t => t.textContent)};
+  return {chart: div.dataset.chart, area: box(div.querySelector('.u-over')),
+          canvas: box(div.querySelector('.uplot canvas')), legend: box(div.querySelector('.lmw-legend')),
+          entries: [...div.querySelectorAll('.lmw-legend-entry')].map(e => e.textContent)};
 })"""
 
 
 @pytest.mark.parametrize("n", [6, 12])
 def test_many_overlays_keep_the_plot_areas_tall_and_the_legend_clear(page, n, tmp_path):
-    """Issue 12, defect 6: 6-12 saved runs' legend entries squeezed the plots to ~100 px."""
+    """Issue 12, defect 6: 6-12 saved runs' legend entries squeezed the plots to ~100 px. The
+    legend now sits under the canvas: the plot areas keep their size, level with each other."""
     mount(page, stats=STATS)
     stream_run(page, seconds=10)
+    alone = page.evaluate(CHART_BOXES)
     labels = [f"run-2025-01-{d:02d}" for d in range(1, n + 1)]
     kernel_sets(page, overlays=[saved_run(label, scale=1 + 0.1 * k) for k, label in enumerate(labels)])
-    for chart in page.evaluate(CHART_BOXES):
+    page.evaluate(f"async () => {{ {AFTER_PAINT} }}")
+    charts = page.evaluate(CHART_BOXES)
+    assert [c["chart"] for c in charts] == ["throughput", "latency", "load"]
+    for chart, before in zip(charts, alone):
         what = (n, chart["chart"])
-        assert chart["plotHeight"] >= 200, (what, chart)
-        assert chart["drag"]["height"] >= 200, (what, chart)
-        # the legend does not cover the plot area nor the x axis' title
-        assert chart["legend"]["top"] >= chart["xtitle"]["bottom"] - 1, (what, chart)
-        assert chart["legend"]["top"] >= chart["drag"]["bottom"], (what, chart)
+        # as tall as without saved runs, and tall enough to read
+        assert chart["area"]["height"] == pytest.approx(before["area"]["height"], abs=0.5), (what, chart, before)
+        assert chart["area"]["height"] >= 150, (what, chart)
+        # the legend does not cover the plot area nor the x axis (its title is on the canvas)
+        assert chart["legend"]["top"] >= chart["canvas"]["bottom"] - 0.5, (what, chart)
+        assert chart["canvas"]["bottom"] > chart["area"]["bottom"] + 20, (what, chart)
         # the saved runs named once each (not once per trace), the rest counted
         entries = chart["entries"]
         assert len(entries) <= 10, (what, entries)
-        assert any(e.startswith(f"+{n - 4} more") for e in entries), (what, entries)
+        assert [e for e in entries if e.startswith("run-")] == labels[:4], (what, entries)
+        assert entries[-1] == f"+{n - 4} more saved runs", (what, entries)
+    # the three plot areas level: same top, same height
+    assert max(c["area"]["top"] for c in charts) - min(c["area"]["top"] for c in charts) <= 1, charts
+    assert max(c["area"]["height"] for c in charts) - min(c["area"]["height"] for c in charts) <= 1, charts
     save_screenshot(page, f"harness-overlays-{n}.png", tmp_path)
 
 
-def test_a_saved_runs_requests_and_tokens_per_second_are_drawn_apart(page):
+def test_a_saved_runs_requests_and_tokens_per_second_are_drawn_apart(page, tmp_path):
     """Issue 12, defect 6: a saved run's req/min and tok/s lines (proportional, each axis scaled
     to its own maximum) lay one on top of the other."""
     mount(page)
     stream_run(page, seconds=10)
-    kernel_sets(page, overlays=[saved_run("before", scale=1.3), saved_run("after", scale=0.8)])
-    apart = page.evaluate("""() => {
-      const div = document.querySelector('[data-chart=throughput]');
-      const y = div._fullLayout.yaxis, y2 = div._fullLayout.yaxis2;
-      const byName = Object.fromEntries(div.data.map(t => [t.name, t]));
-      return ['before', 'after'].map(label => {
-        const rpm = byName[label + ' · Requests/min'], tps = byName[label + ' · Output tokens/s'];
-        // pixels between the two lines at each second where both have a value
-        const gaps = rpm.y.map((v, i) => (v === null || tps.y[i] === null) ? null
-                                : Math.abs(y.l2p(v) - y2.l2p(tps.y[i]))).filter(g => g !== null);
-        gaps.sort((a, b) => a - b);
-        return {label, median: gaps[Math.floor(gaps.length / 2)], axes: [rpm.yaxis || 'y', tps.yaxis],
-                dashes: [rpm.line.dash, tps.line.dash], plot: div._fullLayout._size.h};
-      });
-    }""")
-    for run in apart:
-        assert run["axes"] == ["y", "y2"], run
+    # each saved run over seconds of its own (after the live run's 10), to find its lines there
+    spans = {"before": (10, 30), "after": (30, 50)}
+    kernel_sets(page, overlays=[saved_run("before", scale=1.3, start=10),
+                                saved_run("after", scale=0.8, start=30)])
+    traces = {t["name"]: t for t in page.evaluate(
+        "document.querySelector('[data-chart=throughput]').data")}
+    rpm, tps = traces["before · Requests/min"], traces["before · Output tokens/s"]
+    assert [rpm.get("yaxis") or "y", tps["yaxis"]] == ["y", "y2"]
+    assert rpm["line"]["dash"] == tps["line"]["dash"] == "dash"
+    assert traces["after · Requests/min"]["line"]["dash"] == "dot"
+    # the two lines' pixels (their colours, dimmed: the live lines are opaque)
+    queries = [{"color": t["line"]["color"], "opacity": t["opacity"], "tol": 20,
+                "maxAlpha": 255 * t["opacity"] + 12} for t in (rpm, tps)]
+    pixels = chart_pixels(page, "[data-chart=throughput]", queries)
+    width, height = pixels["area"]["width"], pixels["area"]["height"]
+    to_px = lambda t: t / 49 * width  # noqa: E731  (the x axis spans seconds 0 to 49)
+    for label, (t0, t1) in spans.items():
+        lo, hi = to_px(t0 + 1), to_px(t1 - 2)
+        rpm_rows = median_rows(in_columns(pixels["found"][0], lo, hi))
+        tps_rows = median_rows(in_columns(pixels["found"][1], lo, hi))
+        both = sorted(set(rpm_rows) & set(tps_rows))
+        # dashed and dotted lines: some columns have a dash of each
+        assert len(both) >= 8, (label, len(both), lo, hi)
+        gaps = sorted(abs(rpm_rows[x] - tps_rows[x]) for x in both)
         # an eighth of the plot's height between them at least (tokens/s keeps to the lower
-        # half), where they were a few pixels apart
-        assert run["median"] >= run["plot"] / 8, run
+        # half), where they were a few pixels apart; requests/min above
+        assert gaps[len(gaps) // 2] >= height / 8, (label, gaps, height)
+        assert all(rpm_rows[x] < tps_rows[x] for x in both), label
+    save_screenshot(page, "harness-overlay-apart.png", tmp_path)
 
 
 def test_overlay_lines_sit_under_their_values_in_every_group(page, tmp_path):

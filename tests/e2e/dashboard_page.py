@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from ..chart_pixels import CHART_PIXELS
 from ..waiting import wait_until
 
 # -- sliders -----------------------------------------------------------------------------------
@@ -66,9 +67,22 @@ def drag_slider(page, slider, target: int) -> tuple[int, list[int]]:
 
 # -- what the page shows -----------------------------------------------------------------------
 
-# The dashboard's state as shown: badge, header counts, table, charts (Plotly's graph divs keep
-# their traces in `.data`; a drawn line is an SVG path with a real `d`), the clients controls.
+# The dashboard's state as shown: badge, header counts, table, charts (each chart's div keeps the
+# traces it shows in `.data`; `lines` counts the colours of its lines with points that are on its
+# uPlot canvas, in the plot area: at least 20 pixels each, see tests/chart_pixels.py), the
+# clients controls.
 READ_DASHBOARD = """root => {
+    const chartPixels = """ + CHART_PIXELS + """;
+    const linesDrawn = (p) => {
+        const colours = new Set((p.data ?? [])
+            .filter(t => (t.x ?? []).some(v => typeof v === 'number') && (t.line?.width ?? 2) > 0
+                         && t.line?.color)
+            .map(t => JSON.stringify([t.line.color, t.opacity ?? 1])));
+        const queries = [...colours].map(c => { const [color, opacity] = JSON.parse(c);
+                                                return {color, opacity}; });
+        const drawn = queries.length ? chartPixels(p, queries) : null;
+        return drawn ? drawn.found.filter(f => f.length >= 20).length : 0;
+    };
     const number = el => Number((el?.textContent ?? '').replace(/[^0-9.]/g, ''));
     const badge = root.querySelector('.lmw-badge');
     return {
@@ -85,8 +99,7 @@ READ_DASHBOARD = """root => {
             id: p.dataset.chart,
             traces: (p.data ?? []).length,
             points: Math.max(0, ...(p.data ?? []).map(t => (t.x ?? []).filter(v => v !== null).length)),
-            lines: [...p.querySelectorAll('.scatterlayer path.js-line')]
-                .filter(l => (l.getAttribute('d') ?? '').length > 8).length,
+            lines: linesDrawn(p),
         })),
         clients: Number(root.querySelector('input.lmw-clients')?.value),
         clients_box: root.querySelector('input.lmw-clients-box')?.value ?? null,
