@@ -136,7 +136,8 @@ export function uplotFigure(traces, layout, width) {
   const y2Top = layout.y2Top;
   const scales = {
     x: layout.xy ? { time: false, range: (u, min, max) => zeroRange(max) } : { time: false },
-    y: { range: (u, min, max) => zeroRange(max) },
+    // a sweep: room above the top point for its label (drawn above each point)
+    y: { range: (u, min, max) => zeroRange(layout.xy && number(max) ? max * 1.25 : max) },
   };
   if (hasY2) scales.y2 = { range: (u, min, max) => zeroRange(max, y2Top) };
   const axes = [
@@ -188,9 +189,14 @@ function seriesOptions(t, layout) {
     scale: t.yaxis === "y2" ? "y2" : "y",
     stroke: lines && width > 0 ? withOpacity(color, opacity) : "transparent",
     width: lines ? width : 0,
-    dash: DASHES[line.dash || "solid"],
+    // uPlot scales a line's width by the pixel ratio, not its dash: scale it here, so dashes
+    // keep their length (and match the legend's swatches) on a HiDPI screen
+    dash: DASHES[line.dash || "solid"]?.map((v) => v * devicePixelRatioOf()),
     spanGaps: false, // a null (no data in that second) stays a visible gap
-    points: { show: false },
+    // uPlot's default shows a line's points where they are sparse (a run of a few seconds, a
+    // lone second between gaps: a line of one point draws nothing); an area has none; the
+    // sweep's markers are ours (_drawMarks)
+    ...(t.fill === "tozeroy" || layout.xy || !lines ? { points: { show: false } } : {}),
   };
   if (t.fill === "tozeroy") s.fill = t.fillcolor || withOpacity(color, 0.25);
   if (!lines) s.paths = () => null;
@@ -513,13 +519,21 @@ export class PlotBox {
       if (t.text) {
         ctx.fillStyle = layout.font;
         ctx.font = `${layout.tickSize * ratio}px ${layout.fontFamily}`;
-        ctx.textAlign = "center";
         const top = u.bbox.top + layout.tickSize * ratio;
         t.x.forEach((x, j) => {
           if (!number(x) || !number(t.y[j]) || !t.text[j]) return;
-          // above the point and any ring around it (the knee's: 18 px across)
-          const py = u.valToPos(t.y[j], "y", true) - Math.max(radius, 9 * ratio) - 5 * ratio;
-          ctx.fillText(t.text[j], u.valToPos(x, "x", true), Math.max(top, py));
+          // above the point and any ring around it (the knee's: 18 px across); where the plot
+          // has no room above, beside it on the right
+          const clear = Math.max(radius, 9 * ratio) + 5 * ratio;
+          const px = u.valToPos(x, "x", true);
+          const py = u.valToPos(t.y[j], "y", true);
+          if (py - clear >= top) {
+            ctx.textAlign = "center";
+            ctx.fillText(t.text[j], px, py - clear);
+          } else {
+            ctx.textAlign = "left";
+            ctx.fillText(t.text[j], px + clear, py + layout.tickSize * ratio * 0.35);
+          }
         });
       }
       ctx.restore();

@@ -29,7 +29,10 @@ const isSeq = (v) => typeof v === "number" && Number.isInteger(v) && v >= 0;
  * - seq 0 (a run starts, points []), or seq 1 of a run this view has not seen (Python folded
  *   the run's seq 0 and its first points into one message): reset to these points;
  * - same run and seq <= last: already have it (e.g. the trait's current value): ignore;
- * - anything else (a gap, a view that joined mid-run): the caller must ask for the history.
+ * - anything else (a gap, a view that joined mid-run): the caller must ask for the history;
+ * - `final` (a run's end: its whole series, thinned, for a saved notebook): a view that knows
+ *   the run appends only the points it lacks (the last tick's) and keeps its full resolution;
+ *   any other view (a saved notebook reopened, no kernel to ask) resets to these points.
  */
 export class SeriesState {
   /** @param {{maxPoints?: number}} [options] */
@@ -45,7 +48,7 @@ export class SeriesState {
 
   /**
    * Apply one value of the `series_delta` trait.
-   * @param {{run?: any, seq?: number, points?: Bucket[]}|null|undefined} delta
+   * @param {{run?: any, seq?: number, points?: Bucket[], final?: boolean}|null|undefined} delta
    * @returns {DeltaResult}
    */
   applyDelta(delta) {
@@ -53,6 +56,7 @@ export class SeriesState {
     const run = delta.run ?? null;
     const points = Array.isArray(delta.points) ? delta.points : [];
     const known = this.seq !== null && run === this.run;
+    if (delta.final) return this._final(run, delta.seq, points, known);
     if (delta.seq === 0 || (delta.seq === 1 && !known)) {
       this.run = run;
       this.seq = delta.seq;
@@ -81,6 +85,22 @@ export class SeriesState {
     this.seq = isSeq(msg.seq) ? msg.seq : 0;
     this.points = this._cap(Array.isArray(msg.points) ? msg.points.slice() : []);
     return { action: "reset", points: this.points };
+  }
+
+  _final(run, seq, points, known) {
+    if (!known) {
+      this.run = run;
+      this.seq = seq;
+      this.points = this._cap(points.slice());
+      return { action: "reset", points: this.points };
+    }
+    const last = this.points.length ? this.points[this.points.length - 1].t : -Infinity;
+    const tail = points.filter((p) => typeof p.t === "number" && p.t > last);
+    this.seq = Math.max(this.seq, seq);
+    if (tail.length === 0) return { action: "ignore" };
+    for (const p of tail) this.points.push(p);
+    this.points = this._cap(this.points);
+    return { action: "append", points: tail };
   }
 
   _cap(points) {

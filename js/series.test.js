@@ -29,6 +29,32 @@ describe("SeriesState: the series protocol", () => {
     expect([s.run, s.seq]).toEqual([1, 2]);
   });
 
+  it("a run's final series: a view that followed it takes only the points it lacks", () => {
+    const s = new SeriesState();
+    s.applyDelta({ run: 1, seq: 0, points: [] });
+    s.applyDelta({ run: 1, seq: 1, points: [0, 1, 2, 3].map((t) => bucket(t)) });
+    // the last tick (second 4) comes inside the final message, whose points are thinned
+    const final = { run: 1, seq: 2, points: [0, 2, 4].map((t) => bucket(t)), final: true };
+    expect(s.applyDelta(final)).toEqual({ action: "append", points: [bucket(4)] });
+    expect(ts(s)).toEqual([0, 1, 2, 3, 4]); // its own full resolution kept
+    expect(s.seq).toBe(2);
+    expect(s.applyDelta(final)).toEqual({ action: "ignore" }); // the trait's value again
+    expect(s.applyDelta({ run: 1, seq: 3, points: [bucket(5)] }).action).toBe("append");
+  });
+
+  it("a run's final series: a view that did not see the run (a saved notebook) draws it", () => {
+    const s = new SeriesState();
+    const r = s.applyDelta({ run: 7, seq: 40, points: [0, 10, 20].map((t) => bucket(t)), final: true });
+    expect(r.action).toBe("reset");
+    expect(ts(s)).toEqual([0, 10, 20]);
+    expect([s.run, s.seq]).toEqual([7, 40]);
+    // and with a run of its own before: replaced too
+    const t = new SeriesState();
+    t.applyDelta({ run: 6, seq: 0, points: [bucket(0)] });
+    expect(t.applyDelta({ run: 7, seq: 3, points: [bucket(1)], final: true }).action).toBe("reset");
+    expect(ts(t)).toEqual([1]);
+  });
+
   it("clears the buffers when the next run starts", () => {
     const s = new SeriesState();
     s.applyDelta({ run: 1, seq: 0, points: [] });

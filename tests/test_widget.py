@@ -104,13 +104,20 @@ async def test_one_message_per_tick_bounded_size_and_only_new_points(dashboard):
     # the size does not grow with the run: late ticks are no bigger than early ones
     early, late = sizes[2:6], sizes[-6:-1]
     assert max(late) <= max(early) + 300, (early, late)
-    # every point travelled once, in order, with consecutive sequence numbers
+    # every point travelled once, in order, with consecutive sequence numbers, until the end
     deltas = [m["state"]["series_delta"] for m in sent.updates() if "series_delta" in m["state"]]
-    run = deltas[-1]["run"]
-    seqs = [d["seq"] for d in deltas if d["run"] == run]
+    *ticks, final = deltas
+    run = final["run"]
+    seqs = [d["seq"] for d in ticks if d["run"] == run]
     assert seqs == list(range(len(seqs)))
-    ts = [p["t"] for d in deltas if d["run"] == run for p in d["points"]]
+    ts = [p["t"] for d in ticks if d["run"] == run for p in d["points"]]
     assert ts == list(range(len(ts))) and len(ts) >= 3
+    # the run's end: the whole series once more, marked final (what a saved notebook keeps),
+    # with the last tick's points (they come in that message) and the last tick's seq
+    assert final["final"] is True and final["seq"] >= seqs[-1]
+    assert [p["t"] for p in final["points"]] == list(range(len(final["points"])))
+    assert len(final["points"]) >= len(ts)
+    assert dashboard.series_delta == final  # the trait a saved notebook stores
 
 
 async def test_slider_move_from_frontend_reaches_the_running_run(dashboard):

@@ -395,7 +395,11 @@ class Dashboard(RunControl, anywidget.AnyWidget):
             # and its last N seconds, while the table shows them
             self.runner.stats.want_window_stats = self.table_scope == "window"
         level = self._model.level
-        self._set(self._model.apply(event, self.status))
+        changes = self._model.apply(event, self.status)
+        if isinstance(event, RunFinished) and self.runner.stats is not None:
+            # the whole series in the trait, for a saved notebook (its views cannot ask for it)
+            changes.update(self._model.saved_series(self.runner.stats.series(0)))
+        self._set(changes)
         if (isinstance(event, RunFinished) and level is None) or isinstance(event, SweepFinished):
             self.result = event.result  # a run's, or a sweep's (not one of its levels')
 

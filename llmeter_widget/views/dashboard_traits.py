@@ -58,6 +58,32 @@ from ..stats import LOOP_LAG_WARNING
 Changes = dict[str, Any]
 
 
+# A finished run's chart points kept in the `series_delta` trait (so a saved notebook draws the
+# charts with no kernel): at most this many, the last SAVED_TAIL of them all kept.
+SAVED_POINTS = 300
+SAVED_TAIL = 10
+
+
+def thin_points(points: Sequence[Mapping[str, Any]], most: int = SAVED_POINTS,
+                tail: int = SAVED_TAIL) -> list[Mapping[str, Any]]:
+    """At most `most` of `points`, evenly spread, first and last `tail` ones kept.
+
+    A picture of the run for a saved notebook, not a statistic: the kept seconds are shown as
+    they were (a second's percentiles cannot be merged with its neighbours').
+
+    >>> [p["t"] for p in thin_points([{"t": t} for t in range(1000)], most=20, tail=3)]
+    [0, 62, 124, 187, 249, 311, 374, 436, 498, 560, 622, 685, 747, 809, 872, 934, 996, 997, 998, 999]
+    >>> len(thin_points([{"t": t} for t in range(50)]))
+    50
+    """
+    if len(points) <= most:
+        return list(points)
+    head, last = points[:-tail], points[-tail:]
+    room = most - tail
+    step = (len(head) - 1) / (room - 1)
+    return [head[round(i * step)] for i in range(room)] + list(last)
+
+
 def empty_comparison() -> dict[str, Any]:
     return {"levels": [], "knee": None, "verdict": ""}
 
@@ -214,6 +240,20 @@ class DashboardTraits:
         elif isinstance(event, SweepFinished):
             return self._sweep_finished(event.result)
         return {}
+
+    def saved_series(self, points: Sequence[Mapping[str, Any]]) -> Changes:
+        """At a run's end, the whole series (thinned) as `series_delta`, marked `final`: what a
+        saved notebook keeps, so its charts draw with no kernel to ask for the history. A view
+        that followed the run keeps its own points and takes only those it lacks (the last
+        tick's); a view that did not (a saved notebook opened later) draws these.
+
+        >>> traits = DashboardTraits(DisplaySpec.from_live_stats({}))
+        >>> traits.run_id, traits.seq = 3, 12
+        >>> traits.saved_series([{"t": 0}, {"t": 1}])
+        {'series_delta': {'run': 3, 'seq': 12, 'points': [{'t': 0}, {'t': 1}], 'final': True}}
+        """
+        return {"series_delta": {"run": self.run_id, "seq": self.seq,
+                                 "points": thin_points(points), "final": True}}
 
     def _start(self, run_id: int, status: str) -> Changes:
         self.run_id, self.seq, self.workers_lost = run_id, 0, []

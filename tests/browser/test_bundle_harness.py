@@ -244,12 +244,7 @@ def dash_period(pixels: list[list[float]]) -> float:
     return periods[len(periods) // 2]
 
 
-@pytest.mark.parametrize("density", [
-    1,
-    pytest.param(2, marks=pytest.mark.xfail(strict=True, reason=(
-        "uPlot scales a series' width by the pixel ratio but not its dash (setLineDash(s.dash)); "
-        "js/plot.js passes DASHES in CSS px: at 2x dashes are half as long as the legend's"))),
-])
+@pytest.mark.parametrize("density", [1, 2])
 def test_dashes_keep_their_length_at_any_pixel_density(chromium, static_server, density):
     """"Active clients" (dash: 8 on, 5 off in CSS px, as its legend swatch) is drawn with the
     same dashes on a HiDPI screen: what tells a saved run's dash from another's dot."""
@@ -737,9 +732,6 @@ def test_sweep_chart_and_levels_input(page, tmp_path):
     assert page.get_attribute("input.lmw-levels", "aria-invalid") is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "js/plot.js _drawMarks keeps a label inside the plot (Math.max(top, py)), so the highest "
-    "point's label, with ~10% headroom above it (zeroRange), is drawn on its marker"))
 def test_sweep_labels_leave_their_points_clear(page):
     mount(page, mode="sweep")
     levels = [{"clients": c, "output_tps": tps, "ttft_p90": ttft}

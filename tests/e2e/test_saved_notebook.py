@@ -27,6 +27,7 @@ import pytest
 from nbformat.sign import NotebookNotary
 from playwright.sync_api import sync_playwright
 
+from ..chart_pixels import chart_pixels
 from ..chromium import launch
 from ..saved_notebooks import WIDGET_STATE, models_of, saved_notebook, shown_cells
 from ..waiting import wait_until
@@ -34,8 +35,9 @@ from .servers import Server, free_port, loopback_only, quiet_jupyter_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Each dashboard as the page shows it: badge, table cells (data-key -> text), chart boxes, and
-# the loader's message if it could not load the bundle. Chart internals are not read.
+# Each dashboard as the page shows it: badge, table cells (data-key -> text), chart boxes, the
+# points each live chart draws (the figure it carries, `div.data`: js/plot.js), and the
+# loader's message if it could not load the bundle.
 READ_DASHBOARDS = """() => [...document.querySelectorAll('div.lmw')].map(root => {
     const badge = root.querySelector('.lmw-badge');
     return {
@@ -44,6 +46,8 @@ READ_DASHBOARDS = """() => [...document.querySelectorAll('div.lmw')].map(root =>
         cells: Object.fromEntries([...root.querySelectorAll('td.lmw-value')].map(
             td => [td.dataset.key, td.textContent])),
         chart_boxes: root.querySelectorAll('.lmw-charts section.lmw-chart').length,
+        chart_points: [...root.querySelectorAll('.lmw-charts .lmw-plot')].map(
+            p => (p.data ?? [])[0]?.x?.length ?? 0),
     };
 })"""
 LOADER_ERRORS = "() => [...document.querySelectorAll('.lmw-loader-error')].map(e => e.textContent)"
@@ -79,6 +83,10 @@ def test_saved_notebook_shows_its_dashboards_without_a_kernel(saved):
                  "cells": shown_cells(dashboards[i]["spec"], dashboards[i]["stats"])}
                 for i in order]
     assert len(expected) == 2
+    # the run's series is in the saved state (the run's end put it there, `final`)
+    saved_points = [len(dashboards[i]["series_delta"].get("points", [])) for i in order]
+    assert all(dashboards[i]["series_delta"].get("final") for i in order)
+    assert all(n > 0 for n in saved_points), saved_points
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -120,7 +128,8 @@ def test_saved_notebook_shows_its_dashboards_without_a_kernel(saved):
                 return (len(shown) == 2
                         and [{"status": d["status"], "cells": d["cells"]} for d in shown]
                         == expected
-                        and all(d["chart_boxes"] >= 3 for d in shown))
+                        and all(d["chart_boxes"] >= 3 for d in shown)
+                        and [d["chart_points"] for d in shown] == [[n] * 3 for n in saved_points])
 
             wait_until(restored, "both dashboards restored as saved", timeout=60,
                        describe=lambda: {"seen": seen[-1] if seen else None,
@@ -129,6 +138,11 @@ def test_saved_notebook_shows_its_dashboards_without_a_kernel(saved):
             shown = seen[-1]["dashboards"]
             assert [d["badge"] for d in shown] == ["Done", "Done"], shown
             assert seen[-1]["loader_errors"] == []
+            # and the lines are drawn: the throughput chart's first line, in its colour
+            color = page.evaluate(
+                "() => document.querySelector('.lmw-plot[data-chart=throughput]').data[0].line.color")
+            drawn = chart_pixels(page, ".lmw-plot[data-chart=throughput]", [{"color": color}])
+            assert drawn and len(drawn["found"][0]) > 10, drawn
             # nothing was run: the kernel has no dashboard, and never sent one
             assert page.evaluate(
                 "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
