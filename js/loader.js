@@ -39,11 +39,13 @@ export function modelIdOf(ref) {
 const isModel = (value) => Boolean(value) && typeof value === "object" && typeof value.get === "function";
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The bundle's text and version in a shared model, or an error saying what is missing. */
+/** The bundle's text, stylesheet and version in a shared model, or an error saying what is
+ * missing. */
 function codeOf(source, id) {
   const code = source.get("code");
   if (typeof code !== "string" || !code) throw new Error(`the shared code model ${id} holds no code`);
-  return { code, version: String(source.get("version") || "") };
+  const css = source.get("css");
+  return { code, css: typeof css === "string" ? css : "", version: String(source.get("version") || "") };
 }
 
 /**
@@ -51,7 +53,7 @@ function codeOf(source, id) {
  * `model.widget_manager.get_model` (JupyterLab, Notebook 7, Voila, marimo).
  * @param {{get: Function, widget_manager?: {get_model?: Function}}} model  the Dashboard's model
  * @param {{waitMs?: number}} [options]
- * @returns {Promise<{code: string, version: string}>}
+ * @returns {Promise<{code: string, css: string, version: string}>}
  * @throws Error saying why not (no reference, no manager, model not found, no code)
  */
 export async function codeFromModel(model, { waitMs = GET_MODEL_WAIT_MS } = {}) {
@@ -95,7 +97,7 @@ export function codeFromKernel(model) {
     onMessage = (msg) => {
       if (msg?.type !== "code" || typeof msg.code !== "string" || !msg.code) return;
       cancel();
-      resolve({ code: msg.code, version: String(msg.version || "") });
+      resolve({ code: msg.code, css: typeof msg.css === "string" ? msg.css : "", version: String(msg.version || "") });
     };
     model.on("msg:custom", onMessage);
     try {
@@ -149,6 +151,37 @@ export function loadBundle({ code, version }, importModule = importText) {
     widget.catch(() => cache.get(key) === widget && cache.delete(key));
   }
   return widget;
+}
+
+/** How long a view rendered before it is in the page waits for it, to style the right root. */
+const ATTACH_WAIT_MS = 10000;
+
+/**
+ * The dashboard's stylesheet (the shared model's `css`), once per root it renders in: the
+ * page's <head>, or the shadow root a front end renders widgets in (marimo), where a
+ * stylesheet of the page does not apply. A view not in the page yet waits until it is.
+ * @param {HTMLElement} el  the view's element
+ * @param {{css?: string, version?: string}} bundle
+ */
+export function addStyle(el, { css, version }) {
+  if (!css) return;
+  const key = version || hashText(css);
+  const place = () => {
+    const root = el.getRootNode();
+    const host = typeof ShadowRoot !== "undefined" && root instanceof ShadowRoot ? root : document.head;
+    if (host.querySelector(`style[data-llmeter-widget="${key}"]`)) return;
+    const style = document.createElement("style");
+    style.dataset.llmeterWidget = key;
+    style.textContent = css;
+    host.append(style);
+  };
+  if (el.isConnected) return place();
+  const until = Date.now() + ATTACH_WAIT_MS;
+  const wait = () => {
+    if (el.isConnected) place();
+    else if (Date.now() < until) requestAnimationFrame(wait);
+  };
+  requestAnimationFrame(wait);
 }
 
 /** Forget the imported bundles (tests). */
@@ -211,6 +244,7 @@ export async function loadAndRender(context, options = {}) {
       return;
     }
     if (gone()) return;
+    addStyle(el, bundle);
     el.replaceChildren();
     const result = await widget.render(context);
     if (gone()) {

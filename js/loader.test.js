@@ -6,7 +6,15 @@
 // URL; tests/e2e/test_loader_fallback.py imports the real bundle in Chromium.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { makeModel } from "./testing/fake_model.js";
-import loader, { clearBundles, codeFromModel, hashText, loadAndRender, loadBundle, modelIdOf } from "./loader.js";
+import loader, {
+  addStyle,
+  clearBundles,
+  codeFromModel,
+  hashText,
+  loadAndRender,
+  loadBundle,
+  modelIdOf,
+} from "./loader.js";
 
 const CODE = "export default { render() {} } // the bundle";
 
@@ -70,6 +78,64 @@ describe("modelIdOf", () => {
     expect(modelIdOf("IPY_MODEL_")).toBeNull();
     expect(modelIdOf(null)).toBeNull();
     expect(modelIdOf(42)).toBeNull();
+  });
+});
+
+describe("the shared stylesheet", () => {
+  beforeEach(() => {
+    for (const s of document.querySelectorAll("style[data-llmeter-widget]")) s.remove();
+  });
+
+  it("goes into the page's head once, however many dashboards render", async () => {
+    const manager = managerWith("c0de");
+    manager.shared.set("css", ".lmw { color: red }");
+    const bundle = fakeBundle();
+    for (const title of ["1", "2"]) {
+      const model = makeModel({ _code: "IPY_MODEL_c0de", title });
+      model.widget_manager = manager;
+      const view = document.createElement("div");
+      document.body.append(view);
+      await loadAndRender({ model, el: view }, { importModule: bundle.importModule });
+    }
+    const styles = [...document.head.querySelectorAll("style[data-llmeter-widget]")];
+    expect(styles.map((s) => [s.dataset.llmeterWidget, s.textContent])).toEqual([["v1", ".lmw { color: red }"]]);
+  });
+
+  it("goes into a shadow root the dashboard renders in (marimo), where the page's does not apply", () => {
+    const host = document.createElement("div");
+    document.body.append(host);
+    const shadow = host.attachShadow({ mode: "open" });
+    const view = document.createElement("div");
+    shadow.append(view);
+    addStyle(view, { css: ".lmw { color: blue }", version: "v2" });
+    addStyle(view, { css: ".lmw { color: blue }", version: "v2" });
+    expect(shadow.querySelectorAll("style[data-llmeter-widget]")).toHaveLength(1);
+    expect(document.head.querySelector('style[data-llmeter-widget="v2"]')).toBe(null);
+    host.remove();
+  });
+
+  it("waits for a view rendered before it is in the page, then styles its root", async () => {
+    const host = document.createElement("div");
+    const shadow = host.attachShadow({ mode: "open" });
+    const view = document.createElement("div");
+    shadow.append(view);
+    addStyle(view, { css: ".lmw {}", version: "v3" });
+    expect(shadow.querySelector("style")).toBe(null); // not in the page: its root is unknown
+    document.body.append(host);
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    expect(shadow.querySelector('style[data-llmeter-widget="v3"]')).not.toBe(null);
+    host.remove();
+  });
+
+  it("comes with the kernel's answer too (the fallback)", async () => {
+    const model = makeModel({ _code: "IPY_MODEL_c0de", title: "K" });
+    model.send = (msg) => {
+      if (msg.type === "code") {
+        queueMicrotask(() => model.emit("msg:custom", { type: "code", code: CODE, css: ".k {}", version: "v4" }));
+      }
+    };
+    await loadAndRender({ model, el }, { importModule: fakeBundle().importModule });
+    expect(document.head.querySelector('style[data-llmeter-widget="v4"]').textContent).toBe(".k {}");
   });
 });
 

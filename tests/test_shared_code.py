@@ -69,6 +69,10 @@ def widget_js() -> str:
     return (STATIC / "widget.js").read_text(encoding="utf-8")
 
 
+def widget_css() -> str:
+    return (STATIC / "widget.css").read_text(encoding="utf-8")
+
+
 def test_every_dashboard_sends_the_small_loader_as_its_esm(make_dashboard):
     loader = (STATIC / "loader.js").read_text(encoding="utf-8")
     first, second = make_dashboard(), make_dashboard(controls=False)  # a read-only one too
@@ -77,6 +81,8 @@ def test_every_dashboard_sends_the_small_loader_as_its_esm(make_dashboard):
         assert esm == loader
         assert len(esm.encode()) < LOADER_MAX, len(esm.encode())
         assert "code" not in dash.comm.open_state()
+        # nor the stylesheet: it is shared too (the loader adds it once per page or shadow root)
+        assert not dash.comm.open_state().get("_css")
 
 
 def test_dashboards_reference_one_code_model_that_holds_the_bundle(make_dashboard):
@@ -87,6 +93,7 @@ def test_dashboards_reference_one_code_model_that_holds_the_bundle(make_dashboar
     for dash in (first, second):
         assert dash.comm.open_state()["_code"] == f"IPY_MODEL_{code.model_id}"
     assert code.comm.open_state()["code"] == widget_js()
+    assert code.comm.open_state()["css"] == widget_css() and ".lmw" in widget_css()
     assert code.version and code.comm.open_state()["version"] == code.version
     # opened once, and before the first dashboard: the front end knows it when a view asks
     code_comms = [c for c in RecordingComm.opened if c.comm_id == code.model_id]
@@ -115,7 +122,7 @@ def test_the_code_message_answers_with_the_bundle(make_dashboard):
     dash._handle_msg({"content": {"data": {"method": "custom", "content": {"type": "code"}}},
                       "buffers": []})
     assert dash.comm.customs() == [
-        {"type": "code", "version": dash._code.version, "code": widget_js()}]
+        {"type": "code", "version": dash._code.version, "code": widget_js(), "css": widget_css()}]
 
 
 def test_an_unbuilt_checkout_shows_how_to_build(monkeypatch, tmp_path):

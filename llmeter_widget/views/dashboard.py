@@ -93,10 +93,10 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         >>> dash.close()
     """
 
-    # The loader (a few KB), not the bundle: the bundle is in the one shared model `_code`
-    # names, so N dashboards send and save it once, not N times (views/shared_code.py).
+    # The loader (a few KB), not the bundle: the bundle and its stylesheet are in the one
+    # shared model `_code` names, so N dashboards send and save them once, not N times
+    # (views/shared_code.py); no `_css` here (the loader adds the shared one).
     _esm = bundle_text("loader.js")
-    _css = bundle_text("widget.css")
     _code = traitlets.Instance(DashboardCode).tag(sync=True, **ipywidgets.widget_serialization)
 
     title = traitlets.Unicode("").tag(sync=True)
@@ -413,7 +413,8 @@ class Dashboard(RunControl, anywidget.AnyWidget):
     def send_code(self) -> None:
         """Send the dashboard's bundle to the views, for a front end whose loader cannot read
         the shared model (no `widget_manager.get_model`): `{"type": "code", ...}`."""
-        self.send({"type": "code", "version": self._code.version, "code": self._code.code})
+        self.send({"type": "code", "version": self._code.version, "code": self._code.code,
+                   "css": self._code.css})
 
     # -- presentation mode -------------------------------------------------------------------------
     def present(self, on: bool = True) -> None:

@@ -54,6 +54,9 @@ class DashboardCode(anywidget.AnyWidget):
     # anywidget needs an `_esm`; this model is never displayed, only read by the loaders.
     _esm = "export default { render() {} };"
     code = traitlets.Unicode("").tag(sync=True)
+    # static/widget.css: the loader adds it once to each root the dashboards render in (the
+    # page, or a front end's shadow root), instead of anywidget's `_css` in every dashboard
+    css = traitlets.Unicode("").tag(sync=True)
     version = traitlets.Unicode("").tag(sync=True)
 
 
@@ -78,6 +81,6 @@ def shared_code() -> DashboardCode:
     global _shared
     with _lock:
         if _shared is None or _shared.comm is None:  # ipywidgets sets comm to None on close
-            code = bundle_text("widget.js")
-            _shared = DashboardCode(code=code, version=code_version(code))
+            code, css = bundle_text("widget.js"), bundle_text("widget.css")
+            _shared = DashboardCode(code=code, css=css, version=code_version(code + css))
         return _shared

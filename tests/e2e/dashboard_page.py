@@ -104,6 +104,10 @@ READ_DASHBOARD = """root => {
         clients: Number(root.querySelector('input.lmw-clients')?.value),
         clients_box: root.querySelector('input.lmw-clients-box')?.value ?? null,
         saved: root.querySelector('.lmw-saved')?.textContent ?? '',
+        // the dashboard's stylesheet applies where it renders (the page, or marimo's shadow
+        // root): the loader adds the shared one, no dashboard carries its own
+        styled: getComputedStyle(root).display === 'flex'
+                && getComputedStyle(root.querySelector('.lmw-charts')).display === 'grid',
     };
 }"""
 
@@ -174,8 +178,8 @@ def walk_through_a_run(dash: DashboardPage, runner_clients: Callable[[], str], r
     page = dash.page
     # It renders: the grouped table (values not known yet), the charts with their traces.
     state = dash.wait(lambda s: s["status"] == "idle" and s["cells"] > 0 and len(s["charts"]) >= 3
-                      and all(c["traces"] > 0 for c in s["charts"]),
-                      "the dashboard drawn: table and charts with traces")
+                      and all(c["traces"] > 0 for c in s["charts"]) and s["styled"],
+                      "the dashboard drawn and styled: table and charts with traces")
     assert {"Throughput", "TTFT", "TTLT"} <= set(state["groups"]), state["groups"]
     assert state["filled"] == 0, state  # nothing measured yet
     assert (state["clients"], state["clients_box"]) == (4, "4"), state

@@ -53,8 +53,10 @@ def test_the_dashboard_page_runs_a_load_test(tmp_path):
                             ?.textContent.replace(/,/g, '')) > 0""", timeout=60_000)
             page.wait_for_selector('.lmw-badge[data-status="done"]', timeout=60_000)
             # the run drawn: the throughput chart's lines are on its canvas
-            charts = {c["id"]: c for c in DashboardPage(page).state()["charts"]}
+            state = DashboardPage(page).state()
+            charts = {c["id"]: c for c in state["charts"]}
             assert charts["throughput"]["points"] > 0 and charts["throughput"]["lines"] > 0, charts
+            assert state["styled"]  # the shared stylesheet reached Voila's page
             browser.close()
         assert errors == []
         statuses = [json.loads(p.read_text())["status"] for p in output.rglob("run_status.json")]

@@ -217,6 +217,8 @@ def test_dashboard_in_jupyterlab(lab):
                 """() => document.querySelector('.lmw-plot[data-chart="latency"]')?.data?.[0]?.x?.length >= 3""",
                 timeout=30_000)
             time.sleep(6)  # let the charts show TTFT answering the new load
+            # styled by the shared stylesheet the loader put in the page (no dashboard has _css)
+            assert page.evaluate("() => getComputedStyle(document.querySelector('div.lmw')).display") == "flex"
             screenshot = os.environ.get("LLMETER_SCREENSHOT")
             widget = page.locator("div.lmw").first
             widget.screenshot(path=screenshot or str(work / "dashboard.png"))

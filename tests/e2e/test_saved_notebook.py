@@ -46,6 +46,7 @@ READ_DASHBOARDS = """() => [...document.querySelectorAll('div.lmw')].map(root =>
         cells: Object.fromEntries([...root.querySelectorAll('td.lmw-value')].map(
             td => [td.dataset.key, td.textContent])),
         chart_boxes: root.querySelectorAll('.lmw-charts section.lmw-chart').length,
+        styled: getComputedStyle(root).display === 'flex',
         chart_points: [...root.querySelectorAll('.lmw-charts .lmw-plot')].map(
             p => (p.data ?? [])[0]?.x?.length ?? 0),
     };
@@ -128,7 +129,7 @@ def test_saved_notebook_shows_its_dashboards_without_a_kernel(saved):
                 return (len(shown) == 2
                         and [{"status": d["status"], "cells": d["cells"]} for d in shown]
                         == expected
-                        and all(d["chart_boxes"] >= 3 for d in shown)
+                        and all(d["chart_boxes"] >= 3 and d["styled"] for d in shown)
                         and [d["chart_points"] for d in shown] == [[n] * 3 for n in saved_points])
 
             wait_until(restored, "both dashboards restored as saved", timeout=60,
