@@ -22,6 +22,20 @@ export const DEFAULT_MAX_POINTS = 3600;
 
 const isSeq = (v) => typeof v === "number" && Number.isInteger(v) && v >= 0;
 
+/** A final delta's points: one JSON text (`points_json`: a saved notebook keeps it on one line),
+ * or a list; [] for anything unreadable. */
+function finalPoints(delta) {
+  if (typeof delta.points_json === "string") {
+    try {
+      const points = JSON.parse(delta.points_json);
+      return Array.isArray(points) ? points : [];
+    } catch {
+      return [];
+    }
+  }
+  return Array.isArray(delta.points) ? delta.points : [];
+}
+
 /**
  * Follows `series_delta` changes and history replies; keeps at most `maxPoints` points.
  *
@@ -56,7 +70,7 @@ export class SeriesState {
     const run = delta.run ?? null;
     const points = Array.isArray(delta.points) ? delta.points : [];
     const known = this.seq !== null && run === this.run;
-    if (delta.final) return this._final(run, delta.seq, points, known);
+    if (delta.final) return this._final(run, delta.seq, finalPoints(delta), known);
     if (delta.seq === 0 || (delta.seq === 1 && !known)) {
       this.run = run;
       this.seq = delta.seq;

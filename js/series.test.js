@@ -55,6 +55,18 @@ describe("SeriesState: the series protocol", () => {
     expect(ts(t)).toEqual([1]);
   });
 
+  it("a final series sent as one JSON text (what Python sends: one line in a notebook file)", () => {
+    const s = new SeriesState();
+    const packed = JSON.stringify([0, 5, 9].map((t) => bucket(t)));
+    expect(s.applyDelta({ run: 2, seq: 9, points: [], points_json: packed, final: true }).action).toBe("reset");
+    expect(ts(s)).toEqual([0, 5, 9]);
+    const bad = new SeriesState();
+    expect(bad.applyDelta({ run: 2, seq: 9, points: [], points_json: "{not json", final: true })).toEqual({
+      action: "reset",
+      points: [],
+    });
+  });
+
   it("clears the buffers when the next run starts", () => {
     const s = new SeriesState();
     s.applyDelta({ run: 1, seq: 0, points: [] });

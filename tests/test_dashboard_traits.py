@@ -21,7 +21,7 @@ from llmeter_widget.events import (
     Tick,
     WorkerLost,
 )
-from llmeter_widget.views.dashboard_traits import DashboardTraits, comparison_of
+from llmeter_widget.views.dashboard_traits import SAVED_POINTS, DashboardTraits, comparison_of
 
 PAYLOAD = OpenAIChatEndpoint.create_payload("Hi", max_tokens=8)
 
@@ -302,3 +302,38 @@ async def test_a_real_runs_window_stats_while_a_view_asks(fixed_server):
     assert {k: window["stats"][k] for k in ("total_requests", "time_to_first_token-p50")} == {
         k: final["stats"][k] for k in ("total_requests", "time_to_first_token-p50")}
     assert 0 < window["stats"]["total_requests"] < event.snapshot.stats["total_requests"]
+
+
+def test_a_long_runs_final_series_stays_small_enough_to_save():
+    """An hour of one-second buckets, shaped like the runner's (floats at full precision): the
+    series kept at the run's end for a saved notebook is at most SAVED_POINTS points, in order,
+    ending with the run's last seconds, and under 30 KB of JSON (a second dashboard in a saved
+    notebook adds <= 50 KB: issue 12)."""
+    import json
+    import random
+
+    rng = random.Random(7)
+    hour = [{"t": t, "completed": 12, "failed": 0, "output_tokens": 192,
+             "requests_per_minute": 720.0 + rng.random(), "output_tps": 192.0 + rng.random(),
+             "ttft_p50": 0.05 + rng.random() / 100, "ttft_p90": 0.06 + rng.random() / 100,
+             "ttlt_p50": 0.32 + rng.random() / 100, "ttlt_p90": 0.33 + rng.random() / 100,
+             "active_clients": 4, "in_flight": 4} for t in range(3600)]
+    traits = DashboardTraits(DisplaySpec.from_live_stats({}))
+    traits.run_id, traits.seq = 1, 3600
+    delta = traits.saved_series(hour)["series_delta"]
+    points = json.loads(delta["points_json"])
+    ts = [p["t"] for p in points]
+    assert len(ts) == SAVED_POINTS and ts == sorted(ts) and ts[0] == 0
+    assert ts[-10:] == list(range(3590, 3600))
+    assert delta["final"] is True and delta["seq"] == 3600
+    # in the notebook file: written as nbformat writes it (indent=1, one line per JSON value)
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    empty = len(nbformat.writes(nb))
+    nb.metadata["widgets"] = {"state": {"series_delta": delta}}
+    size = len(nbformat.writes(nb)) - empty
+    assert size < 30_000, size
+    # a picture of the run: each kept second's values, rounded, not averaged
+    kept = {p["t"]: p for p in hour}
+    assert all(abs(p["ttft_p50"] - kept[p["t"]]["ttft_p50"]) < 1e-5 for p in points)

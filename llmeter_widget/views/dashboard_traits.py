@@ -36,6 +36,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from ..display import DisplaySpec
 from ..events import (
     LevelFinished,
@@ -59,9 +61,20 @@ Changes = dict[str, Any]
 
 
 # A finished run's chart points kept in the `series_delta` trait (so a saved notebook draws the
-# charts with no kernel): at most this many, the last SAVED_TAIL of them all kept.
-SAVED_POINTS = 300
+# charts with no kernel): at most this many, the last SAVED_TAIL of them all kept, their numbers
+# to SAVED_DIGITS significant digits (a picture: under 30 KB in the saved notebook).
+SAVED_POINTS = 120
 SAVED_TAIL = 10
+SAVED_DIGITS = 4
+
+
+def compact_point(point: Mapping[str, Any], digits: int = SAVED_DIGITS) -> dict[str, Any]:
+    """A bucket with its floats to `digits` significant digits (what a chart can show).
+
+    >>> compact_point({"t": 3, "ttft_p50": 0.05233194236154525, "output_tps": 192.0, "x": None})
+    {'t': 3, 'ttft_p50': 0.05233, 'output_tps': 192.0, 'x': None}
+    """
+    return {k: float(f"{v:.{digits}g}") if isinstance(v, float) else v for k, v in point.items()}
 
 
 def thin_points(points: Sequence[Mapping[str, Any]], most: int = SAVED_POINTS,
@@ -247,13 +260,18 @@ class DashboardTraits:
         that followed the run keeps its own points and takes only those it lacks (the last
         tick's); a view that did not (a saved notebook opened later) draws these.
 
+        The points travel as one JSON text (`points_json`), not a list: a notebook file is
+        written with one line per JSON value (indent=1), which makes a list of buckets ~1.5
+        times its JSON; a string stays one line.
+
         >>> traits = DashboardTraits(DisplaySpec.from_live_stats({}))
         >>> traits.run_id, traits.seq = 3, 12
-        >>> traits.saved_series([{"t": 0}, {"t": 1}])
-        {'series_delta': {'run': 3, 'seq': 12, 'points': [{'t': 0}, {'t': 1}], 'final': True}}
+        >>> traits.saved_series([{"t": 0, "ttft_p50": 0.123456}, {"t": 1}])["series_delta"]
+        {'run': 3, 'seq': 12, 'points': [], 'points_json': '[{"t":0,"ttft_p50":0.1235},{"t":1}]', 'final': True}
         """
-        return {"series_delta": {"run": self.run_id, "seq": self.seq,
-                                 "points": thin_points(points), "final": True}}
+        kept = [compact_point(p) for p in thin_points(points)]
+        return {"series_delta": {"run": self.run_id, "seq": self.seq, "points": [],
+                                 "points_json": orjson.dumps(kept).decode(), "final": True}}
 
     def _start(self, run_id: int, status: str) -> Changes:
         self.run_id, self.seq, self.workers_lost = run_id, 0, []

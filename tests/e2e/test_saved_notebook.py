@@ -85,7 +85,7 @@ def test_saved_notebook_shows_its_dashboards_without_a_kernel(saved):
                 for i in order]
     assert len(expected) == 2
     # the run's series is in the saved state (the run's end put it there, `final`)
-    saved_points = [len(dashboards[i]["series_delta"].get("points", [])) for i in order]
+    saved_points = [len(json.loads(dashboards[i]["series_delta"]["points_json"])) for i in order]
     assert all(dashboards[i]["series_delta"].get("final") for i in order)
     assert all(n > 0 for n in saved_points), saved_points
 
