@@ -211,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--output", default="runs", help="folder for result folders (default ./runs)")
     page.add_argument("--port", type=_positive_int, default=8866, help="port (default 8866)")
     page.add_argument("--theme", choices=("light", "dark"), default="light")
+    page.add_argument("--present", action="store_true",
+                      help="open in presentation mode: the dashboard fills the window in "
+                           "projector type (Esc returns to the page's layout)")
 
     report = commands.add_parser(
         "report", help="write the HTML report of a saved run or sweep",
@@ -267,7 +270,8 @@ def _page(args: argparse.Namespace) -> int:
                          f"Export it first (export {name}=...), then run the command again.")
     cell = page.dashboard_cell(url=args.url, model=args.model, api=args.api, api_key_env=name,
                                clients=args.clients, duration=args.duration,
-                               output=os.path.abspath(args.output), max_tokens=args.max_tokens)
+                               output=os.path.abspath(args.output), max_tokens=args.max_tokens,
+                               present=args.present)
     return page.serve(cell, port=args.port, theme=args.theme)
 
 

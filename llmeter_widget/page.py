@@ -30,13 +30,24 @@ DEFAULT_PORT = 8866  # Voilà's own default
 
 
 def dashboard_cell(*, url: str | None, model: str | None, api: str, api_key_env: str | None,
-                   clients: int, duration: float, output: str, max_tokens: int) -> str:
-    """The Python source of the page's one cell (repr() quotes every value given by the user)."""
+                   clients: int, duration: float, output: str, max_tokens: int,
+                   present: bool = False) -> str:
+    """The Python source of the page's one cell (repr() quotes every value given by the user);
+    `present`: the dashboard opens in presentation mode (`dash.present()`).
+
+    >>> print(dashboard_cell(url=None, model=None, api="chat", api_key_env=None, clients=8,
+    ...                      duration=30.0, output="runs", max_tokens=48, present=True))
+    from llmeter_widget import Dashboard
+    dash = Dashboard.demo(clients=8, duration=30.0, output_path='runs', max_tokens=48)
+    dash.present()
+    dash
+    """
     common = f"clients={clients!r}, duration={duration!r}, output_path={output!r}"
+    show = "dash.present()\ndash" if present else "dash"
     if url is None:
         return ("from llmeter_widget import Dashboard\n"
                 f"dash = Dashboard.demo({common}, max_tokens={max_tokens!r})\n"
-                "dash")
+                f"{show}")
     endpoint = "OpenAIChatEndpoint" if api == "chat" else "OpenAICompletionEndpoint"
     return ("from llmeter_widget import Dashboard\n"
             f"from llmeter_widget.endpoints import {endpoint}\n"
@@ -45,7 +56,7 @@ def dashboard_cell(*, url: str | None, model: str | None, api: str, api_key_env:
             f"payload = {endpoint}.create_payload('Write a short story about a lighthouse keeper.',"
             f" max_tokens={max_tokens!r})\n"
             f"dash = Dashboard(endpoint=endpoint, payload=payload, {common})\n"
-            "dash")
+            f"{show}")
 
 
 def write_notebook(folder: Path, cell: str) -> Path:

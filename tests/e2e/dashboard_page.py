@@ -106,7 +106,7 @@ READ_DASHBOARD = """root => {
         saved: root.querySelector('.lmw-saved')?.textContent ?? '',
         // the dashboard's stylesheet applies where it renders (the page, or marimo's shadow
         // root): the loader adds the shared one, no dashboard carries its own
-        styled: getComputedStyle(root).display === 'flex'
+        styled: getComputedStyle(root).getPropertyValue('--lmw-focus').trim() !== ''
                 && getComputedStyle(root.querySelector('.lmw-charts')).display === 'grid',
     };
 }"""

@@ -1,6 +1,7 @@
-"""`llmeter-widget dashboard`: the dashboard as a page of its own (Voilà on 127.0.0.1), opened
-in Chromium at a projector's 1280x720: it renders with no code on the page, Run drives the
-simulator through the page's kernel, the run ends and is saved."""
+"""`llmeter-widget dashboard --present`: the dashboard as a page of its own (Voilà on 127.0.0.1),
+opened in Chromium at a projector's 1280x720: it renders in presentation mode with no code on
+the page, Run drives the simulator through the page's kernel, the run ends and is saved, and
+Esc returns to the page's layout."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def _wait_until_served(log: Path, process: subprocess.Popen, timeout: float = 60
 def test_the_dashboard_page_runs_a_load_test(tmp_path):
     port, output = free_port(), tmp_path / "runs"
     command = [sys.executable, "-m", "llmeter_widget.cli", "dashboard", "--port", str(port),
-               "--clients", "4", "--duration", "3", "--output", str(output)]
+               "--clients", "4", "--duration", "3", "--output", str(output), "--present"]
     log = (tmp_path / "page.log").open("w")
     server = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)  # Voilà, its kernel, the simulator
@@ -47,6 +48,12 @@ def test_the_dashboard_page_runs_a_load_test(tmp_path):
             page.goto(url)
             page.wait_for_selector(".lmw-run", state="visible", timeout=90_000)
             assert "Dashboard.demo" not in page.content()  # Voilà hides the cell's code
+            # --present: the room's layout, filling the window, values in 48 px type
+            page.wait_for_selector(".lmw.lmw-presenting", timeout=30_000)
+            shown = page.evaluate("""() => { const r = document.querySelector('.lmw')
+                .getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height),
+                parseFloat(getComputedStyle(document.querySelector('.lmw-num')).fontSize)]; }""")
+            assert shown == [1280, 720, 48], shown
             page.click(".lmw-run")
             page.wait_for_function(
                 """() => Number(document.querySelector('[data-key="completed"] .lmw-count-value')
@@ -57,6 +64,9 @@ def test_the_dashboard_page_runs_a_load_test(tmp_path):
             charts = {c["id"]: c for c in state["charts"]}
             assert charts["throughput"]["points"] > 0 and charts["throughput"]["lines"] > 0, charts
             assert state["styled"]  # the shared stylesheet reached Voila's page
+            page.focus(".lmw")
+            page.keyboard.press("Escape")  # back to the page's layout
+            page.wait_for_selector(".lmw:not(.lmw-presenting)", timeout=10_000)
             browser.close()
         assert errors == []
         statuses = [json.loads(p.read_text())["status"] for p in output.rglob("run_status.json")]

@@ -218,7 +218,8 @@ def test_dashboard_in_jupyterlab(lab):
                 timeout=30_000)
             time.sleep(6)  # let the charts show TTFT answering the new load
             # styled by the shared stylesheet the loader put in the page (no dashboard has _css)
-            assert page.evaluate("() => getComputedStyle(document.querySelector('div.lmw')).display") == "flex"
+            assert page.evaluate("() => getComputedStyle(document.querySelector('div.lmw'))"
+                                 ".getPropertyValue('--lmw-focus').trim()") != ""
             screenshot = os.environ.get("LLMETER_SCREENSHOT")
             widget = page.locator("div.lmw").first
             widget.screenshot(path=screenshot or str(work / "dashboard.png"))

@@ -46,7 +46,7 @@ READ_DASHBOARDS = """() => [...document.querySelectorAll('div.lmw')].map(root =>
         cells: Object.fromEntries([...root.querySelectorAll('td.lmw-value')].map(
             td => [td.dataset.key, td.textContent])),
         chart_boxes: root.querySelectorAll('.lmw-charts section.lmw-chart').length,
-        styled: getComputedStyle(root).display === 'flex',
+        styled: getComputedStyle(root).getPropertyValue('--lmw-focus').trim() !== '',
         chart_points: [...root.querySelectorAll('.lmw-charts .lmw-plot')].map(
             p => (p.data ?? [])[0]?.x?.length ?? 0),
     };
