@@ -176,6 +176,22 @@ REQUEST_METRICS: tuple[Metric, ...] = (
            "per gap, not per request); 1% sketch in both modes.",
            per_request=True, source="inter_token_latencies", many=True, sketched=True,
            short="itl"),
+    # An open-loop run's schedule (rate=): none in a closed loop.
+    Metric("scheduled_time_to_first_token", "TTFT from schedule", _TIME, "TTFT",
+           "Open loop: intended send to the first output event. What a user of an overloaded "
+           "service waits: it includes the time the request waited to go out.",
+           per_request=True, short="sttft"),
+    Metric("scheduled_time_to_last_token", "TTLT from schedule", _TIME, "TTLT",
+           "Open loop: intended send to the last output event, successful requests only.",
+           per_request=True, short="sttlt"),
+    Metric("schedule_lag", "Schedule lag", _TIME, "Other",
+           "Open loop: actual send minus intended send. Above ~10 ms the generator did not "
+           "keep the schedule: the load was not what was asked for.",
+           per_request=True, short="lag"),
+    Metric("concurrency_wait", "Slot wait", _TIME, "Other",
+           "Open loop with `max_concurrency`: how long a request waited for a free slot "
+           "(0 when one was free); part of its schedule lag.",
+           per_request=True, short="slot_wait"),
     Metric("num_tokens_input", "Input tokens per request", "count", "Tokens",
            "The server's `prompt_tokens`.", per_request=True),
     Metric("num_tokens_output", "Output tokens per request", "count", "Tokens",

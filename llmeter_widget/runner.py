@@ -42,7 +42,8 @@ from .events import (
     WorkerLost,
     emit,
 )
-from .load import ClosedLoop
+from .load import ArrivalSchedule, ClosedLoop, OpenLoop
+from .load.schedule import check_rate
 from .workers import ProcessWorkers, check_sendable
 from .workers.choice import choose_workers
 from .loops import call_on
@@ -184,6 +185,20 @@ def _resolve_workers(workers: int | str, clients: int, endpoint: Endpoint,
     return chosen
 
 
+def _open_loop_settings(rate: Any, arrival: Any, burstiness: Any, seed: Any,
+                        max_concurrency: Any) -> tuple[ArrivalSchedule, int | None]:
+    """An open-loop run's schedule and concurrency cap, checked (clear errors for bad input)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed must be a whole number (or None), got {seed!r}.")
+    if max_concurrency is not None and (isinstance(max_concurrency, bool)
+                                        or not isinstance(max_concurrency, int)
+                                        or max_concurrency < 1):
+        raise ValueError(f"max_concurrency must be a whole number >= 1 (or None for no cap), "
+                         f"got {max_concurrency!r}.")
+    return ArrivalSchedule(rate, arrival or "poisson", 1.0 if burstiness is None else burstiness,
+                           seed), max_concurrency
+
+
 def _check_clients(clients: Any) -> int:
     if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
         raise ValueError(f"clients must be a whole number >= 1, got {clients!r}.")
@@ -207,6 +222,9 @@ class RunSettings:
     workers: int = 0
     workers_requested: int | str = 0  # what the caller asked: a count or "auto"
     warm_connections: bool = False
+    # An open-loop run (rate=): requests on a schedule, `n_requests` in all; None: closed loop.
+    schedule: ArrivalSchedule | None = None
+    max_concurrency: int | None = None
 
     def to_config(self, endpoint: Endpoint) -> dict[str, Any]:
         """run_config.json: llmeter's keys where they exist, no secrets."""
@@ -224,6 +242,8 @@ class RunSettings:
             "workers": self.workers,
             "workers_requested": self.workers_requested,
             "warm_connections": self.warm_connections,
+            **(self.schedule.to_config() if self.schedule else {}),
+            "max_concurrency": self.max_concurrency,
             "payload": "payload.jsonl" if self.folder else None,
             "payload_count": len(self.payloads),
             "callbacks": [cb.to_config() for cb in self.callbacks],
@@ -304,6 +324,11 @@ class Runner:
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
         workers: int | str = 0,
         warm_connections: bool = False,
+        rate: float | None = None,
+        arrival: str = "poisson",
+        burstiness: float = 1.0,
+        seed: int | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         if not hasattr(endpoint, "invoke"):
             raise ValueError(f"endpoint must have an async invoke(session, payload), got {endpoint!r}.")
@@ -326,6 +351,13 @@ class Runner:
         self.drain_timeout = _check_drain_timeout(drain_timeout)
         self.workers = _check_workers(workers, endpoint, self.callbacks)
         self.warm_connections = bool(warm_connections)
+        self.rate = rate
+        self.arrival = arrival
+        self.burstiness = burstiness
+        self.seed = seed
+        self.max_concurrency = max_concurrency
+        if rate is not None:  # a typo fails here, not at run()
+            _open_loop_settings(rate, arrival, burstiness, seed, max_concurrency)
         self.listeners: list[Listener] = []
         self._run: _Run | None = None
 
@@ -337,7 +369,9 @@ class Runner:
             "output_path": self.output_path, "run_name": self.run_name,
             "run_description": self.run_description, "callbacks": self.callbacks,
             "low_memory": self.low_memory, "live_stats": self.live_stats,
-            "workers": self.workers,
+            "workers": self.workers, "rate": self.rate, "arrival": self.arrival,
+            "burstiness": self.burstiness, "seed": self.seed,
+            "max_concurrency": self.max_concurrency,
         }
         opts.update({k: v for k, v in overrides.items() if v is not None})
         # An explicit override of one bound replaces the Runner's default of the other.
@@ -348,6 +382,14 @@ class Runner:
         clients = _check_clients(opts["clients"])
         n_requests = opts["n_requests"]
         seconds = check_bounds(n_requests, opts["run_duration"])
+        schedule, max_concurrency = None, None
+        if opts["rate"] is not None:
+            schedule, max_concurrency = _open_loop_settings(
+                opts["rate"], opts["arrival"], opts["burstiness"], opts["seed"],
+                opts["max_concurrency"])
+            if n_requests is None and seconds is None:
+                raise ValueError("A run at a rate needs an end: n_requests= (requests in all) or "
+                                 "run_duration= (seconds).")
         payloads = load_payloads(opts["payload"])
         if opts["low_memory"] and opts["output_path"] is None:
             raise ValueError(
@@ -356,6 +398,13 @@ class Runner:
         callbacks = list(opts["callbacks"] or [])
         requested = _check_workers(opts["workers"], self.endpoint, callbacks)
         workers = _resolve_workers(requested, clients, self.endpoint, callbacks)
+        if schedule is not None and workers:
+            if requested == "auto":
+                workers = 0  # an open loop runs on this loop until workers take schedules
+            else:
+                raise ValueError(
+                    "rate= (an open loop) runs on this event loop for now: pass workers=0 (or "
+                    "'auto'). Handing the schedule to worker processes is issue 13's next step.")
         display = DisplaySpec.from_live_stats(opts["live_stats"], self.groups, callbacks)
         run_name = opts["run_name"] or datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = new_folder(opts["output_path"], run_name) if opts["output_path"] else None
@@ -365,6 +414,7 @@ class Runner:
             run_description=opts["run_description"], folder=folder,
             low_memory=bool(opts["low_memory"]), callbacks=callbacks, display=display,
             workers=workers, workers_requested=requested, warm_connections=self.warm_connections,
+            schedule=schedule, max_concurrency=max_concurrency,
         )
 
     # -- running ---------------------------------------------------------------------------------
@@ -383,12 +433,24 @@ class Runner:
         live_view: bool | None = None,
         live_stats: LiveStats | DisplaySpec | None = None,
         workers: int | str | None = None,
+        rate: float | None = None,
+        arrival: str | None = None,
+        burstiness: float | None = None,
+        seed: int | None = None,
+        max_concurrency: int | None = None,
     ) -> Result:
         """Run a load test and return its Result (also saved under output_path, if set).
 
         Give `n_requests` (per client) for a count-bound run, or `run_duration` (seconds or a
         timedelta) for a time-bound run; with neither, each client sends each payload once.
         The other arguments override the Runner's for this run (`live_stats={}`: no table).
+
+        `rate=` (requests per second) runs an open loop instead of clients: requests go out
+        on a schedule (`arrival` "poisson", "constant" or "gamma" with `burstiness`; seeded by
+        `seed`) whatever the responses do, `n_requests` in all or for `run_duration`, at most
+        `max_concurrency` in flight (a request due while all are taken waits, and its wait is
+        recorded). Each response keeps its intended send time: `schedule_lag` and the
+        `scheduled_time_to_*` stats count from it.
         """
         if self.running:
             raise RuntimeError("This runner is already running: stop() it or await the run first.")
@@ -396,6 +458,8 @@ class Runner:
             clients=clients, n_requests=n_requests, run_duration=run_duration, payload=payload,
             output_path=output_path, run_name=run_name, run_description=run_description,
             callbacks=callbacks, low_memory=low_memory, live_stats=live_stats, workers=workers,
+            rate=rate, arrival=arrival, burstiness=burstiness, seed=seed,
+            max_concurrency=max_concurrency,
         )
         listeners = list(self.listeners)
         view = self._live_view(settings, live_view)
@@ -448,6 +512,15 @@ class Runner:
         if not self.running:
             raise RuntimeError("No run is going on: pass clients= to run() instead.")
         self._run.set_clients(_check_clients(n))  # type: ignore[union-attr]
+
+    def set_rate(self, rate: float) -> None:
+        """Change the rate (requests per second) of the running open-loop run, from now on.
+
+        Raises RuntimeError if no run is going on, or if it runs clients (closed loop).
+        """
+        if not self.running:
+            raise RuntimeError("No run is going on: pass rate= to run() instead.")
+        self._run.set_rate(check_rate(rate))  # type: ignore[union-attr]
 
     def set_duration(self, run_duration: float | timedelta) -> None:
         """Change how long the running time-bound run lasts, counted from its start."""
@@ -524,6 +597,17 @@ class _Run:
         if self._load is not None:
             self._load.set_target(n)
 
+    def set_rate(self, rate: float) -> None:
+        if self.settings.schedule is None:
+            raise RuntimeError("This run sends from clients (closed loop): change its clients "
+                               "with set_clients(), or start a run with rate= instead.")
+        if call_on(self._loop, self.set_rate, rate):
+            return
+        if isinstance(self._load, OpenLoop):
+            self._load.set_rate(rate)
+        else:
+            self.settings.schedule.set_rate(rate)
+
     def set_duration(self, seconds: float | None) -> None:
         if self.settings.run_duration is None:
             raise RuntimeError("This run is count-bound (n_requests): its duration cannot change.")
@@ -586,6 +670,8 @@ class _Run:
             if settings.workers:
                 workers.configure(target=self.target_clients, n_requests=settings.n_requests,
                                   deadline=self.deadline, drain_timeout=self.drain_timeout)
+            elif settings.schedule is not None:
+                self._load = self._open_loop()
             else:
                 self._load = self._closed_loop()
             if self.stopped:  # stop() came while the run was being set up
@@ -628,6 +714,25 @@ class _Run:
             self.endpoint, self._session, self.settings.payloads,
             target=self.target_clients, n_requests=self.settings.n_requests,
             deadline=self.deadline, drain_timeout=self.drain_timeout,
+            on_send=self.stats.record_send, on_response=self._record,
+            after_response=self._after_invoke, before_send=before_send,
+            on_clients=self.stats.set_active_clients, on_drain_cut=self._drain_cut_warning,
+        )
+
+    def _open_loop(self) -> OpenLoop:
+        """Requests on this run's schedule, on this loop, feeding its statistics, files and
+        callbacks as the clients do; the first is due when the clock starts."""
+        callbacks = self.settings.callbacks
+
+        async def before_send(payload: dict) -> None:
+            for cb in callbacks:
+                await cb.before_invoke(payload)
+
+        return OpenLoop(
+            self.endpoint, self._session, self.settings.payloads,
+            schedule=self.settings.schedule, n_requests=self.settings.n_requests,
+            deadline=self.deadline, max_concurrency=self.settings.max_concurrency,
+            drain_timeout=self.drain_timeout, start=self.stats.start,
             on_send=self.stats.record_send, on_response=self._record,
             after_response=self._after_invoke, before_send=before_send,
             on_clients=self.stats.set_active_clients, on_drain_cut=self._drain_cut_warning,

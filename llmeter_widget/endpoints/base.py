@@ -83,7 +83,9 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
                      "time_to_second_token", "time_to_first_reasoning_token",
                      "time_to_first_content_token",
                      "t_send", "t_first_byte", "t_first_token", "t_second_token",
-                     "t_first_reasoning_token", "t_first_content_token", "t_last_token", "t_end"),
+                     "t_first_reasoning_token", "t_first_content_token", "t_last_token", "t_end",
+                     "t_scheduled", "schedule_lag", "concurrency_wait",
+                     "scheduled_time_to_first_token", "scheduled_time_to_last_token"),
                     _NUMBER),
     **dict.fromkeys(("num_tokens_input", "num_tokens_output", "num_tokens_input_cached",
                      "num_tokens_output_reasoning", "retries", "http_status", "chunks"), (int,)),
@@ -182,6 +184,12 @@ class InvocationResponse:
     t_last_token: float | None = None
     t_end: float | None = None
     inter_token_latencies: list[float] | None = None
+    # -- an open-loop run's schedule (None in a closed loop): see set_schedule --
+    t_scheduled: float | None = None
+    schedule_lag: float | None = None
+    concurrency_wait: float | None = None
+    scheduled_time_to_first_token: float | None = None
+    scheduled_time_to_last_token: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -223,6 +231,32 @@ class InvocationResponse:
             self.time_per_output_token = (self.time_to_last_token - self.time_to_first_token) / (
                 self.num_tokens_output - 1
             )
+        return self
+
+    def set_schedule(self, t_scheduled: float, concurrency_wait: float | None = None,
+                     ) -> InvocationResponse:
+        """Record when an open-loop run meant to send this request; returns self.
+
+        `schedule_lag` is how late it went out (`t_send - t_scheduled`: a generator that could
+        not keep up, or a wait for a `max_concurrency` slot, `concurrency_wait` of it), and the
+        `scheduled_time_to_*` count from the intended send: what a user of an overloaded
+        service waits, where `time_to_*` (from the actual send) would hide the queue.
+
+        Example:
+            >>> r = InvocationResponse(t_send=10.5, t_first_token=11.0, t_last_token=12.0)
+            >>> r.finalize().set_schedule(10.0, 0.25).schedule_lag
+            0.5
+            >>> r.scheduled_time_to_first_token, r.time_to_first_token
+            (1.0, 0.5)
+        """
+        self.t_scheduled = t_scheduled
+        self.concurrency_wait = concurrency_wait
+        if self.t_send is not None:
+            self.schedule_lag = max(0.0, self.t_send - t_scheduled)
+        if self.t_first_token is not None:
+            self.scheduled_time_to_first_token = self.t_first_token - t_scheduled
+        if self.time_to_last_token is not None and self.t_last_token is not None:
+            self.scheduled_time_to_last_token = self.t_last_token - t_scheduled
         return self
 
     def to_dict(self) -> dict[str, Any]:

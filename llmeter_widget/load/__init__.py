@@ -1,5 +1,7 @@
-"""When to send: closed-loop clients (and, later, open-loop schedules)."""
+"""When to send: closed-loop clients, and open-loop schedules (requests at a rate)."""
 
 from .closed_loop import ClosedLoop
+from .open_loop import OpenLoop
+from .schedule import ARRIVALS, ArrivalSchedule
 
-__all__ = ["ClosedLoop"]
+__all__ = ["ARRIVALS", "ArrivalSchedule", "ClosedLoop", "OpenLoop"]
