@@ -141,12 +141,18 @@ export class Header {
     this.error.textContent = error;
     this.error.hidden = !error;
 
-    // Python decides when the client's own event loop lags too much to trust its timestamps.
-    this.warning.hidden = !progress.overloaded;
-    this.warning.textContent = progress.overloaded
-      ? `Client overloaded: its event loop woke ${formatValue(progress.loop_lag, "s")} late, so ` +
-        "latencies read high. Use fewer clients, or run the load from a terminal."
-      : "";
+    // Python decides when the client's own event loop lags too much to trust its timestamps,
+    // and when an open-loop run did not keep its schedule (the load was not what was asked).
+    const warnings = [];
+    if (progress.overloaded) {
+      warnings.push(
+        `Client overloaded: its event loop woke ${formatValue(progress.loop_lag, "s")} late, so ` +
+          "latencies read high. Use fewer clients, or run the load from a terminal.",
+      );
+    }
+    if (progress.schedule_warning) warnings.push(String(progress.schedule_warning));
+    this.warning.hidden = warnings.length === 0;
+    this.warning.textContent = warnings.join(" ");
 
     const fraction = progressFraction(progress, {
       status,

@@ -145,6 +145,20 @@ describe("widget.render", () => {
     expect($(".lmw-warning").hidden).toBe(true);
   });
 
+  it("says when an open-loop run does not keep its schedule, beside an overload", () => {
+    const model = fakeModel();
+    mount(model);
+    const text = "Schedule not kept: requests went out 500 ms late (p50); the load was lower than asked.";
+    model.pythonSets("progress", { elapsed: 5, schedule_warning: text });
+    expect($(".lmw-warning").hidden).toBe(false);
+    expect($(".lmw-warning").textContent).toBe(text);
+    model.pythonSets("progress", { elapsed: 6, loop_lag: 0.12, overloaded: true, schedule_warning: text });
+    expect($(".lmw-warning").textContent).toContain("woke 120 ms late");
+    expect($(".lmw-warning").textContent).toContain("Schedule not kept");
+    model.pythonSets("progress", { elapsed: 7, schedule_warning: "" });
+    expect($(".lmw-warning").hidden).toBe(true);
+  });
+
   it("updates the table in place on stats changes", () => {
     const model = fakeModel();
     mount(model);

@@ -56,7 +56,7 @@ _LLMETER_SUMMARY_FIELDS = (
     "first_request_time", "last_request_time", "end_time",
 )
 # Ours, kept in run_status.json.
-_STATUS_FIELDS = ("status", "error", "run_duration", "low_memory")
+_STATUS_FIELDS = ("status", "error", "run_duration", "low_memory", "schedule_warning")
 
 
 def _json_default(value: Any) -> Any:
@@ -212,6 +212,8 @@ class Result:
     error: str | None = None
     run_duration: float | None = None
     low_memory: bool = False
+    # An open-loop run that did not keep its schedule says so (load.schedule.schedule_warning).
+    schedule_warning: str | None = None
 
     def __post_init__(self) -> None:
         self._stats: dict[str, Any] | None = None

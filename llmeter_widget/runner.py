@@ -43,7 +43,7 @@ from .events import (
     emit,
 )
 from .load import ArrivalSchedule, ClosedLoop, OpenLoop
-from .load.schedule import check_rate
+from .load.schedule import check_rate, schedule_warning
 from .workers import ProcessWorkers, check_sendable
 from .workers.choice import choose_workers
 from .loops import call_on
@@ -870,6 +870,7 @@ class _Run:
             error=error,
             run_duration=settings.run_duration,
             low_memory=settings.low_memory,
+            schedule_warning=schedule_warning(final_stats),
         )
         result._stats = final_stats
         for cb in settings.callbacks:

@@ -337,3 +337,14 @@ def test_a_long_runs_final_series_stays_small_enough_to_save():
     # a picture of the run: each kept second's values, rounded, not averaged
     kept = {p["t"]: p for p in hour}
     assert all(abs(p["ttft_p50"] - kept[p["t"]]["ttft_p50"]) < 1e-5 for p in points)
+
+
+def test_the_progress_trait_says_when_an_open_loop_run_falls_behind_its_schedule():
+    from llmeter_widget.views.dashboard_traits import progress_of
+
+    kept = progress_of(Snapshot(elapsed=1.0), {"schedule_lag-p50": 0.001})
+    assert kept["schedule_warning"] == ""
+    late = progress_of(Snapshot(elapsed=1.0), {"schedule_lag-p50": 0.25})
+    assert late["schedule_warning"].startswith("Schedule not kept: requests went out 250 ms late")
+    closed = progress_of(Snapshot(elapsed=1.0), {"time_to_first_token-p50": 0.1})
+    assert closed["schedule_warning"] == ""  # a closed loop has no schedule

@@ -177,9 +177,11 @@ async def test_low_memory_run_keeps_sketches_and_no_responses(fast_server, tmp_p
     assert result.responses == [] and run.responses == []
     lines = [json.loads(line) for line in (tmp_path / "lm" / "responses.jsonl").read_text().splitlines()]
     assert len(lines) == 160
-    # one value per request; none for reasoning (the simulator does not reason here); one per
-    # token gap for the inter-token latency
+    # one value per request; none for reasoning (the simulator does not reason here) nor for
+    # an open loop's schedule (clients here); one per token gap for the inter-token latency
     counts = {"time_to_first_reasoning_token": 0,
+              **dict.fromkeys(("scheduled_time_to_first_token", "scheduled_time_to_last_token",
+                               "schedule_lag", "concurrency_wait"), 0),
               "inter_token_latency": sum(len(line["inter_token_latencies"]) for line in lines)}
     assert counts["inter_token_latency"] > 160
     for metric, dist in runner.stats.distributions.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import statistics
 import subprocess
 import sys
@@ -19,7 +20,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from llmeter_widget import Runner
+from llmeter_widget import Result, Runner
+from llmeter_widget.events import Snapshot
+from llmeter_widget.views.terminal import progress_line
 from llmeter_widget.endpoints import OpenAIChatEndpoint
 from llmeter_widget.load import ArrivalSchedule
 
@@ -83,6 +86,7 @@ async def test_poisson_arrivals_have_the_rate_and_the_spread_of_a_poisson_proces
         landed = await arrivals(url)
     assert result.stats["total_requests"] == n and result.stats["failed_requests"] == 0
     assert len(landed) == n
+    assert result.schedule_warning is None  # the schedule was kept
     g = gaps(landed)
     mean, sigma = statistics.fmean(g), (1 / rate) / len(g) ** 0.5
     assert abs(mean - 1 / rate) < 3 * sigma, (mean, 1 / rate, sigma)
@@ -121,13 +125,16 @@ async def test_gamma_burstiness_sets_the_spread_of_the_gaps(burstiness, expected
     assert abs(statistics.fmean(intended) - 1 / rate) < 0.25 / rate
 
 
-async def test_a_concurrency_cap_makes_requests_wait_and_says_so():
+async def test_a_concurrency_cap_makes_requests_wait_and_says_so(tmp_path):
     """At most 2 in flight against a 0.2 s server, at 40 requests per second: requests wait for
     a slot (counted and timed, never dropped); the latency from the actual send stays the
-    server's, the latency from the intended send grows with the queue."""
+    server's, the latency from the intended send grows with the queue; the run says its load
+    was not what was asked, live and in run_status.json."""
+    seen: list[str] = []
     with arrival_server(ttft=0.2, tokens=2) as url:
-        result = await runner(url).run(rate=40.0, arrival="constant", n_requests=30,
-                                       max_concurrency=2)
+        r = runner(url, output_path=tmp_path)
+        r.listeners.append(lambda snap: seen.append(progress_line(Snapshot(**snap))))
+        result = await r.run(rate=40.0, arrival="constant", n_requests=30, max_concurrency=2)
     responses = result.responses
     assert len(responses) == 30 and result.stats["failed_requests"] == 0
     # never more than 2 in flight at once
@@ -145,6 +152,13 @@ async def test_a_concurrency_cap_makes_requests_wait_and_says_so():
     assert stats["schedule_lag-p50"] > 0.5 and stats["concurrency_wait-p50"] > 0.5
     # the lag is the wait: nothing else held the requests back
     assert all(abs(r.schedule_lag - r.concurrency_wait) < 0.02 for r in responses)
+    # said live (the terminal's line; the dashboard's progress trait carries the same text)...
+    assert any("Schedule not kept" in line for line in seen), seen[-3:]
+    # ... and kept with the result
+    assert result.schedule_warning and "max_concurrency slot" in result.schedule_warning
+    saved = json.loads((Path(result.output_path) / "run_status.json").read_text())
+    assert saved["schedule_warning"] == result.schedule_warning
+    assert Result.load(result.output_path).schedule_warning == result.schedule_warning
 
 
 async def test_set_rate_changes_the_rate_of_the_running_run():

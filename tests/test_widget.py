@@ -100,7 +100,9 @@ async def test_one_message_per_tick_bounded_size_and_only_new_points(dashboard):
     # exactly one comm message per tick (hold_sync folds the trait changes)
     assert all(count == 1 for count, _ in sizes_by_tick), sizes_by_tick
     sizes = [s for _, ss in sizes_by_tick for s in ss]
-    assert max(sizes) <= 4096, max(sizes)
+    # ~3 KB: the stats (every registry metric's aggregations, None until measured: the open
+    # loop's four add ~0.6 KB to a closed-loop run's ticks), progress and the new points
+    assert max(sizes) <= 5120, max(sizes)
     # the size does not grow with the run: late ticks are no bigger than early ones
     early, late = sizes[2:6], sizes[-6:-1]
     assert max(late) <= max(early) + 300, (early, late)

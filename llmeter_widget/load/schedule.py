@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
+from typing import Any
 
 ARRIVALS = ("constant", "poisson", "gamma")
+# Above this median lateness (seconds) the generator did not keep its schedule.
+SCHEDULE_LAG_WARNING = 0.010
 
 
 def check_rate(rate: object) -> float:
@@ -34,6 +38,29 @@ def check_rate(rate: object) -> float:
             or rate <= 0:
         raise ValueError(f"rate must be a number of requests per second > 0, got {rate!r}.")
     return float(rate)
+
+
+def schedule_warning(stats: Mapping[str, Any]) -> str | None:
+    """What every view says when an open-loop run's load was not what was asked for (None when
+    it was, or for a closed loop): requests went out late (`schedule_lag-p50` above
+    SCHEDULE_LAG_WARNING), or waited for a `max_concurrency` slot.
+
+    Example:
+        >>> schedule_warning({"schedule_lag-p50": 0.002, "concurrency_wait-p90": 0.0}) is None
+        True
+        >>> print(schedule_warning({"schedule_lag-p50": 0.5, "concurrency_wait-p90": 0.45}))
+        Schedule not kept: requests went out 500 ms late (p50), 90% waited up to 450 ms for a max_concurrency slot; the load was lower than asked.
+    """
+    lag = stats.get("schedule_lag-p50")
+    wait = stats.get("concurrency_wait-p90")
+    parts = []
+    if isinstance(lag, (int, float)) and lag > SCHEDULE_LAG_WARNING:
+        parts.append(f"requests went out {lag * 1000:.0f} ms late (p50)")
+    if isinstance(wait, (int, float)) and wait > 0.001:
+        parts.append(f"90% waited up to {wait * 1000:.0f} ms for a max_concurrency slot")
+    if not parts:
+        return None
+    return f"Schedule not kept: {', '.join(parts)}; the load was lower than asked."
 
 
 class ArrivalSchedule:

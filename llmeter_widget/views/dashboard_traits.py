@@ -55,6 +55,7 @@ from ..experiments import LoadTestResult
 from ..keys import builtin_keys
 from ..overlays import clean, comparison_levels
 from ..results import Result
+from ..load.schedule import schedule_warning
 from ..stats import LOOP_LAG_WARNING
 
 Changes = dict[str, Any]
@@ -146,6 +147,8 @@ def progress_of(snapshot: Snapshot, stats: Mapping[str, Any],
         "sent": snapshot.sent,
         "loop_lag": snapshot.loop_lag,
         "overloaded": lag > LOOP_LAG_WARNING,
+        # an open-loop run that falls behind its schedule (or waits for slots) says so live
+        "schedule_warning": schedule_warning(stats) or "",
     }
     if level is not None:
         progress["level"] = level_text(level)

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from ..display import DisplaySpec
 from ..events import RunEvent, RunFinished, RunStarted, Snapshot, Tick, WorkerLost
+from ..load.schedule import schedule_warning
 from ..stats import LOOP_LAG_WARNING
 
 
@@ -39,6 +40,9 @@ def progress_line(snapshot: Snapshot, title: str = "", workers_lost: int = 0) ->
     lag = snapshot.loop_lag or 0.0
     if lag > LOOP_LAG_WARNING:
         parts.append(f"client overloaded: event loop {lag * 1000:.0f} ms late, latencies read high")
+    warning = schedule_warning(stats)
+    if warning:
+        parts.append(warning)
     if workers_lost:
         parts.append(f"{workers_lost} worker{'s' if workers_lost > 1 else ''} lost")
     return " · ".join([title, *parts] if title else parts)
