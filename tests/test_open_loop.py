@@ -77,13 +77,39 @@ def runner(base_url: str, **options: object) -> Runner:
                   **options)
 
 
+# A gap at the server this much longer than the schedule's own: the machine stalled (a CI box
+# of 2 cores shared with other tests' processes: seen once, 259 ms), not the schedule.
+STALL = 0.05
+
+
+def worst_stall(result, landed: list[float]) -> float:
+    """The largest excess of an arrival gap over the matching intended gap, seconds."""
+    intended = gaps([r.t_scheduled for r in result.responses])
+    return max((a - b for a, b in zip(gaps(landed), intended)), default=0.0)
+
+
+async def run_on_schedule(server: dict, **run: object):
+    """Run on a fresh arrival server; returns (result, arrivals). A run the machine stalled in
+    (worst_stall > STALL) says nothing of the schedule: it is run once more, and the test fails
+    (naming the stall) only if that one stalls too."""
+    stalls = []
+    for _attempt in range(2):
+        with arrival_server(**server) as url:
+            result = await runner(url).run(**run)
+            landed = await arrivals(url)
+        stalls.append(worst_stall(result, landed))
+        if stalls[-1] <= STALL:
+            return result, landed
+    pytest.fail(f"the machine stalled in both runs (worst gap excess {stalls} s): the "
+                "arrival statistics would measure the stall, not the schedule")
+
+
 async def test_poisson_arrivals_have_the_rate_and_the_spread_of_a_poisson_process():
     """At 100 per second (10 ms mean gaps): the event loop's timer wakes up to 1 ms late, which
     stretches the shortest gaps; at 200 per second that alone moves the CV by ~+0.05."""
     rate, n = 100.0, 600
-    with arrival_server(ttft=0.002, tokens=2) as url:
-        result = await runner(url).run(rate=rate, arrival="poisson", seed=2, n_requests=n)
-        landed = await arrivals(url)
+    result, landed = await run_on_schedule({"ttft": 0.002, "tokens": 2}, rate=rate,
+                                           arrival="poisson", seed=2, n_requests=n)
     assert result.stats["total_requests"] == n and result.stats["failed_requests"] == 0
     assert len(landed) == n
     assert result.schedule_warning is None  # the schedule was kept
@@ -103,9 +129,9 @@ async def test_a_constant_rate_is_kept_within_two_percent_and_evenly():
     is whole milliseconds), which the server sees as ~0.5 ms of jitter per gap: at 100 per
     second that is already a CV of ~0.05; `schedule_lag` reports it either way."""
     rate, n = 50.0, 200
-    with arrival_server(ttft=0.002, tokens=2) as url:
-        await runner(url).run(rate=rate, arrival="constant", n_requests=n)
-        landed = sorted(await arrivals(url))
+    _, landed = await run_on_schedule({"ttft": 0.002, "tokens": 2}, rate=rate,
+                                      arrival="constant", n_requests=n)
+    landed = sorted(landed)
     achieved = (len(landed) - 1) / (landed[-1] - landed[0])
     assert abs(achieved - rate) / rate <= 0.02, achieved
     assert cv(gaps(landed)) < 0.05, cv(gaps(landed))
@@ -115,10 +141,9 @@ async def test_a_constant_rate_is_kept_within_two_percent_and_evenly():
 async def test_gamma_burstiness_sets_the_spread_of_the_gaps(burstiness, expected_cv):
     """CV = 1/sqrt(burstiness): bursts below 1, steadier than Poisson above."""
     rate, n = 150.0, 600
-    with arrival_server(ttft=0.002, tokens=2) as url:
-        result = await runner(url).run(rate=rate, arrival="gamma", burstiness=burstiness,
-                                       seed=5, n_requests=n)
-        landed = await arrivals(url)
+    result, landed = await run_on_schedule({"ttft": 0.002, "tokens": 2}, rate=rate,
+                                           arrival="gamma", burstiness=burstiness, seed=5,
+                                           n_requests=n)
     intended = gaps([r.t_scheduled for r in result.responses])
     assert abs(cv(intended) - expected_cv) / expected_cv < 0.2, cv(intended)
     assert abs(cv(gaps(landed)) - expected_cv) / expected_cv < 0.25, cv(gaps(landed))
