@@ -202,13 +202,22 @@ async def test_stop_during_level_2_keeps_what_was_measured(tmp_path):
         ep = OpenAIChatEndpoint(base_url=server.base_url, model="sim")
         loop = asyncio.get_running_loop()
 
+        async def stop_once_level_2_measured() -> None:
+            # as soon as level 2 has a finished request (a fixed delay read 0 requests on a
+            # loaded machine: level 2's setup ate the delay): stopped mid-level, something kept
+            while lt.runner.running is False or (lt.runner.stats.total_requests or 0) < 1:
+                await asyncio.sleep(0.01)
+            lt.stop()
+
         def after_level(clients, _result):
             if clients == 1:
-                loop.call_later(0.3, lt.stop)   # 0.3 s into level 2
+                stopper.append(loop.create_task(stop_once_level_2_measured()))
 
-        lt = LoadTest(ep, PAYLOAD, [1, 2, 4], run_duration=0.6, output_path=tmp_path,
+        stopper: list[asyncio.Task] = []
+        lt = LoadTest(ep, PAYLOAD, [1, 2, 4], run_duration=2.0, output_path=tmp_path,
                       test_name="cut", live_view=False, on_level=after_level)
         result = await lt.run()
+        await asyncio.gather(*stopper)
     assert result.status == "stopped"
     assert list(result.results) == [1, 2]
     assert result.results[1].status == "completed"
