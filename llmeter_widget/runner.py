@@ -702,40 +702,36 @@ class _Run:
             raise MisconfiguredEndpoint(self.misconfiguration)
         return result
 
-    def _closed_loop(self) -> ClosedLoop:
-        """The clients, on this loop, feeding this run's statistics, files and callbacks."""
+    def _loop_hooks(self) -> dict[str, Any]:
+        """The hooks the in-process loops (clients or schedule) take: each request feeds this
+        run's statistics, files and callbacks the same way."""
         callbacks = self.settings.callbacks
 
         async def before_send(payload: dict) -> None:
             for cb in callbacks:
                 await cb.before_invoke(payload)
 
+        return {"on_send": self.stats.record_send, "on_response": self._record,
+                "after_response": self._after_invoke, "before_send": before_send,
+                "on_clients": self.stats.set_active_clients,
+                "on_drain_cut": self._drain_cut_warning}
+
+    def _closed_loop(self) -> ClosedLoop:
+        """The clients, on this loop."""
         return ClosedLoop(
             self.endpoint, self._session, self.settings.payloads,
             target=self.target_clients, n_requests=self.settings.n_requests,
-            deadline=self.deadline, drain_timeout=self.drain_timeout,
-            on_send=self.stats.record_send, on_response=self._record,
-            after_response=self._after_invoke, before_send=before_send,
-            on_clients=self.stats.set_active_clients, on_drain_cut=self._drain_cut_warning,
+            deadline=self.deadline, drain_timeout=self.drain_timeout, **self._loop_hooks(),
         )
 
     def _open_loop(self) -> OpenLoop:
-        """Requests on this run's schedule, on this loop, feeding its statistics, files and
-        callbacks as the clients do; the first is due when the clock starts."""
-        callbacks = self.settings.callbacks
-
-        async def before_send(payload: dict) -> None:
-            for cb in callbacks:
-                await cb.before_invoke(payload)
-
+        """Requests on this run's schedule, on this loop; the first is due when the clock
+        starts."""
         return OpenLoop(
             self.endpoint, self._session, self.settings.payloads,
             schedule=self.settings.schedule, n_requests=self.settings.n_requests,
             deadline=self.deadline, max_concurrency=self.settings.max_concurrency,
-            drain_timeout=self.drain_timeout, start=self.stats.start,
-            on_send=self.stats.record_send, on_response=self._record,
-            after_response=self._after_invoke, before_send=before_send,
-            on_clients=self.stats.set_active_clients, on_drain_cut=self._drain_cut_warning,
+            drain_timeout=self.drain_timeout, start=self.stats.start, **self._loop_hooks(),
         )
 
     def _process_workers(self) -> ProcessWorkers:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ..endpoints.base import Endpoint, InvocationResponse
@@ -30,7 +30,33 @@ def _ignore(*_: Any) -> None:
     return None
 
 
-class ClosedLoop:
+class DrainTimeout:
+    """What both loops (clients, schedule) do at the deadline: requests in flight may go on
+    for `drain_timeout` seconds, then are cancelled, and `on_drain_cut` is told once how many
+    were. The loop sets `deadline`, `drain_timeout`, `in_flight`, `on_drain_cut` and
+    `_drain_cut = False`."""
+
+    deadline: float | None
+    drain_timeout: float
+    in_flight: int
+    on_drain_cut: Callable[[int], None]
+    _drain_cut: bool
+
+    def _drain_left(self) -> float | None:
+        """Seconds until in-flight requests must be cut short (None: no deadline, no limit)."""
+        if self.deadline is None:
+            return None
+        return self.deadline + self.drain_timeout - time.perf_counter()
+
+    def _cut_drain_short(self, pending: Iterable[asyncio.Task[None]]) -> None:
+        if not self._drain_cut:
+            self._drain_cut = True
+            self.on_drain_cut(self.in_flight)
+        for task in pending:
+            task.cancel()
+
+
+class ClosedLoop(DrainTimeout):
     """A pool of closed-loop clients, indexed 0..target-1, on the running event loop.
 
     Args:
@@ -197,19 +223,6 @@ class ClosedLoop:
             for task in pending:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # a hook failed (e.g. a callback): the caller decides
-
-    def _drain_left(self) -> float | None:
-        """Seconds until in-flight requests must be cut short (None: no deadline, no limit)."""
-        if self.deadline is None:
-            return None
-        return self.deadline + self.drain_timeout - time.perf_counter()
-
-    def _cut_drain_short(self, pending: list[asyncio.Task[None]]) -> None:
-        if not self._drain_cut:
-            self._drain_cut = True
-            self.on_drain_cut(self.in_flight)
-        for task in pending:
-            task.cancel()
 
     def _may_send(self, index: int, sent: int) -> bool:
         if self.stopped or index >= self.target:

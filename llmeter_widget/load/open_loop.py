@@ -21,11 +21,11 @@ from typing import Any
 from ..endpoints.base import Endpoint, InvocationResponse
 from ..endpoints.openai import RequestCancelled
 from ..limits import ensure_open_files
-from .closed_loop import AfterResponse, BeforeSend, _ignore, _nothing
+from .closed_loop import AfterResponse, BeforeSend, DrainTimeout, _ignore, _nothing
 from .schedule import ArrivalSchedule
 
 
-class OpenLoop:
+class OpenLoop(DrainTimeout):
     """Requests sent at the times an `ArrivalSchedule` gives, on the running event loop.
 
     Args:
@@ -242,7 +242,7 @@ class OpenLoop:
                 return
             drain_left = self._drain_left()
             if drain_left is not None and drain_left <= 0 and not dispatching:
-                self._cut_drain_short()
+                self._cut_drain_short(list(self._tasks))
             self._wakeup.clear()
             waiter = asyncio.create_task(self._wakeup.wait())
             pending = [t for t in (*self._tasks, self._dispatcher) if t is not None and not t.done()]
@@ -251,15 +251,3 @@ class OpenLoop:
                                    timeout=None if drain_left is None else max(drain_left, 0.01))
             finally:
                 waiter.cancel()
-
-    def _drain_left(self) -> float | None:
-        if self.deadline is None:
-            return None
-        return self.deadline + self.drain_timeout - time.perf_counter()
-
-    def _cut_drain_short(self) -> None:
-        if not self._drain_cut:
-            self._drain_cut = True
-            self.on_drain_cut(self.in_flight)
-        for task in list(self._tasks):
-            task.cancel()
