@@ -169,11 +169,19 @@ export function uplotFigure(traces, layout, width) {
     axes,
     series: layout.xy ? [{}, ...series] : [{ label: layout.xTitle }, ...series],
   };
-  if (layout.xy) {
-    opts.mode = 2;
-    return { opts, data: [null, ...traces.map((t) => [t.x.map((v) => (number(v) ? v : null)), t.y])] };
-  }
-  return { opts, data: alignedData(traces) };
+  if (layout.xy) opts.mode = 2;
+  return { opts, data: figureData(traces, layout) };
+}
+
+/**
+ * uPlot's data for the traces: one x for all (`alignedData`), or for an xy layout each trace's
+ * own points (uPlot's mode 2).
+ * @param {Trace[]} traces
+ * @param {Layout} layout
+ */
+export function figureData(traces, layout) {
+  if (layout.xy) return [null, ...traces.map((t) => [t.x.map((v) => (number(v) ? v : null)), t.y])];
+  return alignedData(traces);
 }
 
 /** uPlot's options of one trace (one series). */
@@ -283,7 +291,8 @@ export class PlotBox {
   update() {
     if (this.destroyed || !this.uplot) return;
     this.div.data = this.traces;
-    const { data } = uplotFigure(this.traces, this.layout, this._width());
+    // only the data: the options (axes, series, scales) are the ones drawn
+    const data = figureData(this.traces, this.layout);
     this._call(() => this.uplot.setData(data, !this.zoomed));
     this._legendValues(null);
   }
