@@ -499,6 +499,13 @@ class Runner:
         return self._run.active_clients if self._run else 0
 
     @property
+    def current_rate(self) -> float | None:
+        """Requests per second the current (or last) open-loop run's schedule sends at now
+        (`set_rate` changes it); None for a closed loop, or before any run."""
+        schedule = self._run.settings.schedule if self._run else None
+        return schedule.rate if schedule is not None else None
+
+    @property
     def last_result(self) -> Result | None:
         """The Result of the last finished run, also when it was interrupted or failed."""
         return self._run.result if self._run else None
