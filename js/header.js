@@ -121,6 +121,7 @@ export class Header {
         count("failed", "failed"),
         count("in_flight", "in flight"),
         count("active_clients", "active clients"),
+        count("rate", "req/s scheduled"),
       ]),
       this.saved,
     ]);
@@ -169,6 +170,11 @@ export class Header {
     for (const [key, el] of Object.entries(this.counts)) {
       el.textContent = formatValue(progress[key] ?? 0, "count");
     }
+    // An open loop (progress.rate: its schedule's requests per second now) has no clients.
+    const rate = typeof progress.rate === "number" && Number.isFinite(progress.rate) ? progress.rate : null;
+    this.counts.rate.textContent = rate === null ? "" : String(Number(rate.toPrecision(3)));
+    this.counts.rate.parentElement.hidden = rate === null;
+    this.counts.active_clients.parentElement.hidden = rate !== null;
     this.counts.failed.parentElement.classList.toggle("lmw-count-bad", (progress.failed || 0) > 0);
 
     const saved = model.get("result_path") || "";

@@ -11,9 +11,10 @@ export const DEFAULT_MAX_POINTS = 3600;
  * @typedef {{t: number, completed?: number, failed?: number, output_tokens?: number,
  *   requests_per_minute?: number, output_tps?: number,
  *   ttft_p50?: number|null, ttft_p90?: number|null, ttlt_p50?: number|null, ttlt_p90?: number|null,
- *   active_clients?: number, in_flight?: number,
+ *   active_clients?: number, in_flight?: number, rate?: number,
  *   published?: Record<string, number|null>}} Bucket  published: stats callbacks published
- *   during the run (absent in most runs; see published.js)
+ *   during the run (absent in most runs; see published.js); rate: an open loop's scheduled
+ *   requests per second (absent for clients)
  * @typedef {{action: "append", points: Bucket[]}
  *   | {action: "reset", points: Bucket[]}
  *   | {action: "history"}
@@ -184,6 +185,42 @@ export const CHARTS = [
     ],
   },
 ];
+
+/**
+ * The load chart of an open loop (a run at a rate, whose buckets carry `rate`: the schedule's
+ * requests per second as that second closed). No clients there: what a person tuning the rate
+ * reads is whether the answers keep up with the schedule (finished/s under the scheduled rate,
+ * in flight climbing: the server queues).
+ * @type {ChartDef}
+ */
+export const OPEN_LOOP_LOAD = {
+  id: "load",
+  title: "Load (open loop)",
+  yTitle: "requests / s",
+  y2Title: "in flight",
+  traces: [
+    { name: "Scheduled rate", value: (b) => num(b.rate), color: 0, dash: "dash" },
+    {
+      name: "Finished/s",
+      value: (b) => (num(b.completed) === null ? null : b.completed + (num(b.failed) ?? 0)),
+      color: 3,
+    },
+    { name: "Failed/s", value: (b) => num(b.failed), color: 4 },
+    { name: "In flight", value: (b) => num(b.in_flight), color: 2, yaxis: "y2" },
+  ],
+};
+
+/**
+ * The load chart for these points: the open loop's when they carry a scheduled rate, the
+ * clients' otherwise; before any point, as the mode says (a run at a rate is about to start).
+ * @param {Bucket[]} points
+ * @param {string} [mode]  the `mode` trait
+ * @returns {ChartDef}
+ */
+export function loadChartDef(points, mode) {
+  const open = points.length ? points.some((p) => num(p.rate) !== null) : mode === "rate";
+  return open ? OPEN_LOOP_LOAD : CHARTS[2];
+}
 
 /**
  * Columns for one chart, in the shape Chart.extend takes: one x and one y array per trace,

@@ -9,7 +9,7 @@ import { Disposer, h } from "./dom.js";
 import { Header } from "./header.js";
 import { Presenter } from "./present.js";
 import { publishedChartDef, publishedKeys } from "./published.js";
-import { CHARTS, DEFAULT_MAX_POINTS, SeriesState, toColumns } from "./series.js";
+import { CHARTS, DEFAULT_MAX_POINTS, SeriesState, loadChartDef, toColumns } from "./series.js";
 import { SweepChart, sweepVisible } from "./sweep.js";
 import { StatsTable } from "./table.js";
 import { readTheme } from "./theme.js";
@@ -27,6 +27,10 @@ const CONTROL_TRAITS = [
   "max_clients",
   "n_requests",
   "sweep_levels",
+  "rate",
+  "min_rate",
+  "max_rate",
+  "arrival",
   "status",
 ];
 
@@ -63,6 +67,18 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
     return { def, box, title, plot, chart: new Chart(plot, def) };
   };
   const charts = CHARTS.map((def) => chartBox(def));
+  // The load chart: clients, or an open loop's scheduled rate (series.js, loadChartDef).
+  const loadBox = charts.find((c) => c.def.id === "load");
+  /** Give the load chart the definition its points call for; true if it changed. */
+  const followLoad = () => {
+    const def = loadChartDef(series.points, model.get("mode"));
+    if (def === loadBox.def) return false;
+    loadBox.def = def;
+    loadBox.chart.def = def;
+    loadBox.title.textContent = def.title;
+    return true;
+  };
+  followLoad();
 
   // Stats callbacks publish: one small chart per key, in first-seen order, after the fixed ones.
   /** @type {Array<ReturnType<typeof chartBox> & {key: string}>} */
@@ -150,6 +166,7 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
     publishedBox.hidden = true;
   };
   const show = (result) => {
+    const redefined = followLoad(); // a run at a rate (or not) starts: its load chart
     if (result.action === "reset") {
       // The same keys (a history reply mid-run) keep their charts; others start over.
       const keys = publishedKeys(series.points);
@@ -161,6 +178,7 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
       drawAll();
     } else if (result.action === "append") {
       const added = addPublished(publishedKeys(result.points, published.map((p) => p.key)));
+      if (redefined) return drawAll(); // the load chart's traces changed: all drawn whole
       for (const c of [...charts, ...published]) {
         if (c.chart.plotted && !added.includes(c)) c.chart.extend(toColumns(c.def, result.points), maxPoints);
       }
@@ -266,6 +284,8 @@ export function renderDashboard({ model, el }, { maxPoints = DEFAULT_MAX_POINTS 
   disposer.onModel(model, "change:series_delta", onDelta);
   disposer.onModel(model, "change:comparison", updateSweep);
   disposer.onModel(model, "change:mode", updateSweep);
+  // Before a run's first point, the load chart follows the mode (clients or a rate).
+  disposer.onModel(model, "change:mode", () => followLoad() && drawAll());
   // Saved runs and sweeps beside the live one: sent once when they change, redrawn whole.
   disposer.onModel(model, "change:overlays", () => {
     table.setOverlays(model.get("overlays"));

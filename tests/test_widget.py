@@ -188,6 +188,29 @@ def test_out_of_range_values_from_python_are_clear_errors(dashboard):
     assert dashboard.clients == 2
 
 
+def test_rate_mode_from_python_and_its_clear_errors(dashboard):
+    """Rate mode (issue 13): `rate=` starts in it; a bad rate or range names the fix."""
+    assert (dashboard.mode, dashboard.rate, dashboard.arrival) == ("time", 10.0, "poisson")
+    dashboard.mode, dashboard.rate = "rate", 30
+    assert dashboard.rate == 30.0
+    for bad, fix in ((500, r"rate=500.0 is out of range: choose 0.5..200 requests per second "
+                           r"\(raise max_rate= for more\)"),
+                     (0.1, "lower min_rate= for less"), (0, "a rate is more than 0"),
+                     (float("nan"), "a rate is more than 0")):
+        with pytest.raises(traitlets.TraitError, match=fix):
+            dashboard.rate = bad
+    with pytest.raises(traitlets.TraitError, match="0 < min_rate < max_rate"):
+        dashboard.max_rate = 0.2
+    with pytest.raises(traitlets.TraitError):
+        dashboard.arrival = "gamma"  # from code only (Runner.run): the dashboard has no burstiness
+    dashboard.max_rate = 20  # a range that leaves the rate out moves it to the bound
+    assert (dashboard.rate, dashboard.max_rate) == (20.0, 20.0)
+    # Dashboard(runner, rate=...): rate mode, the slider's range wide enough for it
+    dash = Dashboard(dashboard.runner, rate=300, arrival="constant", duration=5)
+    assert (dash.mode, dash.rate, dash.max_rate, dash.arrival) == ("rate", 300.0, 300.0, "constant")
+    dash.close()
+
+
 async def test_a_failed_run_shows_its_error(tmp_path):
     ep = OpenAIChatEndpoint(base_url="http://127.0.0.1:9/v1", model="sim")
     dash = Dashboard(endpoint=ep, payload={"messages": []}, output_path=tmp_path / "x" / "y",

@@ -16,6 +16,7 @@ traits. The endpoint (and its API key) never becomes a trait.
 from __future__ import annotations
 
 import asyncio
+import math
 import weakref
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,12 @@ from .shared_code import DashboardCode, bundle_text, shared_code
 
 # done: completed; stopped, interrupted: as run_status.json says; error: the run failed.
 STATUSES = ("idle", "running", "stopping", "done", "stopped", "interrupted", "error")
-MODES = ("time", "count", "sweep")
+# time, count, sweep: closed-loop clients; rate: an open loop (requests on a schedule).
+MODES = ("time", "count", "sweep", "rate")
+# The arrivals the dashboard offers (gamma, with its burstiness, from code: Runner.run).
+ARRIVALS = ("poisson", "constant")
+DEFAULT_RATE = 10.0
+RATE_RANGE = (0.5, 200.0)  # the rate slider's default bounds, requests per second
 # What the table's figures cover: the whole run, or the last seconds (the live charts' window).
 TABLE_SCOPES = ("run", "window")
 DEFAULT_SWEEP_LEVELS = (1, 2, 4, 8, 16)
@@ -67,7 +73,12 @@ class Dashboard(RunControl, anywidget.AnyWidget):
             `groups` apply unless given here).
         duration, clients, n_requests, mode: the initial control values; `mode="count"`
             runs `n_requests` per client instead of a duration; `mode="sweep"` runs one level
-            of `duration` seconds per client count of `sweep_levels` (a `LoadTest`).
+            of `duration` seconds per client count of `sweep_levels` (a `LoadTest`);
+            `mode="rate"` runs an open loop: `rate` requests per second for `duration`
+            seconds. Default: "rate" when `rate=` is given (or the runner has one), else "time".
+        rate, arrival: the open loop's requests per second and arrival ("poisson" or
+            "constant"); default: the runner's, else 10 per second, Poisson.
+        min_rate, max_rate: the rate slider's bounds (default 0.5 and 200, or `rate`).
         sweep_levels: the client counts of a sweep (default 1, 2, 4, 8, 16).
         max_clients, max_duration: the sliders' upper bounds.
         controls: False shows a read-only dashboard (no sliders, no buttons).
@@ -91,6 +102,22 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         >>> dash.status, result.stats["total_requests"], result.stats["failed_requests"]
         ('done', 4, 0)
         >>> dash.close()
+
+    Rate mode: requests go out on a schedule (an open loop), whatever the responses do; the
+    rate slider (or `dash.rate = 30`) changes the running run's rate.
+
+        >>> dash = Dashboard(endpoint=ep, payload=payload, rate=20, duration=1)
+        >>> dash.mode, dash.rate, dash.arrival
+        ('rate', 20.0, 'poisson')
+        >>> dash.rate = 500  # doctest: +NORMALIZE_WHITESPACE
+        Traceback (most recent call last):
+        ...
+        traitlets.traitlets.TraitError: rate=500.0 is out of range: choose 0.5..200 requests
+        per second (raise max_rate= for more).
+        >>> result = asyncio.run(dash.run())
+        >>> result.stats["total_requests"] > 0, dash.runner.current_rate
+        (True, 20.0)
+        >>> dash.close()
     """
 
     # The loader (a few KB), not the bundle: the bundle and its stylesheet are in the one
@@ -101,12 +128,25 @@ class Dashboard(RunControl, anywidget.AnyWidget):
 
     title = traitlets.Unicode("").tag(sync=True)
     controls = traitlets.Bool(True).tag(sync=True)
+    # What Run starts: "time" (clients for `duration` s), "count" (`n_requests` per client),
+    # "sweep" (a level of `duration` s per client count of `sweep_levels`), or "rate" (an open
+    # loop: `rate` requests per second for `duration` s). The dashboard's Clients / Rate switch
+    # and its "Run" select set it; fixed while a run goes on (TraitError).
     mode = traitlets.Enum(MODES, default_value="time").tag(sync=True)
     duration = traitlets.Float(30.0).tag(sync=True)
     max_duration = traitlets.Float(600.0).tag(sync=True)
     clients = traitlets.Int(4).tag(sync=True)
     max_clients = traitlets.Int(64).tag(sync=True)
     n_requests = traitlets.Int(10).tag(sync=True)
+    # Requests per second in mode "rate" (the rate slider, `min_rate..max_rate` in log steps,
+    # and its number box); moving it mid-run changes the running schedule (`Runner.set_rate`).
+    rate = traitlets.Float(DEFAULT_RATE).tag(sync=True)
+    # The rate slider's bounds, requests per second: 0 < min_rate < max_rate.
+    min_rate = traitlets.Float(RATE_RANGE[0]).tag(sync=True)
+    max_rate = traitlets.Float(RATE_RANGE[1]).tag(sync=True)
+    # How a run in mode "rate" spaces its requests: "poisson" (exponential gaps, as many
+    # independent users) or "constant" (every 1/rate s); fixed once the run started.
+    arrival = traitlets.Enum(ARRIVALS, default_value="poisson").tag(sync=True)
     status = traitlets.Enum(STATUSES, default_value="idle").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     # {"completed": succeeded, "failed": failed, ...}: completed + failed = finished requests
@@ -139,10 +179,14 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         duration: float = 30.0,
         clients: int = 4,
         n_requests: int = 10,
-        mode: str = "time",
+        mode: str | None = None,
         sweep_levels: list[int] | None = None,
         max_clients: int = 64,
         max_duration: float | None = None,
+        rate: float | None = None,
+        arrival: str | None = None,
+        min_rate: float = RATE_RANGE[0],
+        max_rate: float | None = None,
         controls: bool = True,
         low_memory: bool = False,
         callbacks: list | None = None,
@@ -151,6 +195,8 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         workers: int | str = 0,
         **kwargs: Any,
     ) -> None:
+        if runner is None and isinstance(endpoint, Runner):  # Dashboard(runner, rate=20)
+            runner, endpoint = endpoint, None
         if runner is None:
             if endpoint is None:
                 raise ValueError(
@@ -178,7 +224,19 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         self._overlay_entries: list[dict[str, Any]] = []  # as loaded; `overlays` adds transforms
         self._send_spec({})  # prefix keys ("errors-*") resolve as stats arrive
         # Set after the bounds, so the validators check them against the right maxima.
-        self.mode, self.duration, self.clients, self.n_requests = mode, duration, clients, n_requests
+        self.duration, self.clients, self.n_requests = duration, clients, n_requests
+        rate = rate if rate is not None else runner.rate
+        self.mode = mode if mode is not None else ("rate" if rate is not None else "time")
+        rate = DEFAULT_RATE if rate is None else rate
+        with self.hold_trait_notifications():  # the bounds and the rate checked together
+            self.min_rate = min_rate
+            if max_rate is None:
+                max_rate = RATE_RANGE[1]
+                if isinstance(rate, (int, float)) and math.isfinite(rate):
+                    max_rate = max(max_rate, float(rate))
+            self.max_rate = max_rate
+            self.rate = rate
+        self.arrival = arrival or (runner.arrival if runner.arrival in ARRIVALS else "poisson")
         self.sweep_levels = (list(sweep_levels) if sweep_levels is not None else
                              [c for c in DEFAULT_SWEEP_LEVELS if c <= max_clients] or [1])
         self._simulator: Any = None  # the process Dashboard.demo() started, if any
@@ -234,6 +292,45 @@ class Dashboard(RunControl, anywidget.AnyWidget):
             )
         return levels
 
+    @traitlets.validate("rate")
+    def _check_rate(self, proposal: dict) -> float:
+        value = proposal["value"]
+        lo, hi = self.min_rate, self.max_rate
+        if not (math.isfinite(value) and lo <= value <= hi):
+            fix = ("raise max_rate= for more" if value > hi else
+                   "lower min_rate= for less" if value > 0 else "a rate is more than 0")
+            raise traitlets.TraitError(
+                f"rate={value} is out of range: choose {lo:g}..{hi:g} requests per second "
+                f"({fix}).")
+        return float(value)
+
+    @traitlets.validate("min_rate", "max_rate")
+    def _check_rate_range(self, proposal: dict) -> float:
+        value = proposal["value"]
+        lo = value if proposal["trait"].name == "min_rate" else self.min_rate
+        hi = value if proposal["trait"].name == "max_rate" else self.max_rate
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+            raise traitlets.TraitError(
+                f"min_rate={lo:g}, max_rate={hi:g}: the rate slider needs 0 < min_rate < "
+                "max_rate (requests per second), e.g. min_rate=0.5, max_rate=200.")
+        return float(value)
+
+    @traitlets.observe("min_rate", "max_rate")
+    def _rate_range_changed(self, change: dict) -> None:
+        """A new range that leaves the rate out moves it to the nearest bound."""
+        clamped = min(max(self.rate, self.min_rate), self.max_rate)
+        if clamped != self.rate:
+            self.rate = clamped
+
+    @traitlets.validate("mode")
+    def _check_mode(self, proposal: dict) -> str:
+        if getattr(self, "_task", None) is not None and self.running \
+                and proposal["value"] != self.mode:
+            raise traitlets.TraitError(
+                f"mode={proposal['value']!r}: the mode is fixed while a run goes on; stop() it "
+                "first (or wait for its end).")
+        return proposal["value"]
+
     @traitlets.validate("n_requests")
     def _check_n_requests(self, proposal: dict) -> int:
         if proposal["value"] < 1:
@@ -245,6 +342,13 @@ class Dashboard(RunControl, anywidget.AnyWidget):
     def _clients_changed(self, change: dict) -> None:
         if self.runner.running and not self.sweeping:  # a sweep's levels set the clients
             self.runner.set_clients(change["new"])
+
+    @traitlets.observe("rate")
+    def _rate_changed(self, change: dict) -> None:
+        # current_rate: None for a closed loop (a run started from code): the rate waits
+        if (getattr(self, "runner", None) is not None and self.runner.running
+                and self.mode == "rate" and self.runner.current_rate is not None):
+            self.runner.set_rate(change["new"])  # handed to the run's loop if need be
 
     @traitlets.observe("table_scope")
     def _table_scope_changed(self, change: dict) -> None:
@@ -267,7 +371,7 @@ class Dashboard(RunControl, anywidget.AnyWidget):
 
     @traitlets.observe("duration")
     def _duration_changed(self, change: dict) -> None:
-        if self.runner.running and self.mode == "time" and not self.sweeping:
+        if self.runner.running and self.mode in ("time", "rate") and not self.sweeping:
             self.runner.set_duration(change["new"])
 
     def _on_message(self, widget: Any, content: dict, buffers: list) -> None:
@@ -395,7 +499,7 @@ class Dashboard(RunControl, anywidget.AnyWidget):
             # and its last N seconds, while the table shows them
             self.runner.stats.want_window_stats = self.table_scope == "window"
         level = self._model.level
-        changes = self._model.apply(event, self.status)
+        changes = self._model.apply(event, self.status, self.runner.current_rate)
         if isinstance(event, RunFinished) and self.runner.stats is not None:
             # the whole series in the trait, for a saved notebook (its views cannot ask for it)
             changes.update(self._model.saved_series(self.runner.stats.series(0)))
@@ -406,7 +510,7 @@ class Dashboard(RunControl, anywidget.AnyWidget):
     def send_history(self) -> None:
         """Send the whole series of the current (or last) run to the views, in one message."""
         stats = self.runner.stats
-        points = stats.series(0) if stats is not None else []
+        points = self._model.with_rates(stats.series(0)) if stats is not None else []
         self.send({"type": "history", "run": self._model.run_id, "seq": self._model.seq,
                    "points": points})
 

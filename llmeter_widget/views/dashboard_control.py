@@ -1,14 +1,14 @@
 """The Dashboard's run and sweep control: start, run, stop, as background tasks.
 
-A run (or, in mode "sweep", a `LoadTest` over `sweep_levels`) is a task on the kernel's event
-loop, never a blocking cell, so the sliders and Stop answer while it runs. What the run shows
-does not go through here: the dashboard hears it as run events (views/dashboard_traits.py).
-Here only what the control decides: that a run started, how it ended when it raised, the
-result.
+A run (clients; in mode "rate" an open loop at `rate`; in mode "sweep", a `LoadTest` over
+`sweep_levels`) is a task on the kernel's event loop, never a blocking cell, so the sliders and
+Stop answer while it runs. What the run shows does not go through here: the dashboard hears it
+as run events (views/dashboard_traits.py). Here only what the control decides: that a run
+started, how it ended when it raised, the result.
 
 `RunControl` is a mixin of `Dashboard` (views/dashboard.py): it uses the widget's `runner`,
-its control traits (`mode`, `duration`, `clients`, `n_requests`, `sweep_levels`), `status`,
-`error`, `comparison`, `result_path`, and its table's spec (`live_stats`).
+its control traits (`mode`, `duration`, `clients`, `n_requests`, `sweep_levels`, `rate`,
+`arrival`), `status`, `error`, `comparison`, `result_path`, and its table's spec (`live_stats`).
 """
 
 from __future__ import annotations
@@ -110,12 +110,15 @@ class RunControl:
         return result
 
     async def _run(self) -> Result:
-        bound = (
-            {"run_duration": self.duration} if self.mode == "time" else {"n_requests": self.n_requests}
-        )
+        if self.mode == "rate":  # an open loop: the schedule sends, for the duration
+            load: dict[str, Any] = {"rate": self.rate, "arrival": self.arrival,
+                                    "run_duration": self.duration}
+        elif self.mode == "time":
+            load = {"clients": self.clients, "run_duration": self.duration}
+        else:
+            load = {"clients": self.clients, "n_requests": self.n_requests}
         try:
-            result = await self.runner.run(clients=self.clients, live_view=False,
-                                           live_stats=self.live_stats, **bound)
+            result = await self.runner.run(live_view=False, live_stats=self.live_stats, **load)
         except asyncio.CancelledError:
             self.status, self.error = "interrupted", "The run was interrupted."
             raise

@@ -134,8 +134,9 @@ def level_text(level: LevelStarted) -> str:
 
 
 def progress_of(snapshot: Snapshot, stats: Mapping[str, Any],
-                level: LevelStarted | None = None) -> dict[str, Any]:
-    """The `progress` trait: completed = succeeded, failed = failed (their sum: finished)."""
+                level: LevelStarted | None = None, rate: float | None = None) -> dict[str, Any]:
+    """The `progress` trait: completed = succeeded, failed = failed (their sum: finished);
+    for an open loop, `rate` (requests per second its schedule sends at now)."""
     lag = snapshot.loop_lag or 0.0
     progress = {
         "elapsed": snapshot.elapsed,
@@ -152,6 +153,8 @@ def progress_of(snapshot: Snapshot, stats: Mapping[str, Any],
     }
     if level is not None:
         progress["level"] = level_text(level)
+    if rate is not None:
+        progress["rate"] = rate
     return progress
 
 
@@ -196,6 +199,9 @@ class DashboardTraits:
         self.sweep_results: dict[int, Result] = {}  # the sweep's levels measured so far
         self.sent_spec: dict[str, Any] | None = None
         self.workers_lost: list[str] = []  # the run's WorkerLost messages
+        # An open loop's rate when each second closed (t -> requests per second): the load
+        # chart's "target" line; the buckets (RunningStats') do not know the schedule.
+        self.rates: dict[int, float] = {}
 
     # -- pieces the Dashboard also uses on its own (table edits, overlays) ----------------------
     def shown_stats(self, stats: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,14 +238,17 @@ class DashboardTraits:
         return {**entry, "stats": {**entry["stats"], **{k: clean(v) for k, v in extra.items()}}}
 
     # -- events ----------------------------------------------------------------------------------
-    def apply(self, event: RunEvent, status: str) -> Changes:
-        """The trait changes `event` makes; `status` is the dashboard's status now."""
+    def apply(self, event: RunEvent, status: str, rate: float | None = None) -> Changes:
+        """The trait changes `event` makes; `status` is the dashboard's status now, `rate` the
+        open loop's requests per second now (`Runner.current_rate`; None: clients)."""
         if isinstance(event, RunStarted):
             return self._start(event.run_id, status)
         if isinstance(event, Tick):
-            return {**self._start_if_new(event.run_id, status), **self._tick(event.snapshot)}
+            return {**self._start_if_new(event.run_id, status),
+                    **self._tick(event.snapshot, rate)}
         if isinstance(event, RunFinished):
-            changes = {**self._start_if_new(event.run_id, status), **self._tick(event.snapshot)}
+            changes = {**self._start_if_new(event.run_id, status),
+                       **self._tick(event.snapshot, rate)}
             return {**changes, **self._finish(event.result, event.snapshot.result_path)}
         if isinstance(event, WorkerLost):
             self.workers_lost.append(event.message)
@@ -257,6 +266,20 @@ class DashboardTraits:
             return self._sweep_finished(event.result)
         return {}
 
+    def with_rates(self, points: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """`points` with an open loop's target rate (`"rate"`) in each second it was known
+        (copies: the buckets are RunningStats'); as they are for a closed loop.
+
+        >>> traits = DashboardTraits(DisplaySpec.from_live_stats({}))
+        >>> traits.rates = {1: 20.0}
+        >>> traits.with_rates([{"t": 0}, {"t": 1}])
+        [{'t': 0}, {'t': 1, 'rate': 20.0}]
+        """
+        rates = self.rates
+        if not rates:
+            return list(points)
+        return [{**p, "rate": rates[p["t"]]} if p.get("t") in rates else p for p in points]
+
     def saved_series(self, points: Sequence[Mapping[str, Any]]) -> Changes:
         """At a run's end, the whole series (thinned) as `series_delta`, marked `final`: what a
         saved notebook keeps, so its charts draw with no kernel to ask for the history. A view
@@ -272,12 +295,12 @@ class DashboardTraits:
         >>> traits.saved_series([{"t": 0, "ttft_p50": 0.123456}, {"t": 1}])["series_delta"]
         {'run': 3, 'seq': 12, 'points': [], 'points_json': '[{"t":0,"ttft_p50":0.1235},{"t":1}]', 'final': True}
         """
-        kept = [compact_point(p) for p in thin_points(points)]
+        kept = [compact_point(p) for p in thin_points(self.with_rates(points))]
         return {"series_delta": {"run": self.run_id, "seq": self.seq, "points": [],
                                  "points_json": orjson.dumps(kept).decode(), "final": True}}
 
     def _start(self, run_id: int, status: str) -> Changes:
-        self.run_id, self.seq, self.workers_lost = run_id, 0, []
+        self.run_id, self.seq, self.workers_lost, self.rates = run_id, 0, [], {}
         changes: Changes = {"series_delta": {"run": run_id, "seq": 0, "points": []},
                             "result_path": ""}
         if status not in ("running", "stopping"):
@@ -288,18 +311,20 @@ class DashboardTraits:
         """A view that missed RunStarted (it joined late) starts the series at the first tick."""
         return self._start(run_id, status) if run_id != self.run_id else {}
 
-    def _tick(self, snapshot: Snapshot) -> Changes:
+    def _tick(self, snapshot: Snapshot, rate: float | None = None) -> Changes:
         stats = self.shown_stats(snapshot.stats)
         changes: Changes = {}
         if snapshot.series:
             self.seq += 1
+            if rate is not None:  # the rate now: each new second closed within this tick
+                self.rates.update((p["t"], rate) for p in snapshot.series)
             changes["series_delta"] = {"run": self.run_id, "seq": self.seq,
-                                       "points": snapshot.series}
+                                       "points": self.with_rates(snapshot.series)}
         changes.update(self.spec(stats))
         changes["stats"] = stats
         if snapshot.window_stats is not None:  # a view shows the table's "last N s"
             changes["window_stats"] = self.window(snapshot.window_stats)
-        changes["progress"] = progress_of(snapshot, stats, self.level)
+        changes["progress"] = progress_of(snapshot, stats, self.level, rate)
         return changes
 
     def _finish(self, result: Result, result_path: str | None) -> Changes:
