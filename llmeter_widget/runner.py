@@ -503,7 +503,10 @@ class Runner:
         """Requests per second the current (or last) open-loop run's schedule sends at now
         (`set_rate` changes it); None for a closed loop, or before any run."""
         schedule = self._run.settings.schedule if self._run else None
-        return schedule.rate if schedule is not None else None
+        if schedule is None:
+            return None
+        now = getattr(self._run._load, "rate", None)  # a running open loop: the rate now
+        return float(now) if isinstance(now, (int, float)) else schedule.rate
 
     @property
     def last_result(self) -> Result | None:
