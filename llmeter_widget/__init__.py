@@ -25,6 +25,7 @@ from .display import DEFAULT_GROUPS, DEFAULT_STATS, DisplaySpec, StatSpec
 from .endpoints.base import InvocationResponse
 from .events import RunListener
 from .experiments import LoadTest, LoadTestResult
+from .load import Ramp, Steps
 from .results import Result
 from .runner import Runner
 from .stats import RunningStats
@@ -55,11 +56,13 @@ __all__ = [
     "InvocationResponse",
     "LoadTest",
     "LoadTestResult",
+    "Ramp",
     "Result",
     "Runner",
     "RunListener",
     "RunningStats",
     "StatSpec",
+    "Steps",
     "TerminalView",
     "__version__",
 ]

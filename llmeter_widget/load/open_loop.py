@@ -14,6 +14,7 @@ on_clients, on_drain_cut), so the Runner feeds its statistics, files and callbac
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +40,8 @@ class OpenLoop(DrainTimeout):
             `ClosedLoop`.
         on_clients: called with 0 once: an open loop has no clients (kept for the views).
         start: `time.perf_counter()` of the first intended send (default: when `start()` runs).
+        share: `(worker, workers)`: send only requests worker, worker + workers, ... of the
+            schedule (a worker process's share; every worker holds the same schedule).
 
     Example: 5 requests at 100 per second, each knowing when it was due.
         >>> import asyncio
@@ -72,6 +75,7 @@ class OpenLoop(DrainTimeout):
         on_clients: Callable[[int], None] = _ignore,
         on_drain_cut: Callable[[int], None] = _ignore,
         start: float | None = None,
+        share: tuple[int, int] = (0, 1),
     ) -> None:
         if n_requests is None and deadline is None:
             raise ValueError("An open-loop run needs an end: n_requests= (requests in all) or "
@@ -91,6 +95,7 @@ class OpenLoop(DrainTimeout):
         self.on_clients = on_clients
         self.on_drain_cut = on_drain_cut
         self.start_time = start
+        self.worker, self.workers = share
         self.stopped = False
         self.in_flight = 0
         self.scheduled = 0  # requests whose time came (sent, or waiting for a slot)
@@ -100,7 +105,6 @@ class OpenLoop(DrainTimeout):
         self._dispatcher: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
         self._drain_cut = False
-        self._last_due: float | None = None
         self._next_due: float | None = None
         self._failure: BaseException | None = None
 
@@ -112,13 +116,16 @@ class OpenLoop(DrainTimeout):
 
     @property
     def rate(self) -> float:
-        return self.schedule.rate
+        """The rate now (requests per second)."""
+        if self.start_time is None:
+            return self.schedule.rate_at(0.0)
+        return self.schedule.rate_at(time.perf_counter() - self.start_time)
 
-    def set_rate(self, rate: float) -> None:
-        """Send at this rate from now on: the next request is due one new gap after the last."""
-        self.schedule.set_rate(rate)
-        if self._last_due is not None:
-            self._next_due = max(self._last_due + self.schedule.next_gap(), time.perf_counter())
+    def set_rate(self, rate: float, at: float | None = None) -> None:
+        """Send at this rate from `at` (a `time.perf_counter()`; default now) on: the request
+        due next moves to where the new rate puts it."""
+        at = time.perf_counter() if at is None else at
+        self.schedule.set_rate(rate, at - (self.start_time if self.start_time is not None else at))
         self._wakeup.set()
 
     def set_target(self, n: int) -> None:
@@ -169,31 +176,41 @@ class OpenLoop(DrainTimeout):
     def _more_due(self) -> bool:
         if self.stopped or self._failure is not None:
             return False
-        if self.n_requests is not None and self.scheduled >= self.n_requests:
+        if self.n_requests is not None and self.schedule.index >= self.n_requests:
             return False
         return self.deadline is None or self._next_due < self.deadline
+
+    def _skip_to_own(self) -> None:
+        """Move the schedule to this loop's next request (a worker sends every n-th)."""
+        while self.schedule.index % self.workers != self.worker:
+            self.schedule.advance()
 
     async def _dispatch(self) -> None:
         """Start each request at its intended time (late ones at once, with their lag)."""
         assert self.start_time is not None
-        self._next_due = self.start_time
         ensure_open_files((self.max_concurrency or 256) + 64)
+        self._skip_to_own()
+        self._next_due = self.start_time + self.schedule.next_offset()
         while self._more_due():
             wait = self._next_due - time.perf_counter()
             if wait > 0:
                 self._wakeup.clear()
                 try:  # a new rate, deadline or stop() wakes it early
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
+                    await asyncio.wait_for(self._wakeup.wait(),
+                                           timeout=None if math.isinf(wait) else wait)
                 except asyncio.TimeoutError:
                     pass
-                continue  # recheck: the next due time may have moved
+                # recheck: a new rate moves the due time
+                self._next_due = self.start_time + self.schedule.next_offset()
+                continue
             due = self._next_due
-            self._last_due = due
-            task = asyncio.create_task(self._request(self.scheduled, due))
+            task = asyncio.create_task(self._request(self.schedule.index, due))
             self._tasks.add(task)
             task.add_done_callback(self._done)
             self.scheduled += 1
-            self._next_due = due + self.schedule.next_gap()
+            self.schedule.advance()
+            self._skip_to_own()
+            self._next_due = self.start_time + self.schedule.next_offset()
         self._wakeup.set()
 
     def _done(self, task: asyncio.Task[None]) -> None:

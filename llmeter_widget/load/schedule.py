@@ -9,14 +9,13 @@ A schedule is independent of the responses (an open loop): request k is due at
   burstiness < 1 sends in bursts, > 1 more evenly than Poisson, 1 is Poisson (vLLM's
   `bench serve --burstiness` has the same meaning).
 
-The rate may change while the run goes on (`set_rate`): the next gap is drawn at the new rate.
+The rate may follow a `Ramp` or `Steps` (load/profile.py) and change while the run goes on.
 
 Example:
-    >>> s = ArrivalSchedule(rate=4.0, arrival="constant")
-    >>> [s.next_gap() for _ in range(3)]
-    [0.25, 0.25, 0.25]
+    >>> ArrivalSchedule(rate=4.0, arrival="constant").offsets(3)
+    [0.0, 0.25, 0.5]
     >>> a, b = ArrivalSchedule(10.0, "poisson", seed=1), ArrivalSchedule(10.0, "poisson", seed=1)
-    >>> [a.next_gap() for _ in range(3)] == [b.next_gap() for _ in range(3)]
+    >>> a.offsets(3) == b.offsets(3)
     True
 """
 
@@ -26,6 +25,8 @@ import math
 import random
 from collections.abc import Mapping
 from typing import Any
+
+from .profile import LoadProfile, Ramp  # noqa: F401 (Ramp: the docstrings' examples)
 
 ARRIVALS = ("constant", "poisson", "gamma")
 # Above this median lateness (seconds) the generator did not keep its schedule.
@@ -64,17 +65,28 @@ def schedule_warning(stats: Mapping[str, Any]) -> str | None:
 
 
 class ArrivalSchedule:
-    """Gaps between intended send times for `rate` requests per second.
+    """When each request of an open loop is due, in seconds from the run's start.
+
+    Request k is due when the rate's integral (`LoadProfile.area`) reaches the sum of k
+    unit-mean gaps drawn from the arrival process (request 0 at once): at a constant rate that
+    is gaps of mean `1 / rate`; under a ramp, steps or a live `set_rate` the same draws stretch
+    and shrink with the rate (the time-rescaling of a Poisson process). Because the draws never
+    depend on the rate, worker processes holding the same schedule (same seed) agree on every
+    due time, changes included: worker w of n sends requests w, w + n, w + 2n, ...
 
     Args:
-        rate: requests per second (> 0).
+        rate: requests per second: a number, a `Ramp`, `Steps` or `(seconds, rate)` pairs.
         arrival: "constant", "poisson" or "gamma".
         burstiness: the gamma shape (> 0; only with arrival="gamma"): 1 is Poisson, smaller is
             burstier (CV 1/sqrt(burstiness)).
         seed: seeds the gaps: the same seed, rate and arrival give the same schedule.
+
+    Example:
+        >>> [round(t, 3) for t in ArrivalSchedule(Ramp(0, 10, over=10), "constant").offsets(4)]
+        [0.0, 1.414, 2.0, 2.449]
     """
 
-    def __init__(self, rate: float, arrival: str = "poisson", burstiness: float = 1.0,
+    def __init__(self, rate: Any, arrival: str = "poisson", burstiness: float = 1.0,
                  seed: int | None = None) -> None:
         if arrival not in ARRIVALS:
             raise ValueError(f"arrival must be one of {', '.join(map(repr, ARRIVALS))}, "
@@ -85,27 +97,73 @@ class ArrivalSchedule:
         if burstiness != 1.0 and arrival != "gamma":
             raise ValueError(f"burstiness={burstiness!r} shapes gamma arrivals: pass "
                              f"arrival='gamma' with it (arrival={arrival!r} has no burstiness).")
-        self.rate = check_rate(rate)
+        if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+            check_rate(rate)
+        self.profile = LoadProfile.of(rate, "rate")
         self.arrival = arrival
         self.burstiness = float(burstiness)
         self.seed = seed
         self._random = random.Random(seed)
+        self.index = 0  # the next request's number
+        self._area = 0.0  # the rate's integral at which it is due
 
-    def set_rate(self, rate: float) -> None:
-        """Draw the following gaps at this rate."""
-        self.rate = check_rate(rate)
+    @property
+    def rate(self) -> float:
+        """The rate at the start, or the last one set (requests per second)."""
+        return self.profile.knots[-1][1]
 
-    def next_gap(self) -> float:
-        """Seconds from the previous intended send to the next."""
-        mean = 1.0 / self.rate
+    def rate_at(self, offset: float) -> float:
+        return self.profile.value_at(offset)
+
+    def set_rate(self, rate: float, at: float) -> None:
+        """Send at `rate` from `at` seconds after the start on (what is due before stays)."""
+        self.profile.hold_from(max(at, 0.0), check_rate(rate))
+
+    def next_offset(self) -> float:
+        """When the next request is due, seconds after the start (math.inf: never); with the
+        rate as it is now, so ask again after a `set_rate`."""
+        return self.profile.time_for_area(self._area)
+
+    def advance(self) -> None:
+        """The next request is taken: move on to the one after it."""
+        self._area += self._unit_gap()
+        self.index += 1
+
+    def offsets(self, n: int) -> list[float]:
+        """The next `n` due times (seconds after the start), taken.
+
+        Example:
+            >>> ArrivalSchedule(4.0, "constant").offsets(3)
+            [0.0, 0.25, 0.5]
+        """
+        out = []
+        for _ in range(n):
+            out.append(self.next_offset())
+            self.advance()
+        return out
+
+    def _unit_gap(self) -> float:
+        """A gap of mean 1 (in requests: the rate turns it into seconds)."""
         if self.arrival == "constant":
-            return mean
+            return 1.0
         if self.arrival == "poisson":
-            return self._random.expovariate(self.rate)
-        # gamma with mean `mean` and shape k: scale mean / k
-        return self._random.gammavariate(self.burstiness, mean / self.burstiness)
+            return self._random.expovariate(1.0)
+        return self._random.gammavariate(self.burstiness, 1.0 / self.burstiness)
 
     def to_config(self) -> dict[str, object]:
         """What run_config.json records of it."""
-        return {"rate": self.rate, "arrival": self.arrival, "burstiness": self.burstiness,
-                "seed": self.seed}
+        return {"rate": self.profile.to_config(), "arrival": self.arrival,
+                "burstiness": self.burstiness, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ArrivalSchedule:
+        """The schedule a run_config.json describes, from its start (the rate as it was run,
+        live changes included): the same intended send times, request for request.
+
+        Example:
+            >>> s = ArrivalSchedule(Ramp(1, 5, over=2), "poisson", seed=7)
+            >>> ArrivalSchedule.from_config(s.to_config()).offsets(5) == s.offsets(5)
+            True
+        """
+        return cls(LoadProfile.of(config["rate"]), config.get("arrival", "poisson"),
+                   config.get("burstiness", 1.0), config.get("seed"))

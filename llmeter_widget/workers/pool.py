@@ -7,6 +7,9 @@ stop, cancel_all, active_clients, in_flight), so the runner drives either the sa
 
 Client i of the run lives in worker i % n: a run of 10 clients on 4 workers gives them 3, 3, 2
 and 2, and set_clients(n) redistributes the same way, so shares never differ by more than one.
+An open loop's request k goes from worker k % n the same way: every worker holds the whole
+schedule (`Start.schedule`, one seed) and sends its every n-th request, so the run's schedule is
+the one a single process would keep, and no message is needed per request.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..endpoints.base import InvocationResponse
+from ..load.schedule import ArrivalSchedule
 from .protocol import (
     PROTOCOL_VERSION,
     Failed,
@@ -36,6 +40,7 @@ from .protocol import (
     Records,
     SetClients,
     SetDeadline,
+    SetRate,
     Start,
     Stop,
 )
@@ -135,6 +140,9 @@ class ProcessWorkers:
         self._inbox: asyncio.Queue[tuple[_Worker, object]] = asyncio.Queue()
         self._payloads: list[dict] = []
         self._start: dict[str, Any] = {}  # what Start will say (configure)
+        self.schedule: ArrivalSchedule | None = None  # an open loop's (configure)
+        self.start_time: float | None = None
+        self.max_concurrency: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def launch(self, endpoint: Any, payloads: list[dict], *, warm_connections: int = 0,
@@ -186,20 +194,39 @@ class ProcessWorkers:
             raise RuntimeError(f"worker processes did not {what} within {timeout:g} s") from None
 
     def configure(self, *, target: int, n_requests: int | None, deadline: float | None,
-                  drain_timeout: float) -> None:
-        """What `start()` will tell the workers (controls before it change these)."""
+                  drain_timeout: float, schedule: ArrivalSchedule | None = None,
+                  start_time: float | None = None, max_concurrency: int | None = None) -> None:
+        """What `start()` will tell the workers (controls before it change these). With a
+        `schedule` (an open loop from `start_time`), `target` is ignored and `max_concurrency`
+        is shared out as clients are."""
+        if schedule is not None and max_concurrency is not None and max_concurrency < self.n:
+            raise ValueError(f"max_concurrency={max_concurrency} is less than one request in "
+                             f"flight per worker ({self.n} workers): use workers <= "
+                             f"{max_concurrency} or a larger max_concurrency.")
         self._start = dict(n_requests=n_requests, deadline=deadline, drain_timeout=drain_timeout)
+        self.schedule, self.start_time, self.max_concurrency = schedule, start_time, max_concurrency
         self.target = target
+
+    @property
+    def open_loop(self) -> bool:
+        return self.schedule is not None
 
     def start(self) -> None:
         """Every worker starts sending its share."""
         self.started = True
         for w in self._workers:
-            clients = 0 if self.stopped else share(self.target, w.index, self.n)
+            clients = 0 if self.stopped or self.open_loop else share(self.target, w.index, self.n)
+            loop: dict[str, Any] = {}
+            if self.open_loop:
+                cap = self.max_concurrency
+                loop = dict(schedule=self.schedule, start_time=self.start_time,
+                            max_concurrency=share(cap, w.index, self.n) if cap else None)
+                if self.stopped:  # Stop before Start: a schedule with nothing left to send
+                    loop["schedule"] = None
             self._send(w, Start(clients=clients, first_client=w.index, client_stride=self.n,
-                                **self._start))
+                                **self._start, **loop))
             w.active_clients = clients
-        self.on_clients(self.active_clients)
+        self._report_clients()
 
     async def wait(self) -> None:
         """Handle records until every worker has finished (or was lost). An exception from
@@ -241,7 +268,14 @@ class ProcessWorkers:
     def in_flight(self) -> int:
         return sum(w.in_flight for w in self._workers if not w.done)
 
+    def _report_clients(self) -> None:
+        # an open loop has no clients (its in-process loop reports 0 too)
+        self.on_clients(0 if self.open_loop else self.active_clients)
+
     def set_target(self, n: int) -> None:
+        if self.open_loop:
+            raise RuntimeError("This run sends at a rate (open loop), not from clients: change "
+                               "its rate with set_rate().")
         self.target = n
         if self.stopped or not self.started:
             return
@@ -249,7 +283,28 @@ class ProcessWorkers:
             if not w.done:
                 w.active_clients = share(n, w.index, self.n)
                 self._send(w, SetClients(w.active_clients))
-        self.on_clients(self.active_clients)
+        self._report_clients()
+
+    def set_rate(self, rate: float) -> None:
+        """An open loop's rate from now on, in every worker (each moves the same due times)."""
+        if self.schedule is None:
+            raise RuntimeError("These workers run clients (closed loop): use set_target().")
+        at = time.perf_counter()
+        origin = self.start_time if self.start_time is not None else at
+        self.schedule.set_rate(rate, at - origin)  # the parent's copy: what `rate` reads
+        if not self.started or self.stopped:
+            return
+        for w in self._workers:
+            if not w.done:
+                self._send(w, SetRate(rate, at))
+
+    @property
+    def rate(self) -> float:
+        """An open loop's rate now (requests per second)."""
+        if self.schedule is None:
+            raise RuntimeError("These workers run clients (closed loop): they have no rate.")
+        origin = self.start_time if self.start_time is not None else time.perf_counter()
+        return self.schedule.rate_at(time.perf_counter() - origin)
 
     def set_deadline(self, deadline: float | None) -> None:
         if not self.started:
@@ -295,7 +350,7 @@ class ProcessWorkers:
             worker.done = True
         elif isinstance(message, Failed) or message is None:
             self._lose(worker, message.error if isinstance(message, Failed) else None)
-        self.on_clients(self.active_clients)
+        self._report_clients()
 
     def _take_records(self, worker: _Worker, records: Records) -> list[InvocationResponse]:
         for t in records.sends:

@@ -1,5 +1,6 @@
 """A worker process: its own event loop and HTTP session, sending its share of a run's
-requests (`load.ClosedLoop`) and streaming what it measured back to the parent in batches.
+requests (`load.ClosedLoop`, or `load.OpenLoop` for a share of a schedule) and streaming what
+it measured back to the parent in batches.
 
 Started by `workers.pool.ProcessWorkers` with multiprocessing's "spawn" method (a fresh
 interpreter: safe beside a notebook kernel's threads, and the same on Linux and macOS); the two
@@ -17,7 +18,7 @@ from typing import Any
 
 from ..endpoints.base import InvocationResponse
 from ..endpoints.http import create_session
-from ..load import ClosedLoop
+from ..load import ClosedLoop, OpenLoop
 from .protocol import (
     Failed,
     Finished,
@@ -27,6 +28,7 @@ from .protocol import (
     Records,
     SetClients,
     SetDeadline,
+    SetRate,
     Start,
     Stop,
 )
@@ -93,12 +95,26 @@ class _Batch:
         self.responses.append(response)
         self.indices.append(index)
 
-    def take(self, loop: ClosedLoop) -> Records:
+    def take(self, loop: ClosedLoop | OpenLoop) -> Records:
         records = Records(self.sends, self.responses, self.indices, loop.active_clients,
                           loop.in_flight, self.loop_lag, self.drain_cut)
         self.sends, self.responses, self.indices, self.loop_lag = [], [], [], 0.0
         self.drain_cut = 0
         return records
+
+
+def _load(prepare: Prepare, session: Any, start: Start, batch: _Batch) -> ClosedLoop | OpenLoop:
+    """This worker's share of the run: clients, or every n-th request of the schedule."""
+    hooks = dict(n_requests=start.n_requests, deadline=start.deadline,
+                 drain_timeout=start.drain_timeout, on_send=batch.add_send,
+                 on_response=batch.add, on_drain_cut=batch.set_drain_cut)
+    if start.schedule is not None:
+        return OpenLoop(prepare.endpoint, session, prepare.payloads,
+                        schedule=start.schedule, max_concurrency=start.max_concurrency,
+                        start=start.start_time, share=(start.first_client, start.client_stride),
+                        **hooks)
+    return ClosedLoop(prepare.endpoint, session, prepare.payloads, target=start.clients,
+                      first_client=start.first_client, client_stride=start.client_stride, **hooks)
 
 
 async def _serve(conn: Connection) -> None:
@@ -128,20 +144,14 @@ async def _serve(conn: Connection) -> None:
         start = await inbox.get()
         if not isinstance(start, Start):  # stopped (or the parent left) before the start
             return
-        loop = ClosedLoop(
-            prepare.endpoint, session, prepare.payloads, target=start.clients,
-            n_requests=start.n_requests, deadline=start.deadline,
-            drain_timeout=start.drain_timeout, on_send=batch.add_send,
-            on_response=batch.add, on_drain_cut=batch.set_drain_cut,
-            first_client=start.first_client,
-            client_stride=start.client_stride,
-        )
-
+        loop = _load(prepare, session, start, batch)
         async def controls() -> None:
             while True:
                 message = await inbox.get()
-                if isinstance(message, SetClients):
+                if isinstance(message, SetClients) and isinstance(loop, ClosedLoop):
                     loop.set_target(message.clients)
+                elif isinstance(message, SetRate) and isinstance(loop, OpenLoop):
+                    loop.set_rate(message.rate, message.at)
                 elif isinstance(message, SetDeadline):
                     loop.set_deadline(message.deadline)
                 elif isinstance(message, Stop):

@@ -2,7 +2,7 @@
 requests (the workers). Version 1; docs/worker_protocol.md describes it for other transports.
 
 One worker = one process with its own event loop, its own HTTP session and a share of the run's
-closed-loop clients (`load.ClosedLoop`). The parent owns everything that makes a result: the
+closed-loop clients (`load.ClosedLoop`) or of its open-loop schedule (`load.OpenLoop`). The parent owns everything that makes a result: the
 statistics, responses.jsonl, the callbacks and the live views. A worker only sends requests and
 streams back what it measured, batched (one message per `batch_interval`), so the parent's loop
 handles a few messages a second per worker instead of every token of every stream.
@@ -14,7 +14,7 @@ handles a few messages a second per worker instead of every token of every strea
       | <------------------------ Prepared --- |  (before the run's clock starts)
       | ---- Start ---------------------------> |  clients start sending
       | <------------------------- Records --- |  every batch_interval: sends, responses
-      | ---- SetClients / SetDeadline / Stop -> |  at any time
+      | ---- SetClients / SetRate / SetDeadline / Stop -> |  at any time
       | <------------------------- Records --- |  the last ones (cancelled requests too)
       | <------------------------ Finished --- |  then the worker exits
 
@@ -47,7 +47,12 @@ class Prepare:
 @dataclass(frozen=True)
 class Start:
     """Begin sending. `clients` of this worker's share; client j is the run's client
-    `first_client + j * client_stride` (so payloads are cycled as in a single-process run)."""
+    `first_client + j * client_stride` (so payloads are cycled as in a single-process run).
+
+    An open loop instead (`schedule` given, clients 0): every worker holds the run's whole
+    schedule (same seed) and sends requests `first_client`, `first_client + client_stride`,
+    ... of it, due at `start_time` + their offsets, at most `max_concurrency` in flight here.
+    """
 
     clients: int
     first_client: int
@@ -56,6 +61,9 @@ class Start:
     deadline: float | None  # perf_counter() after which nothing is sent
     drain_timeout: float
     batch_interval: float = 0.05
+    schedule: Any = None  # a load.ArrivalSchedule, from its start
+    start_time: float | None = None  # perf_counter() when request 0 is due
+    max_concurrency: int | None = None
     version: int = PROTOCOL_VERSION
 
 
@@ -69,6 +77,15 @@ class SetClients:
 @dataclass(frozen=True)
 class SetDeadline:
     deadline: float | None
+
+
+@dataclass(frozen=True)
+class SetRate:
+    """An open loop's new rate from `at` (a perf_counter()) on: every worker moves the same
+    due times, so the run's schedule stays one schedule."""
+
+    rate: float
+    at: float
 
 
 @dataclass(frozen=True)
