@@ -252,3 +252,51 @@ def test_no_secret_in_anything_the_kernel_sent(live):
     assert len(live.fe.comm_msgs) > 10 and '"stats"' in sent  # the test means something
     for secret in SECRETS.values():
         assert secret not in sent
+
+
+# A second dashboard in the same kernel, for rate mode: a closed-loop one switched to a rate by
+# the frontend (the Clients | Rate switch sends mode, the rate slider rate), even arrivals so
+# the sent rate is exact to compare.
+RATE_SETUP = """
+import time
+rdash = Dashboard(endpoint=OpenAIChatEndpoint(base_url=server.base_url, model='sim'),
+                  payload=OpenAIChatEndpoint.create_payload('hi', max_tokens=5),
+                  duration=5, clients=2)
+switched = []  # when the kernel took the new rate (perf_counter, as t_send)
+rdash.observe(lambda change: switched.append(time.perf_counter()), 'rate')
+display(rdash)
+print('ready')
+"""
+
+
+def test_rate_mode_runs_an_open_loop_and_the_rate_slider_changes_it_mid_run(live):
+    fe = live.fe
+    assert fe.execute(RATE_SETUP) == "ready"
+    comm = fe.widget_comm("AnyModel")  # rdash's (the last opened)
+    assert comm != live.comm
+    fe.send_state(comm, {"mode": "rate", "rate": 10, "arrival": "constant"})  # the switch
+    fe.barrier()
+    assert live.kernel("[rdash.mode, rdash.rate, rdash.arrival]") == ["rate", 10, "constant"]
+    fe.send_custom(comm, {"type": "run"})
+    # the header learns the schedule's rate from the progress updates
+    fe.wait_until(lambda: [p for p in fe.values(comm, "progress") if p.get("rate") == 10
+                           and p["elapsed"] >= 2], 15, "2 s of progress at rate 10")
+    fe.send_state(comm, {"rate": 40})  # the rate slider released at 40, mid-run
+    assert live.poll_kernel("rdash.runner.current_rate", 40, 10) == 40
+    fe.send_state(comm, {"mode": "time"})  # a mode change mid-run is refused (TraitError)
+    fe.barrier()
+    assert live.kernel("[rdash.mode, rdash.runner.running]") == ["rate", True]
+    fe.wait_until(lambda: [p for p in fe.values(comm, "progress") if p.get("rate") == 40],
+                  10, "a progress update at rate 40")
+    assert live.poll_kernel("rdash.status", "done", 20) == "done"
+    # The requests really went out at each rate: sends per second before and after the switch
+    # (from the responses' send times).
+    rates = live.kernel("""(lambda r, at: [
+        sum(1 for x in r.responses if x.t_send < at) / (at - min(x.t_send for x in r.responses)),
+        sum(1 for x in r.responses if x.t_send >= at + 0.2)
+        / (max(x.t_send for x in r.responses) - at - 0.2)])(rdash.result, switched[-1])""")
+    assert 8 <= rates[0] <= 12 and 34 <= rates[1] <= 46, rates
+    # The final state a saved notebook keeps: the series with its scheduled rate, 10 then 40.
+    final = fe.values(comm, "series_delta")[-1]
+    scheduled = [p.get("rate") for p in json.loads(final["points_json"])]
+    assert scheduled[0] == 10 and scheduled[-1] == 40 and set(scheduled) == {10, 40}, scheduled

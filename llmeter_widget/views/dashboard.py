@@ -221,6 +221,7 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         self.result: Result | LoadTestResult | None = None
         self._sweep: LoadTest | None = None  # the running (or last) sweep
         self._task: asyncio.Task[Any] | None = None
+        self._run_mode = mode  # the mode of the running (or last) run: start() sets it
         self._overlay_entries: list[dict[str, Any]] = []  # as loaded; `overlays` adds transforms
         self._send_spec({})  # prefix keys ("errors-*") resolve as stats arrive
         # Set after the bounds, so the validators check them against the right maxima.
@@ -324,8 +325,10 @@ class Dashboard(RunControl, anywidget.AnyWidget):
 
     @traitlets.validate("mode")
     def _check_mode(self, proposal: dict) -> str:
+        # compared with the running run's mode: the trait may hold the new value already (a
+        # frontend's update is validated at the end of hold_trait_notifications)
         if getattr(self, "_task", None) is not None and self.running \
-                and proposal["value"] != self.mode:
+                and proposal["value"] != self._run_mode:
             raise traitlets.TraitError(
                 f"mode={proposal['value']!r}: the mode is fixed while a run goes on; stop() it "
                 "first (or wait for its end).")

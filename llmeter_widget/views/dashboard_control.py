@@ -30,6 +30,7 @@ class RunControl:
     _task: asyncio.Task[Any] | None
     _sweep: LoadTest | None
     _home_loop: asyncio.AbstractEventLoop | None
+    _run_mode: str | None
 
     @property
     def running(self) -> bool:
@@ -46,6 +47,7 @@ class RunControl:
             raise RuntimeError("A run is already going on: stop() it first.")
         loop = asyncio.get_event_loop()
         self._home_loop = self._home_loop or loop
+        self._run_mode = self.mode  # fixed until the run ends (Dashboard._check_mode)
         if self.mode == "sweep":
             sweep = self._new_sweep()  # raises before anything changes if the settings are wrong
             self._sweep = sweep
