@@ -396,8 +396,10 @@ def test_tab_reaches_every_control_in_order_with_a_visible_focus_ring(page, them
     mount(page, stats=STATS, duration=45.0)
     sliders = ["lmw-slider lmw-duration", "lmw-number lmw-duration-box",
                "lmw-slider lmw-clients", "lmw-number lmw-clients-box"]
-    for status, first in (("idle", ["lmw-mode", *sliders, "lmw-button lmw-run"]),
-                          # running: the mode is fixed and Run is off; the sliders and Stop work
+    switch = ["lmw-load-button", "lmw-load-button"]  # Load: Clients | Rate
+    for status, first in (("idle", [*switch, "lmw-mode", *sliders, "lmw-button lmw-run"]),
+                          # running: the load and mode are fixed and Run is off; the sliders
+                          # and Stop work
                           ("running", [*sliders, "lmw-button lmw-stop"])):
         kernel_sets(page, status=status)
         reachable = page.evaluate(REACHABLE)

@@ -96,14 +96,19 @@ def test_present_fills_the_screen_in_projector_type(room, theme):
     assert room.get_attribute(".lmw-present", "aria-pressed") == "false"
 
 
-def test_dash_present_from_python_shows_the_same_layout(room):
+@pytest.mark.parametrize("mode", ["time", "rate"])
+def test_dash_present_from_python_shows_the_same_layout(room, mode):
     a_running_dashboard(room)
+    if mode == "rate":  # an open loop (issue 13): the rate slider instead of the clients'
+        kernel_sets(room, mode="rate", rate=20.0, min_rate=0.5, max_rate=200.0,
+                    arrival="poisson", progress={"elapsed": 42.3, "duration": 60, "rate": 20})
     kernel_sets(room, presenting=True)  # what dash.present() sends
     room.wait_for_function("document.querySelector('.lmw').classList.contains('lmw-presenting')", polling=100)
     room.wait_for_function(REDRAWN, polling=100)
     shown = room.evaluate(MEASURE)
     assert shown["fills"] and shown["values"] >= 48 and not shown["scrolls"], shown
     assert room.get_attribute(".lmw-present", "aria-pressed") == "true"
+    assert room.is_visible("input.lmw-rate") == (mode == "rate")
     kernel_sets(room, presenting=False)  # dash.present(False)
     room.wait_for_function("!document.querySelector('.lmw').classList.contains('lmw-presenting')", polling=100)
 
