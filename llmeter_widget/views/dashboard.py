@@ -57,6 +57,12 @@ TABLE_SCOPES = ("run", "window")
 DEFAULT_SWEEP_LEVELS = (1, 2, 4, 8, 16)
 
 
+def _is_rate(value: Any) -> bool:
+    """A constant rate (requests per second) the rate slider can show."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
+
+
 # Dashboard.demo(): one simulator process per max_batch, and the open dashboards using one.
 _DEMO_SIMULATORS: dict[int, Any] = {}
 _DEMO_DASHBOARDS: weakref.WeakSet[Dashboard] = weakref.WeakSet()
@@ -226,14 +232,15 @@ class Dashboard(RunControl, anywidget.AnyWidget):
         self._send_spec({})  # prefix keys ("errors-*") resolve as stats arrive
         # Set after the bounds, so the validators check them against the right maxima.
         self.duration, self.clients, self.n_requests = duration, clients, n_requests
-        rate = rate if rate is not None else runner.rate
+        if rate is None and _is_rate(runner.rate):  # a runner's constant rate (not a ramp)
+            rate = runner.rate
         self.mode = mode if mode is not None else ("rate" if rate is not None else "time")
         rate = DEFAULT_RATE if rate is None else rate
         with self.hold_trait_notifications():  # the bounds and the rate checked together
             self.min_rate = min_rate
             if max_rate is None:
                 max_rate = RATE_RANGE[1]
-                if isinstance(rate, (int, float)) and math.isfinite(rate):
+                if _is_rate(rate):
                     max_rate = max(max_rate, float(rate))
             self.max_rate = max_rate
             self.rate = rate
