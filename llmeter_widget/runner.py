@@ -505,7 +505,10 @@ class Runner:
         schedule = self._run.settings.schedule if self._run else None
         if schedule is None:
             return None
-        now = getattr(self._run._load, "rate", None)  # a running open loop: the rate now
+        try:  # a running open loop (in this process or in workers): the rate now
+            now = getattr(self._run._load, "rate", None)
+        except RuntimeError:  # workers not handed their schedule yet
+            now = None
         return float(now) if isinstance(now, (int, float)) else schedule.rate
 
     @property
