@@ -162,7 +162,7 @@ export class Controls {
       scale: steps,
     });
     this.rate.input.min = "0";
-    Object.assign(this.rate.box, { step: "any", min: "0" });
+    this.rate.box.step = "any"; // any rate; its min and max follow min_rate, max_rate
     this.rate.box.setAttribute("inputmode", "decimal");
     this.rate.box.setAttribute("aria-label", "Rate in requests per second");
     this.arrival = h("select", { class: "lmw-arrival", "aria-label": "Arrivals" }, [
