@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Union
 
 from .keys import check_key, default_unit
-from .metrics import default_table, group_of_key
+from .metrics import default_table, group_of_key, metric
+from .slo import ATTAINMENT_KEY, ATTAINMENT_PREFIX, Slo
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Throughput", (r"requests_per_minute", r"_tps$", r"per_minute",
                     r"^(total|successful)_requests$")),
+    ("SLO", (r"^goodput-", r"^slo_attainment")),
     ("TTFT", (r"^time_to_first_token",)),
     ("TTLT", (r"^time_to_last_token",)),
     ("Tokens", (r"token",)),
@@ -328,6 +330,20 @@ class DisplaySpec:
                 return resolved.without(stat_id)
         raise KeyError(stat_id)
 
+    def with_slo(self, slo: Slo | Mapping[str, float] | None) -> DisplaySpec:
+        """This spec with the SLO group of `slo` (`slo_stats`), in place of any it had; None:
+        without one. The default table of a run with an SLO is `DisplaySpec().with_slo(slo)`.
+
+        Example:
+            >>> spec = DisplaySpec().with_slo({"time_to_first_token": 0.5})
+            >>> [s.label for s in dict(spec.grouped())["SLO"]]
+            ['Goodput', 'Attainment', 'TTFT ≤ 500 ms']
+        """
+        kept = [s for s in self.stats
+                if not (s.group == "SLO" and (s.key.startswith("goodput-")
+                                              or s.key.startswith(ATTAINMENT_KEY)))]
+        return DisplaySpec([*kept, *slo_stats(Slo.of(slo))], self.groups)
+
     def keys(self) -> list[str]:
         """The stat keys this spec reads (prefixes left out)."""
         return [s.key for s in self.stats if not s.key.endswith("*")]
@@ -389,6 +405,20 @@ class DisplaySpec:
             (name, [(s.label, s.format(stats)) for s in items])
             for name, items in self.resolve(stats).grouped()
         ]
+
+
+def slo_stats(slo: Slo | None) -> list[StatSpec]:
+    """The table cells of an SLO (group "SLO"): goodput, attainment, and each threshold's
+    attainment labelled with its limit ("TTFT ≤ 500 ms"); none without an SLO."""
+    if slo is None:
+        return []
+    cells = [StatSpec("Goodput", "goodput-requests_per_minute", "req/min", group="SLO"),
+             StatSpec("Attainment", ATTAINMENT_KEY, "%", group="SLO")]
+    for name, limit in slo.thresholds.items():
+        found = metric(name)
+        cells.append(StatSpec(f"{found.label} ≤ {format_value(limit, found.unit)}",
+                              ATTAINMENT_PREFIX + name, "%", group="SLO"))
+    return cells
 
 
 def declared_stats(callbacks: Sequence[Any]) -> dict[str, StatSpec]:

@@ -120,11 +120,14 @@ class Snapshot:
     """The index (`"t"`) of the next bucket to come."""
     result_path: str | None = None
     """The result's folder, in the final snapshot (None: in memory only, or not final yet)."""
+    slo: dict[str, float] | None = None
+    """The run's SLO now (`Runner.set_slo` changes it): metric -> limit; None without one.
+    Its goodput and attainment are in `stats` (slo.py)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The dict a plain-callable listener gets: each field by name (`stats` and `series`
         shared, not copied), "result_path" only in the final snapshot, as the dicts of
-        `Runner.listeners` always had it; not `window_stats` (a view's, when it asks).
+        `Runner.listeners` always had it; not `window_stats` (a view's, when it asks) nor `slo`.
 
         Example:
             >>> final = Snapshot(status="completed", result_path="runs/r").to_dict()
@@ -135,8 +138,9 @@ class Snapshot:
         return {name: getattr(self, name) for name in names}
 
 
-# window_stats is a view's (the dashboard's table, when asked): not in the plain dicts.
-_FINAL_FIELDS = tuple(f.name for f in fields(Snapshot) if f.name != "window_stats")
+# window_stats is a view's (the dashboard's table, when asked), and so is slo (its SLO lines
+# and cells; the stats carry the figures): not in the plain dicts, which keep their keys.
+_FINAL_FIELDS = tuple(f.name for f in fields(Snapshot) if f.name not in ("window_stats", "slo"))
 _RUNNING_FIELDS = tuple(name for name in _FINAL_FIELDS if name != "result_path")
 
 
@@ -149,7 +153,11 @@ class RunStarted:
         clients, n_requests, run_duration: the run's bounds (n_requests per client, or seconds).
         run_name, output_path: the run's name and folder (None: in memory only).
         model_id, endpoint_name: what is load-tested (a view's title).
-        display: what the run's live views show (`Runner(live_stats=...)`).
+        display: what the run's live views show (`Runner(live_stats=...)`); with an SLO and
+            the default table, its "SLO" group (`DisplaySpec.with_slo`).
+        slo: the run's SLO at its start (metric -> limit; None without one); a Tick's
+            `snapshot.slo` follows `set_slo`.
+        warmup, cooldown: the spans left out of the stats ("30s", "50 requests"; phases.py).
     """
 
     run_id: int
@@ -161,6 +169,9 @@ class RunStarted:
     model_id: str
     endpoint_name: str
     display: DisplaySpec
+    slo: dict[str, float] | None = None
+    warmup: str | None = None
+    cooldown: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import textwrap
 from collections.abc import Iterable
 
 from .metrics import METRICS, REGISTRY, unit_of
+from .slo import is_slo_key
 from .stats import parse_percentile
 
 _LINE = 100  # the unknown-key error's lines, at most (it lists every key: ~60 of them)
@@ -44,7 +45,8 @@ def builtin_keys() -> list[str]:
 
 def is_builtin(key: str) -> bool:
     """True for a key the statistics themselves report (fixed, any percentile, any error class)."""
-    return key in _BUILTIN or key.startswith("errors-") or parse_percentile(key) is not None
+    return (key in _BUILTIN or key.startswith("errors-") or parse_percentile(key) is not None
+            or is_slo_key(key))
 
 
 def default_unit(key: str) -> str:

@@ -36,7 +36,7 @@ from .endpoints.base import ERROR_TYPES
 PERCENTILES: tuple[str, ...] = ("p50", "p90", "p99")
 AGGREGATIONS: tuple[str, ...] = (*PERCENTILES, "average")
 # The live table's groups, in the order they are shown.
-GROUPS: tuple[str, ...] = ("Throughput", "TTFT", "TTLT", "Tokens", "Errors", "Other")
+GROUPS: tuple[str, ...] = ("Throughput", "SLO", "TTFT", "TTLT", "Tokens", "Errors", "Other")
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,21 @@ RUN_METRICS: tuple[Metric, ...] = (
            "The successful requests' input tokens per minute, over the same time base."),
     Metric("average_output_tokens_per_minute", "Output tokens/min", "tok/min", "Throughput",
            "The successful requests' output tokens per minute, over the same time base."),
+    # With an SLO (slo.py): None without one. The default table shows them when a run has one.
+    Metric("goodput-requests_per_minute", "Goodput", "req/min", "SLO",
+           "Requests that met the SLO (succeeded and met every threshold) per minute, over the "
+           "same time base as `requests_per_minute`."),
+    Metric("goodput-output_tps", "Goodput tokens/s", "tok/s", "SLO",
+           "The output tokens of the requests that met the SLO per second, over the same time "
+           "base as `output_tps`."),
+    Metric("slo_attainment", "SLO attainment", "%", "SLO",
+           "The fraction of finished (not cancelled) requests that met the SLO; "
+           "`slo_attainment-<metric>`: that of one threshold (a failed request meets none)."),
+    Metric("warmup_requests", "Warm-up", "count", "Other",
+           "Requests sent during the warm-up (`warmup=`): saved, left out of every other stat."),
+    Metric("cooldown_requests", "Cool-down", "count", "Other",
+           "Requests sent during the cool-down (`cooldown=`): saved, left out of every other "
+           "stat."),
     Metric("send_window", "Send window", _TIME, "Other",
            "Seconds from the first request sent to the last one sent."),
     Metric("event_loop_lag_max", "Loop lag max", _TIME, "Other",
@@ -221,6 +236,8 @@ def metric_of_key(key: str) -> Metric | None:
         return _BY_KEY[key]
     if key.startswith("errors-"):
         return ERRORS
+    if key.startswith("slo_attainment-"):
+        return _BY_KEY["slo_attainment"] if key[len("slo_attainment-"):] in _BY_KEY else None
     base, _, aggregation = key.rpartition("-")
     found = _BY_KEY.get(base)
     if found is not None and found.per_request and (aggregation == "average" or (

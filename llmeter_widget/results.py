@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .endpoints.base import InvocationResponse, datetime_to_str, str_to_datetime
+from .slo import ATTAINMENT_PREFIX, Slo, file_records, score_records
 from .stats import stats_from_responses
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ _LLMETER_SUMMARY_FIELDS = (
     "first_request_time", "last_request_time", "end_time",
 )
 # Ours, kept in run_status.json.
-_STATUS_FIELDS = ("status", "error", "run_duration", "low_memory", "schedule_warning")
+_STATUS_FIELDS = ("status", "error", "run_duration", "low_memory", "schedule_warning", "slo")
 
 
 def _json_default(value: Any) -> Any:
@@ -214,6 +215,8 @@ class Result:
     low_memory: bool = False
     # An open-loop run that did not keep its schedule says so (load.schedule.schedule_warning).
     schedule_warning: str | None = None
+    # The SLO the stats were scored against (metric -> limit; the last one set_slo gave).
+    slo: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         self._stats: dict[str, Any] | None = None
@@ -225,8 +228,42 @@ class Result:
         """Canonical stat keys (metrics.py; docs/user_guide.md, "Every metric"), the run's metadata,
         and contributed stats."""
         if self._stats is None:
-            self._stats = stats_from_responses(self.responses).to_stats()
+            self._stats = stats_from_responses(self.responses, slo=self.slo).to_stats()
         return {**self.summary(), **self._stats, **self._contributed_stats}
+
+    def rescore(self, slo: Slo | dict[str, float] | None) -> dict[str, Any]:
+        """The run's stats under another SLO, without running again: a new dict, `stats` with
+        the SLO's keys (goodput, attainment, each threshold's attainment) computed for `slo`
+        (None: none); the Result and its folder are unchanged.
+
+        Every request is scored again from its saved values (not from its `slo_pass`, which
+        holds the SLO in force when it was recorded), warm-up and cool-down ones left out: from
+        `responses` in memory, or, for a low-memory run or a stats-only load, line by line from
+        responses.jsonl (memory stays flat). The throughput time base is rebuilt from the same
+        records, so the result equals the stats of a run made with that SLO.
+
+        Example (`runner`: a Runner of a simulated server; its TTFT is ~50 ms):
+            >>> import asyncio
+            >>> result = asyncio.run(runner.run(clients=2, n_requests=3))
+            >>> result.rescore({"time_to_first_token": 10})["slo_attainment"]
+            1.0
+            >>> result.rescore({"time_to_first_token": 0.001})["goodput-requests_per_minute"]
+            0.0
+        """
+        checked = Slo.of(slo)
+        stats = {k: v for k, v in self.stats.items() if not k.startswith(ATTAINMENT_PREFIX)}
+        if checked is None:
+            stats.update(dict.fromkeys(("goodput-requests_per_minute", "goodput-output_tps",
+                                        "slo_attainment")))
+            return stats
+        if self.responses or not self.output_path:
+            records = (r.__getattribute__ for r in self.responses)
+        else:
+            path = Path(self.output_path) / "responses.jsonl"
+            records = file_records(path) if path.exists() else iter(())
+        tally, base = score_records(records, checked)
+        stats.update(tally.stats(base.duration))
+        return stats
 
     def _update_contributed_stats(self, stats: dict[str, Any]) -> None:
         """Add or replace stats a callback contributes (llmeter's name for it)."""
@@ -310,6 +347,14 @@ class Result:
                 if isinstance(endpoint, dict) and endpoint.get(name) is not None:
                     metadata.setdefault(name, endpoint[name])
         metadata.update(_read_object(folder / "run_status.json") or {})
+        if metadata.get("slo") is None and config is not None and config.get("slo"):
+            metadata["slo"] = config["slo"]  # a run cut short: the SLO it started with
+        if metadata.get("slo") is not None:
+            try:
+                metadata["slo"] = Slo(metadata["slo"]).to_config()
+            except ValueError as exc:
+                logger.warning("Ignoring the saved SLO %r: %s", metadata["slo"], exc)
+                metadata["slo"] = None
         if summary is None:
             # No summary: the run never finished writing (a crash, a killed process).
             metadata["status"] = "interrupted"
@@ -335,7 +380,7 @@ class Result:
                 # ours, without the cancelled requests summary.json counts for llmeter
                 result.total_requests = total
         else:
-            rebuilt = stats_from_responses(responses)
+            rebuilt = stats_from_responses(responses, slo=kwargs.get("slo"))
             result._stats = rebuilt.to_stats()
             result.total_requests = rebuilt.total_requests
             sends = [r.request_time for r in responses if r.request_time is not None]

@@ -50,6 +50,8 @@ from .loops import call_on
 from .payloads import load_payloads
 from .results import ResponseWriter, Result, new_folder, write_json
 from .stats import RunningStats
+from .phases import PhaseClock, Span, check_phases
+from .slo import Slo, tally_file
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +201,18 @@ def _open_loop_settings(rate: Any, arrival: Any, burstiness: Any, seed: Any,
                            seed), max_concurrency
 
 
+def _total_requests(schedule: Any, clients: int, n_requests: int | None,
+                    payloads: int, run_duration: float | None) -> int | None:
+    """The requests a count-bound run sends in all (None: a time-bound run): n_requests of an
+    open loop, clients x n_requests of a closed one (each payload once without n_requests), as
+    at the start (clients added later send more)."""
+    if run_duration is not None:
+        return None
+    if schedule is not None:
+        return n_requests
+    return clients * (n_requests or payloads)
+
+
 def _check_clients(clients: Any) -> int:
     if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
         raise ValueError(f"clients must be a whole number >= 1, got {clients!r}.")
@@ -219,6 +233,9 @@ class RunSettings:
     low_memory: bool
     callbacks: list[Callback] = field(default_factory=list)
     display: DisplaySpec = field(default_factory=DisplaySpec)
+    slo: Slo | None = None  # per-request thresholds (slo.py); set_slo changes it mid-run
+    warmup: Span | None = None  # requests saved but left out of the stats (phases.py)
+    cooldown: Span | None = None
     workers: int = 0
     workers_requested: int | str = 0  # what the caller asked: a count or "auto"
     warm_connections: bool = False
@@ -239,6 +256,9 @@ class RunSettings:
             "run_name": self.run_name,
             "run_description": self.run_description,
             "low_memory": self.low_memory,
+            "slo": self.slo.to_config() if self.slo else None,
+            "warmup": self.warmup.to_config() if self.warmup else None,
+            "cooldown": self.cooldown.to_config() if self.cooldown else None,
             "workers": self.workers,
             "workers_requested": self.workers_requested,
             "warm_connections": self.warm_connections,
@@ -282,6 +302,14 @@ class Runner:
             (`endpoint.warm_up`), so the first wave of requests does not include TCP/TLS
             setup, as long-lived clients would see the server; False (default) measures a crowd
             arriving at once, connection setup included. Clients added later are not warmed.
+        slo: per-request thresholds, e.g. `{"time_to_first_token": 0.5, "time_to_last_token":
+            10}` (slo.py): each response is saved with `slo_pass`, and the stats gain
+            `goodput-requests_per_minute`, `goodput-output_tps`, `slo_attainment` and
+            `slo_attainment-<metric>`; `set_slo` changes it mid-run, `Result.rescore` after.
+        warmup, cooldown: requests sent and saved (flagged `"phase"`) but left out of every
+            stat: `"30s"` (the run's first, or last, 30 seconds; a timedelta too) or
+            `"50 requests"` (its first, or last, 50). A bare number is refused as ambiguous
+            (phases.py; docs/user_guide.md, "Warm-up and cool-down").
 
     `listeners` hears every run's events (events.py): objects with `on_event(event)`, or plain
     callables that take each snapshot as a dict (`Snapshot.to_dict()`).
@@ -324,6 +352,9 @@ class Runner:
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
         workers: int | str = 0,
         warm_connections: bool = False,
+        slo: Slo | dict[str, float] | None = None,
+        warmup: str | timedelta | None = None,
+        cooldown: str | timedelta | None = None,
         rate: float | None = None,
         arrival: str = "poisson",
         burstiness: float = 1.0,
@@ -351,6 +382,8 @@ class Runner:
         self.drain_timeout = _check_drain_timeout(drain_timeout)
         self.workers = _check_workers(workers, endpoint, self.callbacks)
         self.warm_connections = bool(warm_connections)
+        self.slo = Slo.of(slo)  # a typo fails here, not at run()
+        self.warmup, self.cooldown = Span.parse("warmup", warmup), Span.parse("cooldown", cooldown)
         self.rate = rate
         self.arrival = arrival
         self.burstiness = burstiness
@@ -368,6 +401,7 @@ class Runner:
             "run_duration": self.run_duration, "payload": self.payload,
             "output_path": self.output_path, "run_name": self.run_name,
             "run_description": self.run_description, "callbacks": self.callbacks,
+            "slo": self.slo, "warmup": self.warmup, "cooldown": self.cooldown,
             "low_memory": self.low_memory, "live_stats": self.live_stats,
             "workers": self.workers, "rate": self.rate, "arrival": self.arrival,
             "burstiness": self.burstiness, "seed": self.seed,
@@ -406,6 +440,12 @@ class Runner:
                     "rate= (an open loop) runs on this event loop for now: pass workers=0 (or "
                     "'auto'). Handing the schedule to worker processes is issue 13's next step.")
         display = DisplaySpec.from_live_stats(opts["live_stats"], self.groups, callbacks)
+        slo = Slo.of(opts["slo"])
+        if slo is not None and opts["live_stats"] is None:
+            display = display.with_slo(slo)  # the default table, with the SLO's group
+        warmup, cooldown = check_phases(opts["warmup"], opts["cooldown"], seconds,
+                                        _total_requests(schedule, clients, n_requests,
+                                                        len(payloads), seconds))
         run_name = opts["run_name"] or datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = new_folder(opts["output_path"], run_name) if opts["output_path"] else None
         return RunSettings(
@@ -413,6 +453,7 @@ class Runner:
             run_name=folder.name if folder else run_name,
             run_description=opts["run_description"], folder=folder,
             low_memory=bool(opts["low_memory"]), callbacks=callbacks, display=display,
+            slo=slo, warmup=warmup, cooldown=cooldown,
             workers=workers, workers_requested=requested, warm_connections=self.warm_connections,
             schedule=schedule, max_concurrency=max_concurrency,
         )
@@ -433,6 +474,9 @@ class Runner:
         live_view: bool | None = None,
         live_stats: LiveStats | DisplaySpec | None = None,
         workers: int | str | None = None,
+        slo: Slo | dict[str, float] | None = None,
+        warmup: str | timedelta | None = None,
+        cooldown: str | timedelta | None = None,
         rate: float | None = None,
         arrival: str | None = None,
         burstiness: float | None = None,
@@ -444,6 +488,20 @@ class Runner:
         Give `n_requests` (per client) for a count-bound run, or `run_duration` (seconds or a
         timedelta) for a time-bound run; with neither, each client sends each payload once.
         The other arguments override the Runner's for this run (`live_stats={}`: no table).
+
+        `slo=` scores every request against per-request thresholds (goodput, attainment; see
+        `Runner`); `warmup=` / `cooldown=` (`"30s"`, `"50 requests"`) leave the run's first or
+        last requests out of the stats, saved and flagged.
+
+        Example (`ep`, `payload`: a simulated server's endpoint and a payload):
+            >>> import asyncio
+            >>> runner = Runner(ep, payload, live_view=False)
+            >>> result = asyncio.run(runner.run(clients=2, n_requests=4, warmup="2 requests",
+            ...                                 slo={"time_to_first_token": 5.0}))
+            >>> result.stats["warmup_requests"], result.stats["total_requests"]
+            (2, 6)
+            >>> result.stats["slo_attainment"]
+            1.0
 
         `rate=` (requests per second) runs an open loop instead of clients: requests go out
         on a schedule (`arrival` "poisson", "constant" or "gamma" with `burstiness`; seeded by
@@ -458,6 +516,7 @@ class Runner:
             clients=clients, n_requests=n_requests, run_duration=run_duration, payload=payload,
             output_path=output_path, run_name=run_name, run_description=run_description,
             callbacks=callbacks, low_memory=low_memory, live_stats=live_stats, workers=workers,
+            slo=slo, warmup=warmup, cooldown=cooldown,
             rate=rate, arrival=arrival, burstiness=burstiness, seed=seed,
             max_concurrency=max_concurrency,
         )
@@ -541,6 +600,26 @@ class Runner:
             raise RuntimeError("No run is going on: pass run_duration= to run() instead.")
         self._run.set_duration(_seconds(run_duration))  # type: ignore[union-attr]
 
+    def set_slo(self, slo: Slo | dict[str, float] | None) -> None:
+        """Change the SLO of the running run (None: none): goodput and attainment are computed
+        again over every request measured so far, and the new thresholds score those to come.
+
+        Exact mode re-scores at once from the values it keeps; a low-memory run re-reads its
+        responses.jsonl in a thread (memory stays flat), and its SLO keys are None until that
+        pass is done (`RunningStats.set_slo`). Each saved line keeps the `slo_pass` of the SLO
+        in force when it was recorded; stats.json and run_status.json have the last SLO.
+        After a run, `result.rescore(slo)` gives the stats under another SLO.
+
+        Raises:
+            ValueError: a bad SLO (unknown metric, a limit that is not a positive number).
+            RuntimeError: no run is going on.
+        """
+        checked = Slo.of(slo)
+        if not self.running:
+            raise RuntimeError("No run is going on: pass slo= to run(), or re-score a finished "
+                               "run with result.rescore(slo).")
+        self._run.set_slo(checked)  # type: ignore[union-attr]
+
     def stop(self, wait_in_flight: bool = False) -> None:
         """End the running run early; its result is complete and marked "stopped".
 
@@ -592,11 +671,45 @@ class _Run:
         self._session: Any = None
         self._first_request_time: datetime | None = None
         self._last_request_time: datetime | None = None
+        self._phases: PhaseClock | None = None  # warm-up / cool-down (_new_stats sets it)
+        self._rescoring: set[asyncio.Task[None]] = set()  # low-memory set_slo passes
 
     def _new_stats(self) -> RunningStats:
-        stats = RunningStats(low_memory=self.settings.low_memory, published=self.published)
-        stats.request_keys(self.settings.display.keys())  # e.g. a p95 the table shows
+        settings = self.settings
+        stats = RunningStats(low_memory=settings.low_memory, published=self.published,
+                             slo=settings.slo)
+        stats.request_keys(settings.display.keys())  # e.g. a p95 the table shows
+        if settings.warmup is not None or settings.cooldown is not None:
+            # The warm-up's sends must not stretch the throughput's time base (stats.py).
+            stats.sends_at_response = True
+            total = _total_requests(settings.schedule, settings.clients, settings.n_requests,
+                                    len(settings.payloads), settings.run_duration)
+            self._phases = PhaseClock(settings.warmup, settings.cooldown, stats.start, total,
+                                      deadline=lambda: self.deadline)
         return stats
+
+    def _on_send(self, t: float) -> None:
+        """A request goes out (the loops' and the workers' on_send): stats, and phases."""
+        self.stats.record_send(t)
+        if self._phases is not None:
+            self._phases.on_send(t)
+
+    def set_slo(self, slo: Slo | None) -> None:
+        if call_on(self._loop, self.set_slo, slo):
+            return
+        self.settings.slo = slo
+        written = self.writer.count if self.writer is not None else 0
+        token = self.stats.set_slo(slo)
+        if token is not None and self.writer is not None and slo is not None:
+            # Low memory: the requests counted so far are scored again from the saved lines.
+            task = asyncio.ensure_future(self._rescore_saved(token, slo, written))
+            self._rescoring.add(task)
+            task.add_done_callback(self._rescoring.discard)
+
+    async def _rescore_saved(self, token: int, slo: Slo, lines: int) -> None:
+        path = self.writer.path  # type: ignore[union-attr]
+        tally = await asyncio.to_thread(tally_file, path, slo, lines)
+        self.stats.add_past_slo_tally(token, tally)
 
     # -- live control ----------------------------------------------------------------------------
     @property
@@ -724,7 +837,7 @@ class _Run:
             for cb in callbacks:
                 await cb.before_invoke(payload)
 
-        return {"on_send": self.stats.record_send, "on_response": self._record,
+        return {"on_send": self._on_send, "on_response": self._record,
                 "after_response": self._after_invoke, "before_send": before_send,
                 "on_clients": self.stats.set_active_clients,
                 "on_drain_cut": self._drain_cut_warning}
@@ -751,7 +864,7 @@ class _Run:
         """Worker processes sending this run's requests; their records feed this run here."""
         return ProcessWorkers(
             self.settings.workers,
-            on_send=lambda t: self.stats.record_send(t), on_response=self._record,
+            on_send=self._on_send, on_response=self._record,
             after_response=self._after_invoke,
             on_clients=lambda n: self.stats.set_active_clients(n),
             on_worker_lost=self._worker_lost,
@@ -776,6 +889,11 @@ class _Run:
             in_flight, self.drain_timeout, self.drain_timeout)
 
     def _record(self, response: InvocationResponse) -> None:
+        if self._phases is not None:
+            response.phase = self._phases.phase_of(response.t_send)
+        slo = self.stats.slo
+        if slo is not None:
+            response.slo_pass = slo.passes(response)
         self.stats.update(response)
         if self._watch_misconfiguration:
             self._check_misconfiguration(response)
@@ -828,6 +946,9 @@ class _Run:
             output_path=str(settings.folder) if settings.folder else None,
             model_id=self.endpoint.model_id, endpoint_name=self.endpoint.endpoint_name,
             display=settings.display,
+            slo=settings.slo.to_config() if settings.slo else None,
+            warmup=settings.warmup.to_config() if settings.warmup else None,
+            cooldown=settings.cooldown.to_config() if settings.cooldown else None,
         )
 
     def _snapshot(self, figures: dict[str, Any], status: str = "running",
@@ -841,6 +962,7 @@ class _Run:
             n_requests=self.settings.n_requests,
             target_clients=self.target_clients,
             result_path=result_path,
+            slo=self.stats.slo.to_config() if self.stats.slo else None,
             **figures,
         )
 
@@ -851,6 +973,8 @@ class _Run:
         """However the run ended: close files, callbacks, write the result, final snapshot."""
         if self._session is not None:
             await self._session.close()
+        if self._rescoring:  # a low-memory set_slo's pass: the final stats need it
+            await asyncio.gather(*self._rescoring, return_exceptions=True)
         if self.worker_errors and error is None:
             error = "; ".join(self.worker_errors)  # the run went on without them
         self.stats.set_active_clients(0)
@@ -882,6 +1006,7 @@ class _Run:
             schedule_warning=schedule_warning(final_stats),
         )
         result._stats = final_stats
+        result.slo = settings.slo.to_config() if settings.slo else None
         for cb in settings.callbacks:
             try:
                 await cb.after_run(result)

@@ -53,6 +53,8 @@ from sortedcontainers import SortedList
 
 from . import metrics as _metrics
 from .endpoints.base import InvocationResponse
+from .phases import PHASES
+from .slo import Slo, SloRecords, SloTally, empty_stats
 
 # The metrics and their keys are defined once, in metrics.py; re-exported here for callers.
 REQUEST_METRICS = _metrics.REQUEST_METRICS
@@ -512,6 +514,14 @@ class RunningStats:
         clock: a monotonic clock, `time.perf_counter` unless testing.
         published: the dict callbacks publish live stats into (`Callback.publish`); its
             entries join `to_stats()`, and its numbers each per-second bucket ("published").
+        slo: per-request thresholds (slo.py): goodput and attainment join `to_stats()`;
+            `set_slo` changes them, re-scoring what was counted already.
+
+    A response with a `phase` ("warmup", "cooldown": phases.py) only leaves the requests in
+    flight; it is counted in `warmup_requests` / `cooldown_requests` and nowhere else. With
+    `sends_at_response` the send window comes from the counted responses' `t_send` (not from
+    `record_send`), so the warm-up's sends do not stretch the throughput's time base: a run with
+    a warm-up or cool-down sets it, and so does `stats_from_responses`.
 
     Example:
         >>> from llmeter_widget.endpoints import InvocationResponse
@@ -531,6 +541,7 @@ class RunningStats:
         history_limit: int = 7200,
         clock: Any = time.perf_counter,
         published: dict[str, Any] | None = None,
+        slo: Slo | None = None,
     ) -> None:
         self.low_memory = low_memory
         self.published: dict[str, Any] = published if published is not None else {}
@@ -562,6 +573,16 @@ class RunningStats:
         self.first_send: float | None = None
         self.last_send: float | None = None
         self._duration_sum = 0.0  # sum of (t_end - t_send) over finished requests
+        self.sends_at_response = False  # the send window from counted responses (see above)
+        self.excluded: Counter[str] = Counter()  # warm-up and cool-down requests, by phase
+        # The SLO: its counts, and (exact mode) what any SLO needs of each counted request.
+        self.slo: Slo | None = None
+        self._slo_tally: SloTally | None = None
+        self._slo_pending = 0  # low-memory set_slo: the re-scoring of the past not merged yet
+        self._slo_generation = 0
+        self._slo_records: SloRecords | None = None if low_memory else SloRecords()
+        if slo is not None:
+            self.set_slo(slo)
         self.loop_lag = 0.0  # the largest event-loop lag since the last default snapshot, seconds
         self.loop_lag_max = 0.0
         # Live series: the open bucket, the last seconds' latency sketches, closed buckets.
@@ -579,9 +600,10 @@ class RunningStats:
         """A request is about to be sent (call right before invoking the endpoint)."""
         t = self._clock() if t is None else t
         self._advance_buckets(t)  # a second that has passed is closed with what was in flight
-        if self.first_send is None:
-            self.first_send = t
-        self.last_send = t
+        if not self.sends_at_response:
+            if self.first_send is None:
+                self.first_send = t
+            self.last_send = t
         self.sent += 1
         self.in_flight += 1
 
@@ -590,6 +612,16 @@ class RunningStats:
         end = response.t_end if response.t_end is not None else self._clock()
         self._advance_buckets(end)  # first: a second that has passed had this one in flight
         self.in_flight = max(0, self.in_flight - 1)
+        phase = getattr(response, "phase", None)
+        if phase is not None:  # warm-up or cool-down: saved, not counted
+            self.excluded[phase] += 1
+            return
+        if self.sends_at_response and response.t_send is not None and response.t_end is not None:
+            t = response.t_send
+            if self.first_send is None or t < self.first_send:
+                self.first_send = t
+            if self.last_send is None or t > self.last_send:
+                self.last_send = t
         if response.error_type == "cancelled":
             # Cut short by us, not by the server: recorded, but not a request the server served.
             self.cancelled_requests += 1
@@ -621,6 +653,10 @@ class RunningStats:
             self.total_output_tokens += response.num_tokens_output
         if response.token_source:
             self.token_sources[response.token_source] += 1
+        if self._slo_records is not None:
+            self._slo_records.add(response)
+        if self._slo_tally is not None:
+            self._slo_tally.add(response)
         # In the open second: its end's second, or a later one if it was recorded late.
         self._live.add(response)
 
@@ -637,6 +673,57 @@ class RunningStats:
             parsed = parse_percentile(key)
             if parsed is not None:
                 self.extra_percentiles[key] = parsed
+
+    def set_slo(self, slo: Slo | dict[str, float] | None) -> int | None:
+        """Score against `slo` (None: no SLO) from now on, and re-score what was counted.
+
+        Exact mode re-scores at once, from the values it keeps of each counted request
+        (`SloRecords`): returns None. Low-memory mode keeps no value per request, and the joint
+        attainment cannot come from one sketch per metric, so the requests counted so far are
+        re-scored from responses.jsonl (`slo.tally_file` over its first lines, as many as were
+        recorded until now) and handed in with `add_past_slo_tally(token, tally)`; until then
+        the SLO's keys are None. Returns that token.
+
+        Example:
+            >>> from llmeter_widget.endpoints import InvocationResponse
+            >>> rs = RunningStats()
+            >>> for ttft in (0.1, 0.3, 0.6, 0.9):
+            ...     rs.update(InvocationResponse(t_send=0.0, t_first_token=ttft,
+            ...                                  t_last_token=1.0, t_end=1.0).finalize())
+            >>> rs.set_slo({"time_to_first_token": 0.5}); rs.to_stats()["slo_attainment"]
+            0.5
+            >>> rs.set_slo({"time_to_first_token": 0.7}); rs.to_stats()["slo_attainment"]
+            0.75
+        """
+        slo = Slo.of(slo)
+        self.slo = slo
+        self._slo_generation += 1
+        self._slo_pending = 0
+        if slo is None:
+            self._slo_tally = None
+            return None
+        if self._slo_records is not None:
+            self._slo_tally = self._slo_records.tally(slo)
+            return None
+        self._slo_tally = SloTally(slo)
+        if self.total_requests:
+            self._slo_pending = self._slo_generation
+            return self._slo_generation
+        return None
+
+    def add_past_slo_tally(self, token: int, tally: SloTally) -> bool:
+        """The requests counted before a low-memory `set_slo`, scored (`set_slo`'s token);
+        False (ignored) when the SLO has changed again since."""
+        if token != self._slo_pending or self._slo_tally is None or tally.slo != self.slo:
+            return False
+        self._slo_tally.merge(tally)
+        self._slo_pending = 0
+        return True
+
+    @property
+    def slo_pending(self) -> bool:
+        """A low-memory `set_slo` still waits for the past's re-scoring."""
+        return bool(self._slo_pending)
 
     def set_active_clients(self, n: int) -> None:
         self.active_clients = n
@@ -656,6 +743,14 @@ class RunningStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors_by_type.update(other.errors_by_type)
         self.token_sources.update(other.token_sources)
+        self.excluded.update(other.excluded)
+        if self._slo_records is not None and other._slo_records is not None:
+            for name, column in self._slo_records.columns.items():
+                column.extend(other._slo_records.columns[name])
+            self._slo_records.ok.extend(other._slo_records.ok)
+            self._slo_records.output_tokens.extend(other._slo_records.output_tokens)
+        if self._slo_tally is not None and other._slo_tally is not None:
+            self._slo_tally.merge(other._slo_tally)
         sends = [t for t in (self.first_send, other.first_send) if t is not None]
         self.first_send = min(sends) if sends else None
         lasts = [t for t in (self.last_send, other.last_send) if t is not None]
@@ -708,6 +803,14 @@ class RunningStats:
         stats["average_output_tokens_per_minute"] = (
             self.successful_output_tokens * per_minute if per_minute else None
         )
+        if self._slo_tally is None or self._slo_pending:
+            stats.update(empty_stats())
+            if self.slo is not None:  # re-scoring the past (low memory): not known yet
+                stats.update(dict.fromkeys(self.slo.stat_keys()))
+        else:
+            stats.update(self._slo_tally.stats(duration, self.total_requests))
+        stats["warmup_requests"] = self.excluded["warmup"]
+        stats["cooldown_requests"] = self.excluded["cooldown"]
         stats["send_window"] = self.send_window
         stats["event_loop_lag_max"] = self.loop_lag_max
         for error_type, count in sorted(self.errors_by_type.items()):
@@ -866,16 +969,27 @@ def _is_number(value: Any) -> bool:
 
 
 def stats_from_responses(
-    responses: Iterable[InvocationResponse], low_memory: bool = False
+    responses: Iterable[InvocationResponse], low_memory: bool = False,
+    slo: Slo | dict[str, float] | None = None,
 ) -> RunningStats:
     """Rebuild RunningStats from saved responses (a folder without stats.json, an overlay).
 
     The run is replayed in time order (each send, each end), so the per-second series comes
     back as the live views saw it, relative to the run's first send. Active clients are not
     saved per response: the series shows the requests in flight for both. Responses without
-    raw timestamps (llmeter's) count in the totals but not in the series.
+    raw timestamps (llmeter's) count in the totals but not in the series. Warm-up and
+    cool-down responses (a `phase`) are counted in `warmup_requests` / `cooldown_requests`
+    only, as the live run counted them; `slo` scores the others (goodput, attainment).
     """
-    responses = list(responses)
+    counted: list[InvocationResponse] = []
+    excluded: Counter[str] = Counter()
+    for r in responses:
+        phase = getattr(r, "phase", None)
+        if phase is None:
+            counted.append(r)
+        else:
+            excluded[phase if phase in PHASES else "warmup"] += 1
+    responses = counted
     events: list[tuple[float, int, InvocationResponse]] = []
     untimed: list[InvocationResponse] = []
     for r in responses:
@@ -885,7 +999,9 @@ def stats_from_responses(
         events.append((r.t_send, 0, r))  # 0: sent (sorts before an end at the same time)
         events.append((r.t_end, 1, r))
     events.sort(key=lambda e: (e[0], e[1]))
-    rs = RunningStats(low_memory=low_memory)
+    rs = RunningStats(low_memory=low_memory, slo=slo)
+    rs.sends_at_response = True  # the same window as record_send(t_send) of each: no excluded
+    rs.excluded = excluded
     rs.start = events[0][0] if events else 0.0
     for t, kind, r in events:
         if kind == 0:

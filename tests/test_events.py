@@ -106,7 +106,7 @@ def test_a_snapshot_is_a_frozen_dataclass_with_slots():
     assert [f.name for f in dataclasses.fields(Snapshot)] == [
         "run_id", "status", "run_duration", "n_requests", "target_clients", "elapsed",
         "in_flight", "active_clients", "sent", "loop_lag", "stats", "window_stats", "series",
-        "next_series_index", "result_path"]
+        "next_series_index", "result_path", "slo"]
 
 
 async def test_a_real_runs_snapshots_fill_every_field(fixed_server, tmp_path):

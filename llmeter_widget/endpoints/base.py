@@ -89,6 +89,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
                     _NUMBER),
     **dict.fromkeys(("num_tokens_input", "num_tokens_output", "num_tokens_input_cached",
                      "num_tokens_output_reasoning", "retries", "http_status", "chunks"), (int,)),
+    "slo_pass": (bool,),
+    "phase": (str,),
     "input_payload": (dict,),
     "annotations": (dict,),
     "inter_token_latencies": (list,),
@@ -190,6 +192,11 @@ class InvocationResponse:
     concurrency_wait: float | None = None
     scheduled_time_to_first_token: float | None = None
     scheduled_time_to_last_token: float | None = None
+    # -- how the run counts it (set where the run records it; None in older files) --
+    # Met the run's SLO when recorded (slo.py): None without an SLO, or cancelled.
+    slo_pass: bool | None = None
+    # "warmup" or "cooldown": saved, but left out of the stats (phases.py); None: measured.
+    phase: str | None = None
 
     @property
     def ok(self) -> bool:
