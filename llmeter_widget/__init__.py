@@ -28,6 +28,7 @@ from .experiments import LoadTest, LoadTestResult
 from .load import Ramp, Steps
 from .results import Result
 from .runner import Runner
+from .slo import Slo
 from .stats import RunningStats
 
 # The views subscribe to the engine's run events; importing them registers what a plain
@@ -59,6 +60,7 @@ __all__ = [
     "Ramp",
     "Result",
     "Runner",
+    "Slo",
     "RunListener",
     "RunningStats",
     "StatSpec",
