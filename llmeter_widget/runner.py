@@ -42,7 +42,7 @@ from .events import (
     WorkerLost,
     emit,
 )
-from .load import ArrivalSchedule, ClosedLoop, OpenLoop
+from .load import ArrivalSchedule, ClosedLoop, LoadProfile, OpenLoop, Ramp, Steps
 from .load.schedule import check_rate, schedule_warning
 from .workers import ProcessWorkers, check_sendable
 from .workers.choice import choose_workers
@@ -201,6 +201,16 @@ def _open_loop_settings(rate: Any, arrival: Any, burstiness: Any, seed: Any,
                            seed), max_concurrency
 
 
+def _rate_shape(rate: Any, ramp: Any) -> Any:
+    """`rate=` as the schedule takes it: with `ramp=` seconds, a Ramp from 0 up to `rate`."""
+    if ramp is None:
+        return rate
+    if isinstance(rate, (Ramp, Steps, list, tuple)):
+        raise ValueError("ramp= ramps up to a single rate: give rate= a number with it, or "
+                         "describe the whole shape in rate= (a Ramp or steps) without ramp=.")
+    return Ramp(0, check_rate(rate), over=_ramp_seconds(ramp))
+
+
 def _total_requests(schedule: Any, clients: int, n_requests: int | None,
                     payloads: int, run_duration: float | None) -> int | None:
     """The requests a count-bound run sends in all (None: a time-bound run): n_requests of an
@@ -217,6 +227,32 @@ def _check_clients(clients: Any) -> int:
     if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
         raise ValueError(f"clients must be a whole number >= 1, got {clients!r}.")
     return clients
+
+
+def _client_shape(clients: Any, ramp: Any) -> tuple[int, LoadProfile | None]:
+    """A closed loop's clients: a whole number, or a `Ramp`/`Steps` they follow (with `ramp=`
+    seconds: from 1 client up to `clients`). Returns the clients at the start and the profile
+    (None for a constant count)."""
+    if ramp is not None:
+        clients = Ramp(1, _check_clients(clients), over=_ramp_seconds(ramp))
+    if not isinstance(clients, (Ramp, Steps, list, tuple)):
+        return _check_clients(clients), None
+    profile = LoadProfile.of(clients, "clients")
+    return clients_at(profile, 0.0), profile
+
+
+def clients_at(profile: LoadProfile, seconds: float) -> int:
+    """The whole number of clients a profile asks for at `seconds` (at least 1)."""
+    return max(1, round(profile.value_at(seconds)))
+
+
+def _ramp_seconds(ramp: Any) -> float:
+    if isinstance(ramp, bool) or not isinstance(ramp, (int, float)) or not math.isfinite(ramp) \
+            or ramp <= 0:
+        raise ValueError(f"ramp= is the seconds to reach the rate (or clients) from 0 (or 1 "
+                         f"client), e.g. ramp=30; got {ramp!r}. For another start use "
+                         f"rate=Ramp(start, end, over=seconds).")
+    return float(ramp)
 
 
 @dataclass
@@ -242,6 +278,8 @@ class RunSettings:
     # An open-loop run (rate=): requests on a schedule, `n_requests` in all; None: closed loop.
     schedule: ArrivalSchedule | None = None
     max_concurrency: int | None = None
+    # clients that follow a Ramp or Steps over the run (None: `clients` throughout)
+    client_profile: LoadProfile | None = None
 
     def to_config(self, endpoint: Endpoint) -> dict[str, Any]:
         """run_config.json: llmeter's keys where they exist, no secrets."""
@@ -264,6 +302,7 @@ class RunSettings:
             "warm_connections": self.warm_connections,
             **(self.schedule.to_config() if self.schedule else {}),
             "max_concurrency": self.max_concurrency,
+            **({"client_profile": self.client_profile.to_config()} if self.client_profile else {}),
             "payload": "payload.jsonl" if self.folder else None,
             "payload_count": len(self.payloads),
             "callbacks": [cb.to_config() for cb in self.callbacks],
@@ -360,6 +399,7 @@ class Runner:
         burstiness: float = 1.0,
         seed: int | None = None,
         max_concurrency: int | None = None,
+        ramp: float | None = None,
     ) -> None:
         if not hasattr(endpoint, "invoke"):
             raise ValueError(f"endpoint must have an async invoke(session, payload), got {endpoint!r}.")
@@ -389,8 +429,12 @@ class Runner:
         self.burstiness = burstiness
         self.seed = seed
         self.max_concurrency = max_concurrency
+        self.ramp = ramp
         if rate is not None:  # a typo fails here, not at run()
-            _open_loop_settings(rate, arrival, burstiness, seed, max_concurrency)
+            _open_loop_settings(_rate_shape(rate, ramp), arrival, burstiness, seed,
+                                max_concurrency)
+        else:
+            _client_shape(clients, ramp)
         self.listeners: list[Listener] = []
         self._run: _Run | None = None
 
@@ -405,7 +449,7 @@ class Runner:
             "low_memory": self.low_memory, "live_stats": self.live_stats,
             "workers": self.workers, "rate": self.rate, "arrival": self.arrival,
             "burstiness": self.burstiness, "seed": self.seed,
-            "max_concurrency": self.max_concurrency,
+            "max_concurrency": self.max_concurrency, "ramp": self.ramp,
         }
         opts.update({k: v for k, v in overrides.items() if v is not None})
         # An explicit override of one bound replaces the Runner's default of the other.
@@ -413,17 +457,23 @@ class Runner:
             opts["run_duration"] = None
         if overrides.get("run_duration") is not None and overrides.get("n_requests") is None:
             opts["n_requests"] = None
-        clients = _check_clients(opts["clients"])
         n_requests = opts["n_requests"]
         seconds = check_bounds(n_requests, opts["run_duration"])
-        schedule, max_concurrency = None, None
+        schedule, max_concurrency, client_profile = None, None, None
         if opts["rate"] is not None:
+            clients = _check_clients(opts["clients"])
             schedule, max_concurrency = _open_loop_settings(
-                opts["rate"], opts["arrival"], opts["burstiness"], opts["seed"],
-                opts["max_concurrency"])
-            if n_requests is None and seconds is None:
-                raise ValueError("A run at a rate needs an end: n_requests= (requests in all) or "
-                                 "run_duration= (seconds).")
+                _rate_shape(opts["rate"], opts["ramp"]), opts["arrival"], opts["burstiness"],
+                opts["seed"], opts["max_concurrency"])
+            shape_seconds = schedule.profile.length
+        else:
+            clients, client_profile = _client_shape(opts["clients"], opts["ramp"])
+            shape_seconds = client_profile.length if client_profile else 0.0
+        if n_requests is None and seconds is None and shape_seconds:
+            seconds = shape_seconds  # a ramp or steps without an end: the shape's length
+        if schedule is not None and n_requests is None and seconds is None:
+            raise ValueError("A run at a rate needs an end: n_requests= (requests in all) or "
+                             "run_duration= (seconds).")
         payloads = load_payloads(opts["payload"])
         if opts["low_memory"] and opts["output_path"] is None:
             raise ValueError(
@@ -431,14 +481,16 @@ class Runner:
             )
         callbacks = list(opts["callbacks"] or [])
         requested = _check_workers(opts["workers"], self.endpoint, callbacks)
-        workers = _resolve_workers(requested, clients, self.endpoint, callbacks)
-        if schedule is not None and workers:
-            if requested == "auto":
-                workers = 0  # an open loop runs on this loop until workers take schedules
-            else:
-                raise ValueError(
-                    "rate= (an open loop) runs on this event loop for now: pass workers=0 (or "
-                    "'auto'). Handing the schedule to worker processes is issue 13's next step.")
+        peak = max(clients_at(client_profile, t) for t, _ in client_profile.knots) \
+            if client_profile else clients
+        workers = _resolve_workers(requested, peak, self.endpoint, callbacks)
+        if schedule is not None and requested == "auto":
+            workers = 0  # not measured for open loops yet (workers/choice.py): this loop
+        if schedule is not None and workers and max_concurrency is not None \
+                and max_concurrency < workers:
+            raise ValueError(f"max_concurrency={max_concurrency} is less than one request in "
+                             f"flight per worker ({workers} workers): use workers <= "
+                             f"{max_concurrency} or a larger max_concurrency.")
         display = DisplaySpec.from_live_stats(opts["live_stats"], self.groups, callbacks)
         slo = Slo.of(opts["slo"])
         if slo is not None and opts["live_stats"] is None:
@@ -455,7 +507,7 @@ class Runner:
             low_memory=bool(opts["low_memory"]), callbacks=callbacks, display=display,
             slo=slo, warmup=warmup, cooldown=cooldown,
             workers=workers, workers_requested=requested, warm_connections=self.warm_connections,
-            schedule=schedule, max_concurrency=max_concurrency,
+            schedule=schedule, max_concurrency=max_concurrency, client_profile=client_profile,
         )
 
     # -- running ---------------------------------------------------------------------------------
@@ -482,6 +534,7 @@ class Runner:
         burstiness: float | None = None,
         seed: int | None = None,
         max_concurrency: int | None = None,
+        ramp: float | None = None,
     ) -> Result:
         """Run a load test and return its Result (also saved under output_path, if set).
 
@@ -508,7 +561,17 @@ class Runner:
         `seed`) whatever the responses do, `n_requests` in all or for `run_duration`, at most
         `max_concurrency` in flight (a request due while all are taken waits, and its wait is
         recorded). Each response keeps its intended send time: `schedule_lag` and the
-        `scheduled_time_to_*` stats count from it.
+        `scheduled_time_to_*` stats count from it. With `workers=N` each worker process sends
+        every N-th request of the one schedule.
+
+        Load that changes over the run: `rate=` or `clients=` take a `Ramp(start, end,
+        over=seconds)` or steps (`[(seconds, value), ...]`, or `Steps`), and `ramp=seconds`
+        reaches the given rate from 0 (or the given clients from 1) linearly over that time.
+        Without n_requests or run_duration, such a run lasts as long as its shape.
+
+        Example: from 1 to 8 clients over 10 s, then 8 until 15 s.
+            >>> from llmeter_widget import Ramp
+            >>> # await runner.run(clients=Ramp(1, 8, over=10), run_duration=15)
         """
         if self.running:
             raise RuntimeError("This runner is already running: stop() it or await the run first.")
@@ -518,7 +581,7 @@ class Runner:
             callbacks=callbacks, low_memory=low_memory, live_stats=live_stats, workers=workers,
             slo=slo, warmup=warmup, cooldown=cooldown,
             rate=rate, arrival=arrival, burstiness=burstiness, seed=seed,
-            max_concurrency=max_concurrency,
+            max_concurrency=max_concurrency, ramp=ramp,
         )
         listeners = list(self.listeners)
         view = self._live_view(settings, live_view)
@@ -720,6 +783,7 @@ class _Run:
         if call_on(self._loop, self.set_clients, n):  # called from another thread's loop
             return
         self.target_clients = n
+        self.settings.client_profile = None  # a ramp or steps stop here: the caller took over
         if self._load is not None:
             self._load.set_target(n)
 
@@ -729,10 +793,10 @@ class _Run:
                                "with set_clients(), or start a run with rate= instead.")
         if call_on(self._loop, self.set_rate, rate):
             return
-        if isinstance(self._load, OpenLoop):
+        if isinstance(self._load, (OpenLoop, ProcessWorkers)):
             self._load.set_rate(rate)
-        else:
-            self.settings.schedule.set_rate(rate)
+        else:  # before the clock started: from the start
+            self.settings.schedule.set_rate(rate, 0.0)
 
     def set_duration(self, seconds: float | None) -> None:
         if self.settings.run_duration is None:
@@ -768,6 +832,7 @@ class _Run:
         status, error = "completed", None
         pump: asyncio.Task[None] | None = None
         lag_watch: asyncio.Task[None] | None = None
+        follow: asyncio.Task[None] | None = None
         try:
             for cb in settings.callbacks:
                 if isinstance(cb, Callback):
@@ -795,7 +860,9 @@ class _Run:
             lag_watch = asyncio.create_task(self._watch_loop_lag())
             if settings.workers:
                 workers.configure(target=self.target_clients, n_requests=settings.n_requests,
-                                  deadline=self.deadline, drain_timeout=self.drain_timeout)
+                                  deadline=self.deadline, drain_timeout=self.drain_timeout,
+                                  schedule=settings.schedule, start_time=self.stats.start,
+                                  max_concurrency=settings.max_concurrency)
             elif settings.schedule is not None:
                 self._load = self._open_loop()
             else:
@@ -803,6 +870,8 @@ class _Run:
             if self.stopped:  # stop() came while the run was being set up
                 self._load.stop()
             self._load.start()
+            if settings.client_profile is not None:
+                follow = asyncio.create_task(self._follow_client_profile())
             self._tick()  # the first figures at once, not after an interval
             await self._load.wait()
             status = "stopped" if self.stopped else "completed"
@@ -817,7 +886,7 @@ class _Run:
         finally:
             if self._load is not None:
                 await self._load.cancel_all()
-            for task in (pump, lag_watch):
+            for task in (pump, lag_watch, follow):
                 if task is not None:
                     task.cancel()
             try:
@@ -923,6 +992,20 @@ class _Run:
             )
             self.stop(wait_in_flight=False)
 
+    async def _follow_client_profile(self, interval: float = 0.1) -> None:
+        """Clients that follow a Ramp or Steps: the target moves as the shape asks, until a
+        set_clients() takes over."""
+        profile = self.settings.client_profile
+        assert profile is not None
+        while profile is self.settings.client_profile:
+            wanted = clients_at(profile, time.perf_counter() - self.stats.start)
+            if wanted != self.target_clients and self._load is not None:
+                self.target_clients = wanted
+                self._load.set_target(wanted)
+            if time.perf_counter() - self.stats.start > profile.length:
+                return  # the shape's last value holds from here
+            await asyncio.sleep(interval)
+
     async def _pump(self) -> None:
         """A Tick every interval."""
         while True:
@@ -982,6 +1065,10 @@ class _Run:
         if self.writer is not None:
             self.writer.close()
         settings = self.settings
+        if settings.folder and settings.schedule is not None \
+                and not settings.schedule.profile.constant:
+            # the rate as it was run, live changes included: the schedule can be rebuilt
+            write_json(settings.folder / "run_config.json", settings.to_config(self.endpoint))
         final_stats = self.stats.to_stats()
         result = Result(
             responses=self.responses,

@@ -223,11 +223,13 @@ class OpenLoop(DrainTimeout):
         payload = self.payloads[index % len(self.payloads)]
         waited = 0.0
         if self._slots is not None:
-            if self._slots.locked():
+            if self._slots.locked():  # every slot taken: wait for one, and say how long
                 self.waited += 1
-            before = time.perf_counter()
-            await self._slots.acquire()
-            waited = time.perf_counter() - before
+                before = time.perf_counter()
+                await self._slots.acquire()
+                waited = time.perf_counter() - before
+            else:  # a free slot: no wait (exactly 0, so waits can be counted from the records)
+                await self._slots.acquire()
         try:
             await self.before_send(payload)
             self.on_send(time.perf_counter())
